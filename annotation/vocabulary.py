@@ -1,0 +1,93 @@
+"""The fixed vocabulary every part of ClueLab speaks: aspects, label sets, ratings, roles."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class Aspect(str, Enum):
+    """The four clue aspects, in display order."""
+
+    facial = "facial"
+    vocal = "vocal"
+    verbal = "verbal"
+    scene = "scene"
+
+    @property
+    def title(self) -> str:
+        return ASPECT_TITLES[self]["en"]
+
+    def title_in(self, language: str) -> str:
+        return ASPECT_TITLES[self]["zh" if language.startswith("zh") else "en"]
+
+    @property
+    def describes(self) -> str:
+        return ASPECT_DESCRIBES[self]
+
+
+ASPECTS: tuple[Aspect, ...] = tuple(Aspect)
+
+ASPECT_TITLES: dict[Aspect, dict[str, str]] = {
+    Aspect.facial: {"en": "Facial expression & body", "zh": "面部表情与肢体"},
+    Aspect.vocal: {"en": "Tone & intonation", "zh": "语气与语调"},
+    Aspect.verbal: {"en": "Speech content", "zh": "言语内容"},
+    Aspect.scene: {"en": "Video content & environment", "zh": "视频内容与环境"},
+}
+
+ASPECT_DESCRIBES: dict[Aspect, str] = {
+    Aspect.facial: "brows, eyes, mouth, head and body movement, gestures; action units where known",
+    Aspect.vocal: "pitch, loudness, speaking rate, voice quality, pauses",
+    Aspect.verbal: "what is said, its wording and sentiment, in context",
+    Aspect.scene: "setting, other people, events, objects, lighting",
+}
+
+# Label sets a dataset may choose; the first is the default.
+LABEL_SETS: dict[str, tuple[str, ...]] = {
+    "mer2023": ("neutral", "angry", "happy", "sad", "worried", "surprise"),
+    "merr": ("neutral", "angry", "happy", "sad", "worried", "surprise", "fear", "contempt", "doubt"),
+    "dfew": ("happy", "sad", "neutral", "angry", "surprise", "disgust", "fear"),
+}
+DEFAULT_LABEL_SET = "mer2023"
+
+# EMER human-evaluation scale for the model's reasoning.
+REASONING_RATINGS: dict[int, str] = {
+    1: "completely wrong",
+    2: "correct in a small part",
+    3: "mostly correct",
+    4: "completely correct",
+}
+
+
+class Role(str, Enum):
+    annotator = "annotator"
+    researcher = "researcher"
+    lead = "lead"
+    admin = "admin"
+
+
+class AnnotationStatus(str, Enum):
+    draft = "draft"
+    submitted = "submitted"
+    skipped = "skipped"
+
+
+class ClipStatus(str, Enum):
+    """Where a clip's media stands after import."""
+
+    pending = "pending"  # imported, media not processed yet
+    ready = "ready"  # media processed (or nothing to process: text-only)
+    error = "error"  # media could not be processed; `error` says why
+
+
+class JobState(str, Enum):
+    queued = "queued"
+    running = "running"
+    done = "done"
+    failed = "failed"
+    cancelled = "cancelled"
+
+
+class QueueStrategy(str, Enum):
+    uncertainty = "uncertainty"
+    random = "random"
+    sequential = "sequential"

@@ -1,0 +1,1 @@
+"""Model backends behind one interface, feature extraction, training and inference jobs."""
