@@ -1,0 +1,32 @@
+"""Role checks for domain functions that write. A hidden page is not a permission."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from annotation.vocabulary import Role
+from db.models import User
+
+
+class PermissionDenied(PermissionError):
+    """The user lacks every role that the action allows."""
+
+
+def has_role(user: User | None, *roles: Role | str) -> bool:
+    if user is None or not user.active:
+        return False
+    held = set(user.roles)
+    return Role.admin.value in held or any(Role(r).value in held for r in roles)
+
+
+def require(user: User | None, *roles: Role | str, action: str = "this") -> User:
+    """Return the user when they hold one of `roles` (admins hold all), else raise."""
+    if not has_role(user, *roles):
+        who = user.username if user else "nobody"
+        wanted = " or ".join(Role(r).value for r in roles)
+        raise PermissionDenied(f"{who} may not do {action}: needs the {wanted} role")
+    return user  # type: ignore[return-value]
+
+
+def roles_of(user: User | None) -> Iterable[Role]:
+    return [Role(r) for r in (user.roles if user else [])]
