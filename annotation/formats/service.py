@@ -24,9 +24,10 @@ def import_file(session: Session, *, dataset: Dataset, path: str | Path, media_d
     """
     from annotation.importer import import_parsed
 
-    require(user, Role.lead, Role.researcher, action="import research data")
+    require(user, Role.lead, action="importing research data")
     spec, parsed = read(path, media_dir=media_dir, format=format, source=source)
-    report = import_parsed(session, dataset=dataset, parsed=parsed, media_root=media_dir, user=user)
+    report = import_parsed(session, dataset=dataset, parsed=parsed, user=user,
+                           media_root=Path(media_dir) if media_dir else None)
     report.errors.extend(e for e in parsed.errors if e not in report.errors)
     missing = set(missing_clips(session, dataset_id=dataset.id, references=parsed.references))
     for name in sorted(missing):

@@ -6,47 +6,15 @@ one formula-like cell, as real exports do.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-import types
 from pathlib import Path
 
 import pytest
-from sqlmodel import Session, select
+from sqlmodel import Session
 
-from annotation.records import ImportReport
-from db.models import Clip, Dataset, User
-
-
-def _install_importer_double() -> None:
-    """Until main ships annotation.importer: store clips by name, never twice."""
-    if importlib.util.find_spec("annotation.importer") is not None:
-        return
-
-    def import_parsed(session, *, dataset, parsed, media_root, user):  # noqa: ANN001
-        report = ImportReport(errors=list(parsed.errors))
-        existing = set(session.exec(select(Clip.name).where(Clip.dataset_id == dataset.id)))
-        for record in parsed.clips:
-            if record.name in existing:
-                report.duplicates += 1
-                continue
-            clip = Clip(dataset_id=dataset.id, name=record.name, source_path=record.media_path,
-                        transcript=record.transcript, language=record.language, source_emotion=record.emotion,
-                        status="ready" if record.media_path is None else "pending", meta=record.meta)
-            session.add(clip)
-            session.flush()
-            existing.add(record.name)
-            report.created += 1
-            report.clip_ids.append(clip.id)
-        return report
-
-    module = types.ModuleType("annotation.importer")
-    module.import_parsed = import_parsed
-    sys.modules["annotation.importer"] = module
+from db.models import Dataset, User
 
 
-_install_importer_double()
 
 
 @pytest.fixture
