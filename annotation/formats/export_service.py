@@ -116,3 +116,25 @@ def export_dataset(session: Session, *, dataset: Dataset, source: str, format: s
     rows = gather_rows(session, dataset_id=dataset.id, source=source, split=split)  # type: ignore[arg-type]
     return export_rows(format, rows, path, source=str(source), split=split,
                        extra={"dataset": dataset.name, "label_set": list(dataset.label_set)})
+
+
+def export_archive(session: Session, *, dataset: Dataset, source: str, format: str, user: User,
+                   exports_dir: Path, split: str | None = None) -> tuple[str, bytes]:
+    """The export as one zip (the file or folder plus its `.meta.json`), for a download."""
+    import io
+    import uuid
+    import zipfile
+
+    from annotation.formats.registry import get_format
+
+    spec = get_format(format)
+    folder = Path(exports_dir) / uuid.uuid4().hex[:12]
+    folder.mkdir(parents=True)
+    stem = f"{dataset.name}-{str(source).replace(':', '-')}-{split or 'all'}-{format}"
+    target = folder / (stem if spec.suffix == "/" else stem + spec.suffix)
+    files = export_dataset(session, dataset=dataset, source=source, format=format, path=target, user=user, split=split)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for file in files:
+            archive.write(file, file.relative_to(folder))
+    return stem + ".zip", buffer.getvalue()
