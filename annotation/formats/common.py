@@ -80,11 +80,24 @@ def read_text(path: Path) -> str:
 
 
 def csv_header(path: Path) -> list[str]:
-    """Lower-cased, stripped header names of a CSV file ([] if unreadable)."""
-    try:
-        first = read_text(path).splitlines()[:1]
-    except (OSError, ValueError):
+    """Lower-cased, stripped header names of a CSV file ([] if not a readable .csv)."""
+    path = Path(path)
+    if path.suffix.lower() != ".csv" or not path.is_file():
         return []
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(65536)
+    except OSError:
+        return []
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            text = head.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        text = head.decode("utf-8", errors="ignore")
+    first = text.splitlines()[:1]
     if not first:
         return []
     return [h.strip().lower() for h in next(csv.reader(first))]

@@ -97,8 +97,9 @@ def read_json(path: Path, media_dir: str | Path | None = None, *, source: str = 
         if not emotion and not reasoning:
             builder.error(number, name, "neither pseu_emotion nor a caption")
             continue
+        language = detect_language(transcript or reasoning)
         clip = ClipRecord(name=str(name), transcript=transcript, transcript_source="manifest" if transcript else None,
-                          emotion=emotion, language=detect_language(transcript or reasoning))
+                          emotion=emotion, language=language)
         if not builder.add_clip(clip, row=number):
             continue
         clues = {"facial": _prior_text(entry.get("visual_prior_list")), "vocal": _prior_text(entry.get("audio_prior_list")),
@@ -116,7 +117,7 @@ def read_json(path: Path, media_dir: str | Path | None = None, *, source: str = 
         kept = {k: entry[k] for k in entry if k not in ("text", "caption", "smp_reason_caption")}
         builder.parsed.references.append(ReferenceRecord(
             clip_name=str(name), source=source, emotion=emotion, clues=clues, reasoning=reasoning,
-            language=detect_language(reasoning), spans=spans,
+            language=detect_language(reasoning) if transcript else language, spans=spans,
             meta={"merr": kept, "merr_kind": "fine" if fine else "coarse", "split_method": split_method}))
     return builder.parsed
 
