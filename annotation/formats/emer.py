@@ -1,6 +1,7 @@
 """EMER CSV files.
 
-v1: columns `names, emotions, subtitles, reasons` (English or Chinese content):
+v1: columns `names, emotions, subtitles, reasons` (English or Chinese content;
+`chi_reasons`/`eng_reasons` also read, both kept when both are present):
 one clip per row, the subtitle is its transcript, the reason paragraph the
 reference reasoning, cut into the four aspects.
 v2: columns `name, chinese, english`: one reasoning paragraph per language,
@@ -62,8 +63,16 @@ def read_v1(path: Path, media_dir: str | Path | None = None, *, source: str = DE
             continue
         clip = ClipRecord(name=name, transcript=subtitle, transcript_source="manifest" if subtitle else None,
                           emotion=emotion or None, language=detect_language(subtitle or reason))
-        if builder.add_clip(clip, row=number):
-            builder.parsed.references.append(_reference(name, source, reason, emotion))
+        if not builder.add_clip(clip, row=number):
+            continue
+        # Some releases carry both languages (chi_reasons, eng_reasons): English leads, Chinese is kept.
+        english, chinese = row.get("eng_reasons", ""), row.get("chi_reasons", "")
+        if english and chinese:
+            reference = _reference(name, source, english, emotion)
+            reference.translations = {"zh": {"reasoning": chinese, "clues": split_paragraph(chinese).clues}}
+        else:
+            reference = _reference(name, source, reason, emotion)
+        builder.parsed.references.append(reference)
     return builder.parsed
 
 

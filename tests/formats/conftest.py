@@ -123,24 +123,30 @@ def merr_txt(tmp_path: Path) -> Path:
 @pytest.fixture
 def mer_factory_dir(tmp_path: Path) -> Path:
     folder = tmp_path / "mer_factory_out"
-    for name, summary, visual in [
-        ("clip_zh", ZH_REASON, "她眉头紧锁。"),
-        ("clip_en", "The woman smiles broadly; she is happy.", "=cmd|' /C calc'!A0"),
-    ]:
-        sub = folder / name
-        sub.mkdir(parents=True)
-        body = {
-            "source_path": f"/videos/{name}.mp4",
-            "chronological_emotion_peaks": ["happy"],
-            "overall_peak_frame_info": {"frame": 42, "time": 1.4, "top_aus_intensities": {"AU12_r": 2.1, "AU06_r": 1.5}},
-            "coarse_descriptions_at_peak": {"visual_expression": visual, "visual_objective": "An office.",
-                                            "audio_analysis": "Calm voice.", "video_content": "Two people talk."},
-            "final_summary": summary,
-        }
-        write(sub / f"{name}_merr_data.json", json.dumps(body, ensure_ascii=False))
-    bad = folder / "broken"
-    bad.mkdir()
-    write(bad / "broken_merr_data.json", "{not json")
+    # The current output shape (video_id, source_video, frame_number/timestamp, audio_tone, subtitles).
+    current = {
+        "video_id": "clip_zh", "source_video": "/videos/clip_zh.mp4",
+        "chronological_emotion_peaks": ["Peak at 0.83s: sad (moderate)", "Peak at 2.10s: fear (slight), sad (slight)"],
+        "overall_peak_frame_info": {"frame_number": 25, "timestamp": 0.83,
+                                    "top_aus_intensities": {"AU04_r": 2.4, "AU15_r": 1.1}},
+        "coarse_descriptions_at_peak": {"visual_expression": "她眉头紧锁。", "visual_objective": "昏暗的房间。",
+                                        "audio_tone": "声音颤抖。", "subtitles": "我真的很害怕。",
+                                        "video_content": "她独自坐在床边。"},
+        "final_summary": ZH_REASON,
+    }
+    # An older shape (source_path, frame/time, audio_analysis), with a formula-like cell.
+    older = {
+        "source_path": "/videos/clip_en.mp4", "chronological_emotion_peaks": [],
+        "overall_peak_frame_info": {"frame": 42, "time": 1.4, "top_aus_intensities": {"AU12_r": 2.1, "AU06_r": 1.5}},
+        "coarse_descriptions_at_peak": {"visual_expression": "=cmd|' /C calc'!A0", "visual_objective": "An office.",
+                                        "audio_analysis": "Calm voice.", "video_content": "Two people talk."},
+        "final_summary": "The woman smiles broadly; she is happy.",
+    }
+    for name, body in (("clip_zh", current), ("clip_en", older)):
+        (folder / name).mkdir(parents=True)
+        write(folder / name / f"{name}_merr_data.json", json.dumps(body, ensure_ascii=False))
+    (folder / "broken").mkdir()
+    write(folder / "broken" / "broken_merr_data.json", "{not json")
     return folder
 
 

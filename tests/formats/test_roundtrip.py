@@ -116,15 +116,24 @@ def test_mer_factory_folder_roundtrip(mer_factory_dir, tmp_path):
     first, second = _roundtrip(mer_factory_dir, "mer-factory", tmp_path / "factory_out")
     assert sorted(c.name for c in first.clips) == ["clip_en", "clip_zh"]
     assert len(first.errors) == 1 and "not valid JSON" in first.errors[0].reason
+    clips = {c.name: c for c in first.clips}
+    assert clips["clip_zh"].transcript == "我真的很害怕。"
     refs = _by_name(first)
-    assert refs["clip_zh"].clues["facial"] == "她眉头紧锁。"
-    assert refs["clip_zh"].clues["verbal"] == "她说自己很害怕。"  # from the summary's markers
+    assert refs["clip_zh"].clues == {"facial": "她眉头紧锁。", "vocal": "声音颤抖。", "verbal": "她说自己很害怕。",
+                                     "scene": "她独自坐在床边。"}  # verbal from the summary's markers
+    overall, *peaks = refs["clip_zh"].spans
+    assert overall["start"] == 0.83 and overall["frame"] == 25 and overall["label"] == "AU04 (2.40), AU15 (1.10)"
+    assert [(p["start"], p["label"]) for p in peaks] == [(0.83, "sad (moderate)"), (2.1, "fear (slight), sad (slight)")]
     span = refs["clip_en"].spans[0]
     assert span["start"] == 1.4 and span["frame"] == 42 and span["aus"] == {"AU12_r": 2.1, "AU06_r": 1.5}
-    assert "AU12 (2.10)" in span["label"]
+    assert refs["clip_en"].clues["vocal"] == "Calm voice."
     assert (tmp_path / "factory_out.meta.json").exists()
-    assert {n: (r.reasoning, r.clues["facial"], r.spans) for n, r in refs.items()} == \
-        {n: (r.reasoning, r.clues["facial"], r.spans) for n, r in _by_name(second).items()}
+    written = json.loads((tmp_path / "factory_out" / "clip_zh" / "clip_zh_merr_data.json").read_text(encoding="utf-8"))
+    assert written["video_id"] == "clip_zh" and written["source_video"] == "/videos/clip_zh.mp4"
+    assert written["coarse_descriptions_at_peak"]["subtitles"] == "我真的很害怕。"
+    assert {n: (r.reasoning, r.clues, r.spans) for n, r in refs.items()} == \
+        {n: (r.reasoning, r.clues, r.spans) for n, r in _by_name(second).items()}
+    assert {c.name: c.transcript for c in second.clips} == {n: c.transcript for n, c in clips.items()}
 
 
 def test_mer2023_labels_roundtrip(mer2023_labels, tmp_path):
@@ -220,3 +229,13 @@ def test_gb18030_csv_is_read(tmp_path):
     _, parsed = read(path)
     assert parsed.clips[0].transcript == "我很害怕。"
     assert parsed.references[0].clues["vocal"] == "她的声音颤抖。"
+
+
+def test_emer_v1_with_both_reason_columns_keeps_both(tmp_path):
+    path = tmp_path / "gt.csv"
+    path.write_text("names,emotions,chi_reasons,eng_reasons\n"
+                    f'sample_1,worried,"{ZH_REASON}","{EN_REASON}"\n', encoding="utf-8")
+    _, parsed = read(path)
+    ref = parsed.references[0]
+    assert ref.reasoning == EN_REASON and ref.language == "en"
+    assert ref.translations["zh"]["reasoning"] == ZH_REASON
