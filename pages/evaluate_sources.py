@@ -8,12 +8,14 @@ import streamlit as st
 
 from annotation.datasets import overview
 from annotation.formats import FORMATS
-from annotation.formats.evaluate import available_sources, evaluate_sources, source_labels
+from annotation.formats.evaluate import available_sources, source_labels
 from annotation.formats.export_service import export_archive
+from annotation.formats.jobs import EVALUATE_KIND
 from annotation.formats.service import import_files, save_data_uploads
-from annotation.judge import EmerJudge, JudgeError
+from annotation.judge import EmerJudge
 from annotation.permissions import PermissionDenied, has_role
-from annotation.vocabulary import Role
+from annotation.vocabulary import JobState, Role
+from cluelab.jobs import enqueue, get_job
 from cluelab.settings import get_settings
 from components.session import current_user, db_session
 
@@ -50,25 +52,39 @@ with evaluate_tab:
     use_judge = st.checkbox("Also score with the LLM judge (EMER clue and label overlap)", disabled=judge is None,
                             help=None if judge else "Set OPENAI_BASE_URL to use an LLM judge.", key="fmt_judge")
     if st.button("Score", type="primary", disabled=not systems, key="fmt_score"):
-        try:
-            with db_session() as session:
-                table = evaluate_sources(session, dataset_id=dataset.id, reference=reference, systems=systems,
-                                         split=None if split == "all" else split,
-                                         judge=judge if use_judge else None)
-            table["system"] = [labels.get(s, s) for s in table["system"]]
-            st.session_state["fmt_table"] = table
-        except (ValueError, JudgeError) as error:
-            st.error(str(error))
-    table = st.session_state.get("fmt_table")
-    if isinstance(table, pd.DataFrame) and not table.empty:
+        st.session_state["fmt_eval_job"] = enqueue(EVALUATE_KIND, user=user, params={
+            "dataset_id": dataset.id, "reference": reference, "systems": systems,
+            "split": None if split == "all" else split, "use_judge": bool(use_judge)})
+
+    @st.fragment(run_every=1.0)
+    def _results(job_id: int) -> None:
+        row = get_job(job_id)
+        if row is None:
+            return
+        if row.state in (JobState.queued.value, JobState.running.value):
+            st.progress(row.progress, text=f"Scoring… {row.done}/{row.total or '?'} {row.message}")
+            return
+        if row.state != JobState.done.value:
+            st.error(row.error or f"Scoring {row.state}.")
+            return
+        table = pd.DataFrame(row.result.get("table", []))
+        if table.empty:
+            st.info("Nothing to score.")
+            return
+        table["system"] = [labels.get(s, s) for s in table["system"]]
+        st.session_state["fmt_table"] = table
         st.dataframe(table, hide_index=True, width="stretch")
         metrics = [c for c in METRIC_COLUMNS if c in table.columns]
         if metrics:
             long = table.melt(id_vars="system", value_vars=metrics, var_name="metric", value_name="value")
-            st.plotly_chart(px.bar(long, x="metric", y="value", color="system", barmode="group",
-                                   title="Metrics by system"), width="stretch")
+            st.plotly_chart(px.bar(long.dropna(), x="metric", y="value", color="system", barmode="group",
+                                   title=f"Metrics by system, reference: {labels.get(row.result['reference'])}"),
+                            width="stretch")
         st.caption("Accuracy, weighted F1, UAR, WAR and wheel F are 0–1; clue overlap (proxy and judge) and "
                    "label overlap are 0–10, the proxy's 0 being chance.")
+
+    if st.session_state.get("fmt_eval_job"):
+        _results(st.session_state["fmt_eval_job"])
 
 with import_tab:
     if not has_role(user, Role.lead):

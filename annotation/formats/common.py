@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -109,6 +110,16 @@ def iter_csv(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
     reader.fieldnames = [h.strip().lower() for h in (reader.fieldnames or [])]
     for number, row in enumerate(reader, start=2):
         yield number, {k: restore_cell((v or "").strip()) for k, v in row.items() if k is not None}
+
+
+_SPLIT_WORDS = {"train": "train", "training": "train", "val": "val", "valid": "val", "validation": "val",
+                "dev": "val", "test": "test", "test1": "test", "test2": "test", "test3": "test"}
+
+
+def split_from_path(path: Path) -> str | None:
+    """'train', 'val' or 'test' when the file name says so (set_1_train.csv, test1-label.csv)."""
+    words = re.split(r"[^a-z0-9]+", Path(path).stem.lower())
+    return next((_SPLIT_WORDS[w] for w in words if w in _SPLIT_WORDS), None)
 
 
 def media_index(media_dir: str | Path | None) -> dict[str, Path]:

@@ -1,6 +1,8 @@
 """Plain label files.
 
 - MER2023: `name,label` (also the released `name,discrete,valence`).
+The split (train/val/test) comes from the file name where it says so.
+
 - DFEW: per-fold `video_name,label` with labels 1-7
   (1 happy, 2 sad, 3 neutral, 4 angry, 5 surprise, 6 disgust, 7 fear).
 - Raw per-annotator labels: `name,annotator,label` (optional aspect columns
@@ -13,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from annotation.formats.common import ExportRow, ParsedBuilder, csv_header, iter_csv, write_csv
+from annotation.formats.common import ExportRow, ParsedBuilder, csv_header, iter_csv, split_from_path, write_csv
 from annotation.records import ClipRecord, ParsedImport, ReferenceRecord
 from annotation.vocabulary import LABEL_SETS, Aspect
 
@@ -39,13 +41,15 @@ def detect_raw(path: Path) -> bool:
 
 def read_mer2023(path: Path, media_dir: str | Path | None = None, *, source: str = "mer2023-gt") -> ParsedImport:
     builder = ParsedBuilder(media_dir)
+    split = split_from_path(path)
     for number, row in iter_csv(path):
         name, label = row.get("name", ""), (row.get("label") or row.get("discrete") or "").lower()
         if not name or not label:
             builder.error(number, name or None, "a name and a label are both needed")
             continue
         meta = {"valence": float(row["valence"])} if row.get("valence") else {}
-        if builder.add_clip(ClipRecord(name=name, emotion=label, meta=meta), row=number):
+        clip_meta = {**meta, **({"split": split} if split else {})}
+        if builder.add_clip(ClipRecord(name=name, emotion=label, meta=clip_meta), row=number):
             builder.parsed.references.append(ReferenceRecord(clip_name=name, source=source, emotion=label, meta=meta))
     return builder.parsed
 
@@ -57,6 +61,7 @@ def _dfew_name(value: str) -> str:
 
 def read_dfew(path: Path, media_dir: str | Path | None = None, *, source: str = "dfew-gt") -> ParsedImport:
     builder = ParsedBuilder(media_dir)
+    split = split_from_path(path)
     for number, row in iter_csv(path):
         name, raw = _dfew_name(row.get("video_name", "")), row.get("label", "")
         if not name:
@@ -69,7 +74,8 @@ def read_dfew(path: Path, media_dir: str | Path | None = None, *, source: str = 
         else:
             builder.error(number, name, f"label {raw!r} is not 1-7 or a DFEW label name")
             continue
-        if builder.add_clip(ClipRecord(name=name, emotion=label), row=number):
+        meta = {"split": split} if split else {}
+        if builder.add_clip(ClipRecord(name=name, emotion=label, meta=meta), row=number):
             builder.parsed.references.append(ReferenceRecord(clip_name=name, source=source, emotion=label))
     return builder.parsed
 

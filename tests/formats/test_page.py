@@ -11,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 from annotation.datasets import create_dataset
 from annotation.formats.service import import_file
 from cluelab.bootstrap import init_database
+from cluelab.jobs import run_job_inline
 from db.engine import get_engine
 from db.models import ModelVersion, Prediction
 from db.queries.references import clip_ids_by_name
@@ -37,7 +38,7 @@ def seeded(emer_v1, mer2023_labels):
         session.add(Prediction(clip_id=ids["sample_00000002"], model_version_id=version.id, emotion="sad",
                                clues={"facial": "她低着头。"}))
         session.commit()
-        return {"lead": lead.id, "researcher": researcher.id, "version": version.id, "labels": mer2023_labels}
+        return {"dataset": dataset.id, "lead": lead.id, "researcher": researcher.id, "version": version.id, "labels": mer2023_labels}
 
 
 def _page(user_id: int) -> AppTest:
@@ -52,6 +53,10 @@ def test_researcher_scores_a_model_on_the_imported_reference(seeded):
     at.selectbox(key="fmt_reference").select("reference:emer-gt").run()
     assert at.multiselect(key="fmt_systems").value == [f"model:{seeded['version']}"]
     at.button(key="fmt_score").click().run()
+    assert not at.exception, at.exception
+    job = run_job_inline(at.session_state["fmt_eval_job"])  # what the worker does
+    assert job.state == "done", job.error
+    at.run()
     assert not at.exception, at.exception
     table = at.session_state["fmt_table"]
     assert list(table["system"]) == ["Model baseline-v1 (#%d)" % seeded["version"]]
@@ -72,3 +77,26 @@ def test_lead_imports_from_a_server_path_and_downloads_an_export(seeded):
     assert not at.exception, at.exception
     name, data = at.session_state["fmt_download"]
     assert name == "emer-reference-emer-gt-all-merr-fine.zip" and data[:2] == b"PK"
+
+
+def test_scoring_job_reports_a_missing_judge(seeded):
+    from cluelab.jobs import enqueue
+    from annotation.formats.jobs import EVALUATE_KIND
+
+    job_id = enqueue(EVALUATE_KIND, params={"dataset_id": seeded["dataset"], "reference": "reference:emer-gt",
+                                            "systems": [f"model:{seeded['version']}"], "use_judge": True})
+    job = run_job_inline(job_id)
+    assert job.state == "failed" and "no LLM judge" in job.error
+
+
+def test_scoring_job_returns_the_table(seeded):
+    from cluelab.jobs import enqueue
+    from annotation.formats.jobs import EVALUATE_KIND
+
+    job_id = enqueue(EVALUATE_KIND, params={"dataset_id": seeded["dataset"], "reference": "reference:emer-gt",
+                                            "systems": [f"model:{seeded['version']}", "consensus"]})
+    job = run_job_inline(job_id)
+    assert job.state == "done" and job.done == 2
+    rows = {r["system"]: r for r in job.result["table"]}
+    assert rows[f"model:{seeded['version']}"]["accuracy"] == 0.5
+    assert rows["consensus"]["clips"] == 0

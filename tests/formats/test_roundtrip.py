@@ -139,14 +139,15 @@ def test_mer_factory_folder_roundtrip(mer_factory_dir, tmp_path):
 def test_mer2023_labels_roundtrip(mer2023_labels, tmp_path):
     first, second = _roundtrip(mer2023_labels, "mer2023-labels", tmp_path / "labels.csv")
     assert [(c.name, c.emotion) for c in first.clips] == [("sample_3", "happy"), ("sample_4", "worried")]
-    assert first.clips[1].meta == {"valence": -1.0}
+    assert first.clips[1].meta == {"valence": -1.0, "split": "train"}
     assert [e.row for e in first.errors] == [4, 5]
     assert [(c.name, c.emotion) for c in second.clips] == [(c.name, c.emotion) for c in first.clips]
 
 
 def test_dfew_labels_roundtrip(dfew_labels, tmp_path):
     first, second = _roundtrip(dfew_labels, "dfew-labels", tmp_path / "fold.csv")
-    assert [(c.name, c.emotion) for c in first.clips] == [("00001", "happy"), ("00002", "fear")]
+    assert [(c.name, c.emotion, c.meta["split"]) for c in first.clips] == [("00001", "happy", "train"),
+                                                                           ("00002", "fear", "train")]
     assert [e.row for e in first.errors] == [4, 5]
     assert "1-7" in first.errors[0].reason
     assert (tmp_path / "fold.csv").read_text(encoding="utf-8-sig").splitlines()[1:] == ["00001,1", "00002,7"]
@@ -239,3 +240,11 @@ def test_emer_v1_with_both_reason_columns_keeps_both(tmp_path):
     ref = parsed.references[0]
     assert ref.reasoning == EN_REASON and ref.language == "en"
     assert ref.translations["zh"]["reasoning"] == ZH_REASON
+
+
+def test_split_from_file_name():
+    from annotation.formats.common import split_from_path
+
+    assert split_from_path(Path("set_1_train.csv")) == "train"
+    assert split_from_path(Path("test1-label.csv")) == "test"
+    assert split_from_path(Path("labels.csv")) is None
