@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from typing import Literal
 
 import numpy as np
+import pandas as pd
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score
 
 from annotation.vocabulary import Aspect
@@ -289,14 +290,13 @@ def _text_of(row) -> str:  # noqa: ANN001
     return merge_aspects(row.clues, emotion=row.emotion, language=row.language) if any(row.clues.values()) else ""
 
 
-def evaluate_rows(reference: Sequence, systems: Mapping[str, Sequence], *, judge=None) -> "pd.DataFrame":  # noqa: ANN001, F821
+def evaluate_rows(reference: Sequence, systems: Mapping[str, Sequence],
+                  *, judge=None) -> pd.DataFrame:  # noqa: ANN001
     """One row per system: clips matched, classification, wheel and clue-overlap figures.
 
     `reference` and each system are `ExportRow`s; clips pair up by name. The
     judge columns appear when an `annotation.judge.EmerJudge` is given.
     """
-    import pandas as pd
-
     by_name = {r.name: r for r in reference}
     table = []
     for system, rows in systems.items():

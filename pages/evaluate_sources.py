@@ -95,7 +95,7 @@ with import_tab:
         server_path = st.text_input("…or a file or folder on the server", key="fmt_server_path")
         media_dir = st.text_input("Media folder on the server (videos matched by name; optional)", key="fmt_media")
         format_choice = st.selectbox("Format", ["detect"] + list(FORMATS),
-                                     format_func=lambda k: "Detect from the file" if k == "detect" else FORMATS[k].title,
+                                     format_func=lambda k: FORMATS[k].title if k in FORMATS else "Detect from the file",
                                      key="fmt_format_in")
         source_name = st.text_input("Source name (e.g. emer-gt, mer-factory-gemini; default by format)",
                                     key="fmt_source_name")

@@ -47,7 +47,8 @@ def read(path: Path, media_dir: str | Path | None = None, *, source: str = "cons
                                                     transcript=row.get("transcript", "")), row=number):
             continue
         provenance = {"method": row.get("method", ""), "revision": row.get("revision", ""),
-                      "source_annotation_ids": ids, "annotators": [a for a in row.get("annotators", "").split(";") if a],
+                      "source_annotation_ids": ids,
+                      "annotators": [a for a in row.get("annotators", "").split(";") if a],
                       "accepted_by": row.get("accepted_by", ""), "accepted_at": row.get("accepted_at", "")}
         builder.parsed.references.append(ReferenceRecord(
             clip_name=name, source=source, emotion=row.get("emotion") or None,

@@ -41,10 +41,6 @@ class SourceRef:
         return self.kind if self.key is None else f"{self.kind}:{self.key}"
 
 
-def _in_split(clip: Clip, split: str | None) -> bool:
-    return split is None or split in ("", "all") or (clip.meta or {}).get("split") == split
-
-
 def _base(clip: Clip) -> dict:
     meta = {k: v for k, v in (clip.meta or {}).items() if k in ("frame_count", "split", "source_path")}
     if clip.source_path:
@@ -52,61 +48,83 @@ def _base(clip: Clip) -> dict:
     return {"name": clip.name, "transcript": clip.transcript or "", "language": clip.language, "meta": meta}
 
 
+def _consensus_rows(session: Session, dataset_id: int) -> list[ExportRow]:
+    users = {u.id: u.username for u in session.exec(select(User))}
+    annotators = {a.id: users.get(a.user_id, "") for a in session.exec(
+        select(Annotation).join(Clip, Clip.id == Annotation.clip_id).where(Clip.dataset_id == dataset_id))}
+    query = (select(Clip, Consensus).join(Consensus, Consensus.clip_id == Clip.id)
+             .where(Clip.dataset_id == dataset_id, Consensus.is_current).order_by(Clip.name))
+    rows = []
+    for clip, consensus in session.exec(query):
+        ids = list(consensus.source_annotation_ids)
+        provenance = {
+            "method": consensus.method, "revision": consensus.revision, "source_annotation_ids": ids,
+            "annotators": [annotators.get(i, "") for i in ids],
+            "accepted_by": users.get(consensus.accepted_by_id, "") if consensus.accepted_by_id else "",
+            "accepted_at": consensus.accepted_at.isoformat() if consensus.accepted_at else "",
+        }
+        rows.append(ExportRow(**_base(clip), emotion=consensus.emotion, clues=dict(consensus.clues),
+                              provenance=provenance))
+    return rows
+
+
+def _model_rows(session: Session, dataset_id: int, version_id: int) -> list[ExportRow]:
+    version = session.get(ModelVersion, version_id)
+    if version is None:
+        raise ValueError(f"no model version {version_id}")
+    query = (select(Clip, Prediction).join(Prediction, Prediction.clip_id == Clip.id)
+             .where(Clip.dataset_id == dataset_id, Prediction.model_version_id == version.id).order_by(Clip.name))
+    return [ExportRow(**_base(clip), emotion=prediction.emotion, clues=dict(prediction.clues),
+                      spans=list(prediction.spans),
+                      provenance={"model_version": version.name, "model_version_id": version.id})
+            for clip, prediction in session.exec(query)]
+
+
+def _reference_rows(session: Session, dataset_id: int, source: str) -> list[ExportRow]:
+    rows = []
+    for clip, reference in references_for_source(session, dataset_id=dataset_id, source=source):
+        base = _base(clip)
+        base["meta"] = {**base["meta"], **(reference.meta or {})}
+        base["language"] = reference.language or base["language"]
+        rows.append(ExportRow(**base, emotion=reference.emotion, clues=dict(reference.clues),
+                              reasoning=reference.reasoning, translations=dict(reference.translations),
+                              spans=list(reference.spans), annotator=(reference.meta or {}).get("annotator"),
+                              provenance={"source": reference.source}))
+    return rows
+
+
+def _annotation_rows(session: Session, dataset_id: int) -> list[ExportRow]:
+    query = (select(Clip, Annotation, User).join(Annotation, Annotation.clip_id == Clip.id)
+             .join(User, User.id == Annotation.user_id)
+             .where(Clip.dataset_id == dataset_id, Annotation.status == AnnotationStatus.submitted.value)
+             .order_by(Clip.name, User.username))
+    rows = []
+    for clip, annotation, user in session.exec(query):
+        base = _base(clip)
+        base["meta"]["rating"] = annotation.rating
+        rows.append(ExportRow(**base, emotion=annotation.emotion or annotation.emotion_other,
+                              clues=dict(annotation.clues), annotator=user.username))
+    return rows
+
+
 def gather_rows(session: Session, *, dataset_id: int, source: str | SourceRef,
                 split: str | None = None) -> list[ExportRow]:
-    """Rows for every clip of the dataset that the source covers, by clip name."""
+    """Rows for every clip of the dataset that the source covers, by clip name.
+
+    The split is the clip's `meta["split"]` (train/val/test); None or "all" takes every clip.
+    """
     ref = source if isinstance(source, SourceRef) else SourceRef.parse(source)
-    rows: list[ExportRow] = []
     if ref.kind == "consensus":
-        query = (select(Clip, Consensus).join(Consensus, Consensus.clip_id == Clip.id)
-                 .where(Clip.dataset_id == dataset_id, Consensus.is_current).order_by(Clip.name))
-        users = {u.id: u.username for u in session.exec(select(User))}
-        annotators = {a.id: users.get(a.user_id, "") for a in session.exec(
-            select(Annotation).join(Clip, Clip.id == Annotation.clip_id).where(Clip.dataset_id == dataset_id))}
-        for clip, consensus in session.exec(query):
-            if _in_split(clip, split):
-                rows.append(ExportRow(**_base(clip), emotion=consensus.emotion, clues=dict(consensus.clues),
-                                      provenance={
-                                          "method": consensus.method, "revision": consensus.revision,
-                                          "source_annotation_ids": list(consensus.source_annotation_ids),
-                                          "annotators": [annotators.get(i, "") for i in consensus.source_annotation_ids],
-                                          "accepted_by": users.get(consensus.accepted_by_id, "") if consensus.accepted_by_id else "",
-                                          "accepted_at": consensus.accepted_at.isoformat() if consensus.accepted_at else "",
-                                      }))
+        rows = _consensus_rows(session, dataset_id)
     elif ref.kind == "model":
-        version = session.get(ModelVersion, int(ref.key))  # type: ignore[arg-type]
-        if version is None:
-            raise ValueError(f"no model version {ref.key}")
-        query = (select(Clip, Prediction).join(Prediction, Prediction.clip_id == Clip.id)
-                 .where(Clip.dataset_id == dataset_id, Prediction.model_version_id == version.id).order_by(Clip.name))
-        for clip, prediction in session.exec(query):
-            if _in_split(clip, split):
-                rows.append(ExportRow(**_base(clip), emotion=prediction.emotion, clues=dict(prediction.clues),
-                                      spans=list(prediction.spans),
-                                      provenance={"model_version": version.name, "model_version_id": version.id}))
+        rows = _model_rows(session, dataset_id, int(ref.key or 0))
     elif ref.kind == "reference":
-        for clip, reference in references_for_source(session, dataset_id=dataset_id, source=ref.key or ""):
-            if not _in_split(clip, split):
-                continue
-            base = _base(clip)
-            base["meta"] = {**base["meta"], **(reference.meta or {})}
-            base["language"] = reference.language or base["language"]
-            rows.append(ExportRow(**base, emotion=reference.emotion, clues=dict(reference.clues),
-                                  reasoning=reference.reasoning, translations=dict(reference.translations),
-                                  spans=list(reference.spans), annotator=(reference.meta or {}).get("annotator"),
-                                  provenance={"source": reference.source}))
+        rows = _reference_rows(session, dataset_id, ref.key or "")
     else:
-        query = (select(Clip, Annotation, User).join(Annotation, Annotation.clip_id == Clip.id)
-                 .join(User, User.id == Annotation.user_id)
-                 .where(Clip.dataset_id == dataset_id, Annotation.status == AnnotationStatus.submitted.value)
-                 .order_by(Clip.name, User.username))
-        for clip, annotation, user in session.exec(query):
-            if _in_split(clip, split):
-                base = _base(clip)
-                base["meta"]["rating"] = annotation.rating
-                rows.append(ExportRow(**base, emotion=annotation.emotion or annotation.emotion_other,
-                                      clues=dict(annotation.clues), annotator=user.username))
-    return rows
+        rows = _annotation_rows(session, dataset_id)
+    if split in (None, "", "all"):
+        return rows
+    return [row for row in rows if row.meta.get("split") == split]
 
 
 def export_dataset(session: Session, *, dataset: Dataset, source: str, format: str, path: str | Path,

@@ -121,6 +121,7 @@ def write_dfew(rows: Sequence[ExportRow], path: Path) -> list[Path]:
 
 def write_raw(rows: Sequence[ExportRow], path: Path) -> list[Path]:
     header = ["name", "annotator", "label", *_ASPECT_COLUMNS, "rating"]
-    write_csv(path, header, ([r.name, r.annotator or "", r.emotion or "", *(r.clues.get(a, "") for a in _ASPECT_COLUMNS),
-                              r.meta.get("rating", "")] for r in rows))
+    write_csv(path, header, ([r.name, r.annotator or "", r.emotion or "",
+                              *(r.clues.get(a, "") for a in _ASPECT_COLUMNS), r.meta.get("rating", "")]
+                             for r in rows))
     return [path]

@@ -102,8 +102,8 @@ def read_json(path: Path, media_dir: str | Path | None = None, *, source: str = 
                           emotion=emotion, language=language)
         if not builder.add_clip(clip, row=number):
             continue
-        clues = {"facial": _prior_text(entry.get("visual_prior_list")), "vocal": _prior_text(entry.get("audio_prior_list")),
-                 "verbal": "", "scene": ""}
+        clues = {"facial": _prior_text(entry.get("visual_prior_list")),
+                 "vocal": _prior_text(entry.get("audio_prior_list")), "verbal": "", "scene": ""}
         split_method = "priors"
         if fine and reasoning:
             split = split_paragraph(reasoning)
