@@ -94,3 +94,16 @@ def test_source_names_parse():
     assert str(SourceRef.parse("reference:raw-labels:*")) == "reference:raw-labels:*"
     with pytest.raises(ValueError):
         SourceRef.parse("model:x")
+
+
+def test_media_found_by_name_is_attached(session, dataset, lead, merr_txt, tmp_path):
+    media = tmp_path / "videos"
+    media.mkdir()
+    (media / "sample_00000002.mp4").write_bytes(b"not really a video, but a file with content")
+    report = import_file(session, dataset=dataset, path=merr_txt, media_dir=media, user=lead)
+    session.commit()
+    clips = {c.name: c for c in session.exec(select(Clip))}
+    assert report.created == 2
+    assert clips["sample_00000002"].source_path == str((media / "sample_00000002.mp4").resolve())
+    assert clips["sample_00000002"].status == "pending"  # media to process
+    assert clips["sample_00000003"].source_path is None and clips["sample_00000003"].status == "ready"  # text-only
