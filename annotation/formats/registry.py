@@ -80,7 +80,15 @@ def detect_format(path: str | Path) -> FormatSpec:
 
 def read(path: str | Path, *, media_dir: str | Path | None = None, format: str | None = None,
          source: str | None = None) -> tuple[FormatSpec, ParsedImport]:
-    spec = get_format(format) if format else detect_format(path)
+    """Parse a file (or a MER-Factory folder); a named format must match the file's shape."""
+    if format:
+        spec = get_format(format)
+        if not Path(path).exists():
+            raise FileNotFoundError(f"{path} does not exist")
+        if not spec.detect(Path(path)):
+            raise UnknownFormat(f"{Path(path).name} does not look like {spec.title}")
+    else:
+        spec = detect_format(path)
     return spec, spec.read(Path(path), media_dir, source=source or spec.default_source)
 
 

@@ -248,3 +248,10 @@ def test_split_from_file_name():
     assert split_from_path(Path("set_1_train.csv")) == "train"
     assert split_from_path(Path("test1-label.csv")) == "test"
     assert split_from_path(Path("labels.csv")) is None
+
+
+def test_a_named_format_must_match_the_file(emer_v1):
+    from annotation.formats import UnknownFormat
+
+    with pytest.raises(UnknownFormat, match="does not look like EMER v2"):
+        read(emer_v1, format="emer-v2")

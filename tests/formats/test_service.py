@@ -107,3 +107,20 @@ def test_media_found_by_name_is_attached(session, dataset, lead, merr_txt, tmp_p
     assert clips["sample_00000002"].source_path == str((media / "sample_00000002.mp4").resolve())
     assert clips["sample_00000002"].status == "pending"  # media to process
     assert clips["sample_00000003"].source_path is None and clips["sample_00000003"].status == "ready"  # text-only
+
+
+def test_raw_labels_come_back_per_annotator(session, dataset, lead, raw_labels, tmp_path):
+    from annotation.formats import read
+    from annotation.formats.evaluate import available_sources, source_labels
+
+    import_file(session, dataset=dataset, path=raw_labels, media_dir=None, user=lead)
+    session.commit()
+    sources = available_sources(session, dataset_id=dataset.id)
+    assert "reference:raw-labels:*" in sources and "reference:raw-labels:bob" in sources
+    assert source_labels(session, dataset_id=dataset.id)["reference:raw-labels:*"] == \
+        "Imported: raw-labels (every annotator)"
+    files = export_dataset(session, dataset=dataset, source="reference:raw-labels:*", format="raw-labels",
+                           path=tmp_path / "raw.csv", user=lead)
+    _, back = read(files[0])
+    assert sorted((r.clip_name, r.meta["annotator"], r.emotion) for r in back.references) == [
+        ("clip_a", "alice", "happy"), ("clip_a", "bob", "开心"), ("clip_b", "alice", "sad")]
