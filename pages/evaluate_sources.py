@@ -12,7 +12,6 @@ from annotation.formats.evaluate import available_sources, source_labels
 from annotation.formats.export_service import export_archive
 from annotation.formats.jobs import EVALUATE_KIND
 from annotation.formats.service import import_files, save_data_uploads
-from annotation.judge import EmerJudge
 from annotation.permissions import PermissionDenied, has_role
 from annotation.vocabulary import JobState, Role
 from cluelab.jobs import enqueue, get_job
@@ -48,9 +47,9 @@ with evaluate_tab:
     systems = st.multiselect("Systems to score", others, default=[s for s in others if s.startswith("model:")],
                              format_func=lambda s: labels.get(s, s), key="fmt_systems")
     split = st.selectbox("Split", SPLITS, key="fmt_eval_split")
-    judge = EmerJudge.from_settings()
-    use_judge = st.checkbox("Also score with the LLM judge (EMER clue and label overlap)", disabled=judge is None,
-                            help=None if judge else "Set OPENAI_BASE_URL to use an LLM judge.", key="fmt_judge")
+    judge_ready = bool(settings.openai_base_url)
+    use_judge = st.checkbox("Also score with the LLM judge (EMER clue and label overlap)", disabled=not judge_ready,
+                            help=None if judge_ready else "Set OPENAI_BASE_URL to use an LLM judge.", key="fmt_judge")
     if st.button("Score", type="primary", disabled=not systems, key="fmt_score"):
         st.session_state["fmt_eval_job"] = enqueue(EVALUATE_KIND, user=user, params={
             "dataset_id": dataset.id, "reference": reference, "systems": systems,

@@ -6,7 +6,8 @@ from pathlib import Path
 
 from sqlmodel import Session
 
-from annotation.formats.registry import read
+from annotation.formats.registry import UnknownFormat, read
+from annotation.importer import import_parsed
 from annotation.permissions import require
 from annotation.records import ImportReport, RowError
 from annotation.vocabulary import Role
@@ -22,10 +23,8 @@ def import_file(session: Session, *, dataset: Dataset, path: str | Path, media_d
     and content hash); the file's reasoning and labels are stored as
     references of `source` (the format's default name unless given).
     """
-    from annotation.importer import import_parsed
-
     require(user, Role.lead, action="importing research data")
-    spec, parsed = read(path, media_dir=media_dir, format=format, source=source)
+    _, parsed = read(path, media_dir=media_dir, format=format, source=source)
     report = import_parsed(session, dataset=dataset, parsed=parsed, user=user,
                            media_root=Path(media_dir) if media_dir else None)
     report.errors.extend(e for e in parsed.errors if e not in report.errors)
@@ -36,9 +35,6 @@ def import_file(session: Session, *, dataset: Dataset, path: str | Path, media_d
     report.references_created, report.references_unchanged = store_references(
         session, dataset_id=dataset.id, references=kept)
     return report
-
-
-__all__ = ["import_file"]
 
 
 DATA_SUFFIXES = frozenset({".csv", ".json", ".jsonl", ".txt"})
@@ -76,8 +72,6 @@ def save_data_uploads(*, user: User, files: list[tuple[str, bytes]], uploads_dir
 def import_files(session: Session, *, dataset: Dataset, paths: list[Path], media_dir: str | Path | None,
                  user: User, format: str | None = None, source: str | None = None) -> ImportReport:
     """`import_file` for each path, one report for all; a file no format knows becomes an error."""
-    from annotation.formats.registry import UnknownFormat
-
     total = ImportReport()
     for path in paths:
         try:
