@@ -302,7 +302,9 @@ def evaluate_rows(reference: Sequence, systems: Mapping[str, Sequence],
     for system, rows in systems.items():
         pairs = [(by_name[r.name], r) for r in rows if r.name in by_name]
         record: dict[str, object] = {"system": system, "clips": len(pairs)}
-        labelled = [(t.emotion, p.emotion) for t, p in pairs if t.emotion and p.emotion]
+        # Case and stray spaces differ between sources ("Happy" vs "happy"); words do not get merged here.
+        labelled = [(t.emotion.strip().lower(), p.emotion.strip().lower()) for t, p in pairs
+                    if t.emotion and p.emotion]
         record["labelled"] = len(labelled)
         if labelled:
             truth, guess = zip(*labelled)

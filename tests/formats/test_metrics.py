@@ -132,7 +132,7 @@ def test_offline_proxy_is_high_on_matched_and_near_zero_on_shuffled():
 def test_evaluate_rows_one_row_per_system():
     truth = [ExportRow(name=f"c{i}", emotion=e, clues=REFS[i]) for i, e in
              enumerate(["angry", "happy", "sad", "surprise", "worried", "happy", "neutral", "angry"])]
-    good = [ExportRow(name=f"c{i}", emotion=t.emotion, clues=PREDS[i]) for i, t in enumerate(truth)]
+    good = [ExportRow(name=f"c{i}", emotion=f" {t.emotion.title()}", clues=PREDS[i]) for i, t in enumerate(truth)]
     bad = [ExportRow(name=f"c{i}", emotion="neutral", clues=PREDS[(i + 3) % 8]) for i in range(8)]
     table = evaluate_rows(truth, {"good": good, "bad": bad})
     assert list(table["system"]) == ["good", "bad"]
