@@ -44,6 +44,7 @@ demo: setup
 
 bench: setup
 	$(PY) bench/ingest.py
+	$(PY) bench/formats.py
 
 clean:
 	rm -rf $(VENV) test-artifacts .pytest_cache

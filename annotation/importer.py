@@ -140,6 +140,7 @@ def import_parsed(session: Session, *, dataset: Dataset, parsed: ParsedImport, u
     report = ImportReport(errors=list(parsed.errors))
     known_names = clip_queries.clip_names(session, dataset_id=dataset.id)
     known_hashes = clip_queries.content_hashes(session, dataset_id=dataset.id)
+    new_clips: list[Clip] = []
     for record in parsed.clips:
         if record.name in known_names:
             report.duplicates += 1
@@ -173,13 +174,15 @@ def import_parsed(session: Session, *, dataset: Dataset, parsed: ParsedImport, u
             source_emotion=record.emotion,
             meta=record.meta,
         )
-        session.add(clip)
-        session.flush()
+        new_clips.append(clip)
         known_names.add(record.name)
         if digest:
             known_hashes.add(digest)
-        report.created += 1
-        report.clip_ids.append(int(clip.id))
+    # One flush for the whole batch: per-row flushes dominate large imports.
+    session.add_all(new_clips)
+    session.flush()
+    report.created = len(new_clips)
+    report.clip_ids = [int(clip.id) for clip in new_clips]
     audit.record(session, user=user, action="import", entity="dataset", entity_id=dataset.id,
                  detail={"created": report.created, "duplicates": report.duplicates, "errors": len(report.errors)})
     return report

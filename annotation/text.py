@@ -12,16 +12,17 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_SPACE = re.compile(r"\s")
 _LATIN_TOKEN = re.compile(r"\w+(?:['’]\w+)*|[^\w\s]", re.UNICODE)
 _SENTENCE_END = re.compile(r"(?<=[.!?。！？；;])\s*")
 
 
 def cjk_ratio(text: str) -> float:
     """Share of non-space characters that are CJK ideographs."""
-    chars = [c for c in text if not c.isspace()]
-    if not chars:
+    visible = len(text) - len(_SPACE.findall(text))
+    if visible == 0:
         return 0.0
-    return sum(1 for c in chars if _CJK.match(c)) / len(chars)
+    return len(_CJK.findall(text)) / visible
 
 
 def detect_language(text: str) -> str:

@@ -24,7 +24,8 @@ users_app = typer.Typer(help="Accounts and roles.", no_args_is_help=True)
 jobs_app = typer.Typer(help="Background jobs.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 app.add_typer(jobs_app, name="jobs")
-console = Console()
+# Piped output (logs, scripts) gets wide tables instead of truncated cells.
+console = Console(width=None if sys.stdout.isatty() else 200)
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -86,13 +87,19 @@ def demo() -> None:
 
 @app.command("import")
 def import_(
-    source: Path = typer.Argument(..., help="A folder of media, or a .csv/.json manifest."),
+    source: Path = typer.Argument(..., help="A folder of media, a CSV/JSON manifest, or a research file "
+                                            "(EMER, MERR, MER-Factory, label CSVs)."),
     dataset: str = typer.Option(..., "--dataset", "-d", help="Dataset name; created if missing."),
+    format: str | None = typer.Option(None, "--format", "-f", help="Research format; detected when omitted."),
+    media: Path | None = typer.Option(None, "--media", help="Folder holding the clips a research file names."),
+    source_name: str | None = typer.Option(None, "--source", help="Name to store a research file's labels under."),
     label_set: str = typer.Option("mer2023", help=f"For a new dataset: {', '.join(LABEL_SETS)}."),
     overlap: int = typer.Option(3, help="For a new dataset: annotations per clip."),
     ingest: bool = typer.Option(True, help="Process the media right after importing."),
 ) -> None:
-    """Import clips from a folder or a manifest, then ingest their media."""
+    """Import clips from a folder, a manifest or a research file, then ingest their media."""
+    from annotation.formats.registry import UnknownFormat, detect_format
+    from annotation.formats.service import import_file
     from annotation.importer import ImportFailed, import_parsed, read_source
     from cluelab.bootstrap import init_database
     from db.engine import get_engine
@@ -101,15 +108,25 @@ def import_(
     init_database()
     if label_set not in LABEL_SETS:
         _fail(f"unknown label set {label_set!r}; choose one of {', '.join(LABEL_SETS)}")
-    try:
-        parsed = read_source(source)
-    except ImportFailed as error:
-        _fail(str(error))
+    research = format is not None
+    if not research and source.exists() and not (source.is_dir() and media is None):
+        try:
+            detect_format(source)
+            research = True
+        except UnknownFormat:
+            research = False
     with Session(get_engine(), expire_on_commit=False) as session:
         row = clip_queries.get_dataset_by_name(session, name=dataset) or clip_queries.create_dataset(
             session, name=dataset, label_set=list(LABEL_SETS[label_set]), overlap=overlap)
-        report = import_parsed(session, dataset=row, parsed=parsed, user=cli_actor(),
-                               media_root=source if source.is_dir() else source.parent)
+        try:
+            if research:
+                report = import_file(session, dataset=row, path=source, media_dir=media, user=cli_actor(),
+                                     format=format, source=source_name)
+            else:
+                report = import_parsed(session, dataset=row, parsed=read_source(source), user=cli_actor(),
+                                       media_root=source if source.is_dir() else source.parent)
+        except (ImportFailed, UnknownFormat, ValueError) as error:
+            _fail(str(error))
         session.commit()
         dataset_id = int(row.id)
     console.print(f"{dataset}: {report.summary()}")
@@ -118,6 +135,68 @@ def import_(
         console.print(f"  [yellow]{where}[/yellow]: {error.reason}")
     if ingest:
         _ingest(dataset_id=dataset_id)
+
+
+@app.command("export")
+def export_(
+    dataset: str = typer.Option(..., "--dataset", "-d"),
+    source: str = typer.Option("consensus", help="consensus, annotations, model:<id> or reference:<name>."),
+    format: str = typer.Option(..., "--format", "-f", help="e.g. emer-v1, merr-coarse, llava-jsonl, sharegpt."),
+    out: Path = typer.Option(..., "--out", "-o", help="File (or folder, for per-clip formats) to write."),
+    split: str | None = typer.Option(None, help="train, val or test; all when omitted."),
+) -> None:
+    """Export one source of a dataset in a research format (with a .meta.json sidecar)."""
+    from annotation.formats.export_service import export_dataset
+    from annotation.formats.registry import UnknownFormat
+    from db.engine import get_engine
+
+    with Session(get_engine()) as session:
+        row = _dataset_or_fail(session, dataset)
+        try:
+            files = export_dataset(session, dataset=row, source=source, format=format, path=out,
+                                   user=cli_actor(), split=split)
+        except (UnknownFormat, ValueError) as error:
+            _fail(str(error))
+    for file in files:
+        console.print(f"wrote {file}")
+
+
+@app.command()
+def evaluate(
+    dataset: str = typer.Option(..., "--dataset", "-d"),
+    reference: str = typer.Option("consensus", help="The ground truth source, e.g. consensus or reference:emer-gt."),
+    system: list[str] = typer.Option(None, "--system", "-s", help="Sources to score; every other one when omitted."),
+    split: str | None = typer.Option(None, help="train, val or test; all when omitted."),
+) -> None:
+    """Score model versions and imported systems against a reference: accuracy, F1, UAR/WAR, clue overlap."""
+    from annotation.formats.evaluate import available_sources, evaluate_sources
+    from db.engine import get_engine
+
+    with Session(get_engine()) as session:
+        row = _dataset_or_fail(session, dataset)
+        systems = system or [s for s in available_sources(session, dataset_id=row.id)
+                             if s != reference and not s.endswith(":*")]
+        try:
+            table = evaluate_sources(session, dataset_id=row.id, reference=reference, systems=systems, split=split)
+        except ValueError as error:
+            _fail(str(error))
+    console.print(_rich_table(table))
+
+
+def _dataset_or_fail(session: Session, name: str):
+    from db.queries import clips as clip_queries
+
+    row = clip_queries.get_dataset_by_name(session, name=name)
+    if row is None:
+        _fail(f"no dataset named {name!r}")
+    return row
+
+
+def _rich_table(frame) -> Table:  # noqa: ANN001
+    table = Table(*[str(c) for c in frame.columns])
+    for values in frame.itertuples(index=False):
+        table.add_row(*[f"{v:.3f}" if isinstance(v, float) else str(v) for v in values])
+    return table
 
 
 def _ingest(*, dataset_id: int | None, workers: int | None = None) -> None:
@@ -138,16 +217,12 @@ def ingest_command(
     """Process the media of every pending clip; finished clips are skipped, so it resumes."""
     from cluelab.bootstrap import init_database
     from db.engine import get_engine
-    from db.queries import clips as clip_queries
 
     init_database()
     dataset_id = None
     if dataset:
         with Session(get_engine()) as session:
-            row = clip_queries.get_dataset_by_name(session, name=dataset)
-            if row is None:
-                _fail(f"no dataset named {dataset!r}")
-            dataset_id = row.id
+            dataset_id = _dataset_or_fail(session, dataset).id
     _ingest(dataset_id=dataset_id, workers=workers)
 
 

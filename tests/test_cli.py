@@ -55,3 +55,40 @@ def test_users_create_and_reset_password():
     assert reset.exit_code == 0 and "New password for alice" in reset.output
     missing = runner.invoke(app, ["users", "reset-password", "bob"])
     assert missing.exit_code == 1 and "no user named 'bob'" in missing.output
+
+
+def test_research_file_import_export_and_evaluate(tmp_path: Path):
+    import csv
+    import json
+
+    emer = tmp_path / "emer.csv"
+    with emer.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["names", "emotions", "subtitles", "reasons"])
+        writer.writerow(["s1", "angry", "你为什么不告诉我", "In the video, he frowns. In the audio, he shouts. "
+                         "In the text, he asks why. Based on this, he is angry."])
+        writer.writerow(["s2", "happy", "I got the job!", "In the video, she smiles. In the text, good news. "
+                         "Based on this, she is happy."])
+    labels = tmp_path / "labels.csv"
+    labels.write_text("name,label\ns1,angry\ns2,sad\n", encoding="utf-8")
+
+    imported = runner.invoke(app, ["import", str(emer), "--dataset", "EMER", "--no-ingest"])
+    assert imported.exit_code == 0, imported.output
+    assert "2 new clip(s)" in imported.output and "2 reference(s) stored" in imported.output
+    again = runner.invoke(app, ["import", str(emer), "--dataset", "EMER", "--no-ingest"])
+    assert "0 new clip(s), 2 duplicate(s)" in again.output and "0 reference(s) stored, 2 unchanged" in again.output
+    predicted = runner.invoke(app, ["import", str(labels), "--dataset", "EMER", "--source", "guess", "--no-ingest"])
+    assert predicted.exit_code == 0, predicted.output
+
+    out = tmp_path / "out.jsonl"
+    exported = runner.invoke(app, ["export", "-d", "EMER", "--source", "reference:emer-gt", "-f", "llava-jsonl",
+                                   "-o", str(out)])
+    assert exported.exit_code == 0, exported.output
+    conversations = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert len(conversations) == 2
+    assert any("你为什么不告诉我" in json.dumps(c, ensure_ascii=False) for c in conversations)
+
+    scored = runner.invoke(app, ["evaluate", "-d", "EMER", "--reference", "reference:emer-gt",
+                                 "--system", "reference:guess"], terminal_width=200)
+    assert scored.exit_code == 0, scored.output
+    assert "reference:guess" in scored.output and "0.500" in scored.output  # 1 of 2 labels right
