@@ -10,6 +10,7 @@ replaces a Python loop over resamples.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 
@@ -84,10 +85,12 @@ def percentile_interval(replicates: np.ndarray, confidence: float) -> tuple[np.n
     finite = np.isfinite(replicates)
     undefined = int((~finite.reshape(len(replicates), -1)).any(axis=1).sum())
     tail = (1 - confidence) / 2 * 100
-    with np.errstate(all="ignore"):
-        masked = np.where(finite, replicates, np.nan)
-        low = np.nanpercentile(masked, tail, axis=0) if finite.any() else np.full(replicates.shape[1:], np.nan)
-        high = np.nanpercentile(masked, 100 - tail, axis=0) if finite.any() else np.full(replicates.shape[1:], np.nan)
+    masked = np.where(finite, replicates, np.nan)
+    with warnings.catch_warnings():
+        # A column with no defined replicate gets a NaN interval, on purpose; the count above says so.
+        warnings.simplefilter("ignore", RuntimeWarning)
+        low = np.nanpercentile(masked, tail, axis=0)
+        high = np.nanpercentile(masked, 100 - tail, axis=0)
     return low, high, undefined
 
 

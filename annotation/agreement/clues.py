@@ -44,10 +44,12 @@ class SemanticAgreement:
     raw: Estimate  # mean similarity of same-clip pairs
     chance: float  # mean similarity of different-clip pairs
     chance_pairs: int
-    corrected: Estimate  # (raw - chance) / (1 - chance)
+    # (raw - chance) / (1 - chance); None when clues of different clips are as alike as
+    # clues of one clip can be (chance ~ 1), where no correction is defined.
+    corrected: Estimate | None
 
 
-def _default_embed(texts: Sequence[str]) -> np.ndarray:
+def default_embed(texts: Sequence[str]) -> np.ndarray:
     from model.embeddings import embed
 
     return embed(texts)
@@ -79,7 +81,7 @@ def semantic_agreement(
         raise ValueError("no clip has clues from two annotators: semantic agreement is undefined")
     if len(by_clip) < 2:
         raise ValueError("chance agreement needs clues from at least two clips")
-    vectors = (embed or _default_embed)([c.text for c in filled])
+    vectors = (embed or default_embed)([c.text for c in filled])
     similarity = vectors @ vectors.T  # unit vectors: cosine
 
     # Per clip: [sum of pairwise similarities, number of pairs].
@@ -106,11 +108,14 @@ def semantic_agreement(
 
     n_raters = len({c.annotator for c in filled})
     common = dict(n_raters=n_raters, resamples=resamples, seed=seed, confidence=confidence)
+    if len(first) == 0:
+        raise ValueError("no pair of clues from different clips to estimate chance agreement")
+    defined = 1 - chance > 1e-6
     return SemanticAgreement(
         raw=estimate(contributions, raw_finish, **common),
         chance=chance,
         chance_pairs=len(first),
-        corrected=estimate(contributions, corrected_finish, **common),
+        corrected=estimate(contributions, corrected_finish, **common) if defined else None,
     )
 
 
@@ -119,7 +124,7 @@ def clip_similarity(texts: Sequence[str], *, embed: Embed | None = None) -> floa
     texts = [t for t in texts if t and t.strip()]
     if len(texts) < 2:
         return None
-    vectors = (embed or _default_embed)(texts)
+    vectors = (embed or default_embed)(texts)
     upper = np.triu_indices(len(texts), k=1)
     return float((vectors @ vectors.T)[upper].mean())
 

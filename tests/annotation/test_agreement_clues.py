@@ -57,3 +57,10 @@ def test_edit_effort_zero_when_model_clue_kept_and_one_when_replaced():
     assert effort.n_raters == 2 and effort.n_clips == 2
     with pytest.raises(ValueError, match="model pre-annotation"):
         edit_effort(kept, {})
+
+
+def test_no_chance_correction_when_every_clip_has_the_same_clue():
+    clues = [ClueText(clip, who, "An office.") for clip in ("c1", "c2") for who in ("a", "b")]
+    result = semantic_agreement(clues, resamples=20)
+    assert result.raw.value == pytest.approx(1.0, abs=1e-5)
+    assert result.corrected is None

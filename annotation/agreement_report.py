@@ -1,0 +1,261 @@
+"""The agreement dashboard's data: every table a lead reads, as pandas DataFrames.
+
+Built from finished annotations of one dataset (optionally a submission window
+and some annotators), the current consensus and the latest model predictions.
+A figure that cannot be computed on the selection (say, no clip with two
+ratings) is left out and its reason listed in `notes`, never shown as NaN.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+from sqlmodel import Session
+
+from annotation.agreement import (
+    Estimate,
+    agreement_estimate,
+    cohen_kappa_matrix,
+    encode,
+    mean_pairwise_cohen_estimate,
+    positive_agreement_estimates,
+)
+from annotation.agreement.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED, estimate
+from annotation.agreement.clues import ClueText, edit_effort, semantic_agreement
+from annotation.adjudication import vote_label
+from annotation.consensus import Vote, dawid_skene
+from annotation.vocabulary import ASPECTS, REASONING_RATINGS, AnnotationStatus
+from db.models import Annotation
+from db.queries import consensus as queries
+
+Embed = Callable[[Sequence[str]], np.ndarray]
+RATING_DOMAIN = sorted(REASONING_RATINGS)
+
+
+@dataclass
+class AgreementReport:
+    figures: pd.DataFrame  # one row per figure: scope, metric, value, ci_low, ci_high, n_clips, n_raters
+    per_label: pd.DataFrame  # specific agreement per emotion label
+    pairwise: pd.DataFrame  # long: scope, rater_a, rater_b, kappa, n_clips
+    annotators: pd.DataFrame  # one row per annotator
+    drift: pd.DataFrame  # annotator x week: agreement with consensus
+    confusion: pd.DataFrame  # long: annotator_label, consensus_label, count
+    ratings: pd.DataFrame  # long: annotator, rating, count
+    clues: pd.DataFrame  # per aspect: semantic agreement vs chance, edit effort
+    model: pd.DataFrame  # model vs consensus figures
+    notes: list[str] = field(default_factory=list)
+    n_annotations: int = 0
+
+
+def _row(scope: str, metric: str, est: Estimate, **extra) -> dict:
+    return {"scope": scope, "metric": metric, **est.as_dict(), **extra}
+
+
+def _try(notes: list[str], what: str, compute: Callable[[], object]):
+    try:
+        return compute()
+    except ValueError as error:
+        notes.append(f"{what}: {error}")
+        return None
+
+
+def build_report(
+    session: Session,
+    *,
+    dataset_id: int,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    user_ids: Sequence[int] | None = None,
+    resamples: int = DEFAULT_RESAMPLES,
+    seed: int = DEFAULT_SEED,
+    embed: Embed | None = None,
+) -> AgreementReport:
+    dataset = queries.get_dataset(session, dataset_id=dataset_id)
+    if dataset is None:
+        raise LookupError(f"dataset {dataset_id} does not exist")
+    rows = queries.dataset_annotations(session, dataset_id=dataset_id, since=since, until=until, user_ids=user_ids)
+    users = queries.users_by_id(session, user_ids=[a.user_id for a in rows])
+    name = {uid: (u.display_name or u.username) for uid, u in users.items()}
+    submitted = [a for a in rows if a.status == AnnotationStatus.submitted.value]
+    consensus = {c.clip_id: c for c in queries.dataset_consensus(session, dataset_id=dataset_id)}
+    notes: list[str] = []
+    boot = {"resamples": resamples, "seed": seed}
+
+    raters = sorted({a.user_id for a in submitted})
+    clips = sorted({a.clip_id for a in submitted})
+    rater_index = {u: i for i, u in enumerate(raters)}
+    clip_index = {c: i for i, c in enumerate(clips)}
+    labels = list(dataset.label_set) + sorted({vote_label(a) for a in submitted if vote_label(a)} - set(dataset.label_set))
+
+    figures, per_label, pairwise = [], [], []
+    if submitted:
+        table = [[None] * len(clips) for _ in raters]
+        ratings = np.full((len(raters), len(clips)), np.nan)
+        for a in submitted:
+            table[rater_index[a.user_id]][clip_index[a.clip_id]] = vote_label(a)
+            if a.rating is not None:
+                ratings[rater_index[a.user_id], clip_index[a.clip_id]] = a.rating
+        emotions = encode(table, labels)
+        domain = np.arange(len(labels))
+        for metric, kwargs in [
+            ("Krippendorff's α (nominal)", {"coefficient": "alpha", "level": "nominal"}),
+            ("Fleiss' κ", {"coefficient": "fleiss_kappa"}),
+            ("Gwet's AC1", {"coefficient": "gwet_ac", "weights": "identity"}),
+        ]:
+            est = _try(notes, f"emotion {metric}", lambda kw=kwargs: agreement_estimate(emotions, domain=domain, **kw, **boot))
+            if est:
+                figures.append(_row("emotion", metric, est))
+        est = _try(notes, "emotion mean pairwise Cohen's κ", lambda: mean_pairwise_cohen_estimate(emotions, domain, **boot))
+        if est:
+            figures.append(_row("emotion", "mean pairwise Cohen's κ", est))
+        for metric, kwargs in [
+            ("Krippendorff's α (ordinal)", {"coefficient": "alpha", "level": "ordinal"}),
+            ("Gwet's AC2 (quadratic)", {"coefficient": "gwet_ac", "weights": "quadratic"}),
+        ]:
+            est = _try(notes, f"rating {metric}", lambda kw=kwargs: agreement_estimate(ratings, domain=RATING_DOMAIN, **kw, **boot))
+            if est:
+                figures.append(_row("rating", metric, est))
+        est = _try(notes, "rating mean pairwise quadratic κ",
+                   lambda: mean_pairwise_cohen_estimate(ratings, RATING_DOMAIN, weights="quadratic", **boot))
+        if est:
+            figures.append(_row("rating", "mean pairwise quadratic-weighted κ", est))
+
+        if (~np.isnan(emotions)).sum(axis=0).max(initial=0) >= 2:
+            for label, est in zip(labels, positive_agreement_estimates(emotions, domain, **boot)):
+                if np.isfinite(est.value):
+                    per_label.append({"label": label, **est.as_dict()})
+        for scope, data, dom, weights in [("emotion", emotions, domain, "identity"),
+                                          ("rating", ratings, RATING_DOMAIN, "quadratic")]:
+            kappa, shared = cohen_kappa_matrix(data, dom, weights=weights)
+            for a in range(len(raters)):
+                for b in range(len(raters)):
+                    if a != b and shared[a, b] > 0:
+                        pairwise.append({"scope": scope, "rater_a": name[raters[a]], "rater_b": name[raters[b]],
+                                         "kappa": float(kappa[a, b]), "n_clips": int(shared[a, b])})
+
+    # Dawid-Skene quality needs votes from several clips.
+    quality: dict[int, float] = {}
+    votes = [Vote(a.clip_id, a.user_id, label) for a in submitted if (label := vote_label(a))]
+    if len({v.clip for v in votes}) >= 2:
+        model = _try(notes, "Dawid-Skene", lambda: dawid_skene(votes, dataset.label_set))
+        if model:
+            quality = {u: q.accuracy for u, q in model.annotators.items()}
+
+    annotators, drift, confusion, rating_rows = _per_annotator(rows, consensus, name, quality)
+    clue_rows = _clue_rows(submitted, session, notes, embed, boot)
+    model_rows = _model_rows(session, consensus, notes, embed, boot)
+    return AgreementReport(
+        figures=pd.DataFrame(figures, columns=_FIGURE_COLUMNS),
+        per_label=pd.DataFrame(per_label, columns=["label", *_ESTIMATE_COLUMNS]),
+        pairwise=pd.DataFrame(pairwise, columns=["scope", "rater_a", "rater_b", "kappa", "n_clips"]),
+        annotators=annotators, drift=drift, confusion=confusion, ratings=rating_rows,
+        clues=pd.DataFrame(clue_rows, columns=_CLUE_COLUMNS),
+        model=pd.DataFrame(model_rows, columns=_FIGURE_COLUMNS),
+        notes=notes, n_annotations=len(rows),
+    )
+
+
+_ESTIMATE_COLUMNS = ["value", "ci_low", "ci_high", "n_clips", "n_raters", "resamples", "confidence", "undefined_resamples"]
+_FIGURE_COLUMNS = ["scope", "metric", *_ESTIMATE_COLUMNS]
+_CLUE_COLUMNS = ["aspect", "raw", "raw_low", "raw_high", "chance", "corrected", "corrected_low", "corrected_high",
+                 "n_clips", "n_raters", "effort", "effort_low", "effort_high"]
+
+
+def _per_annotator(rows: list[Annotation], consensus: dict, name: dict[int, str], quality: dict[int, float]):
+    by_user: dict[int, list[Annotation]] = defaultdict(list)
+    for a in rows:
+        by_user[a.user_id].append(a)
+    annotators, drift, confusion = [], [], defaultdict(int)
+    rating_counts = defaultdict(int)
+    for uid, items in sorted(by_user.items()):
+        done = [a for a in items if a.status == AnnotationStatus.submitted.value]
+        compared = [(vote_label(a), consensus[a.clip_id].emotion) for a in done
+                    if a.clip_id in consensus and vote_label(a) and consensus[a.clip_id].emotion]
+        for mine, agreed in compared:
+            confusion[(mine, agreed)] += 1
+        for a in done:
+            if a.rating is not None:
+                rating_counts[(name[uid], a.rating)] += 1
+        seconds = [a.seconds_spent for a in done if a.seconds_spent]
+        annotators.append({
+            "annotator": name[uid], "user_id": uid, "submitted": len(done), "skipped": len(items) - len(done),
+            "skip_rate": (len(items) - len(done)) / len(items),
+            "median_seconds": float(np.median(seconds)) if seconds else None,
+            "agreement_with_consensus": (sum(m == c for m, c in compared) / len(compared)) if compared else None,
+            "compared_with_consensus": len(compared),
+            "dawid_skene_accuracy": quality.get(uid),
+        })
+        weekly = defaultdict(list)
+        for a in done:
+            if a.clip_id in consensus and vote_label(a) and consensus[a.clip_id].emotion:
+                when = pd.Timestamp(a.submitted_at or a.updated_at).tz_convert("UTC").tz_localize(None)
+                weekly[when.to_period("W").start_time].append(vote_label(a) == consensus[a.clip_id].emotion)
+        for week, hits in sorted(weekly.items()):
+            drift.append({"annotator": name[uid], "week": week, "agreement_with_consensus": float(np.mean(hits)),
+                          "n": len(hits)})
+    return (
+        pd.DataFrame(annotators, columns=["annotator", "user_id", "submitted", "skipped", "skip_rate", "median_seconds",
+                                          "agreement_with_consensus", "compared_with_consensus", "dawid_skene_accuracy"]),
+        pd.DataFrame(drift, columns=["annotator", "week", "agreement_with_consensus", "n"]),
+        pd.DataFrame([{"annotator_label": m, "consensus_label": c, "count": n} for (m, c), n in sorted(confusion.items())],
+                     columns=["annotator_label", "consensus_label", "count"]),
+        pd.DataFrame([{"annotator": a, "rating": r, "count": n} for (a, r), n in sorted(rating_counts.items())],
+                     columns=["annotator", "rating", "count"]),
+    )
+
+
+def _clue_rows(submitted: list[Annotation], session: Session, notes: list[str], embed, boot) -> list[dict]:
+    predictions = queries.latest_predictions(session, clip_ids={a.clip_id for a in submitted})
+    out = []
+    for aspect in ASPECTS:
+        clues = [ClueText(a.clip_id, a.user_id, (a.clues or {}).get(aspect.value, "")) for a in submitted]
+        row: dict = {"aspect": aspect.value}
+        semantic = _try(notes, f"{aspect.value} clue agreement", lambda c=clues: semantic_agreement(c, embed=embed, **boot))
+        if semantic:
+            row.update(raw=semantic.raw.value, raw_low=semantic.raw.ci_low, raw_high=semantic.raw.ci_high,
+                       chance=semantic.chance, n_clips=semantic.raw.n_clips, n_raters=semantic.raw.n_raters)
+            if semantic.corrected is None:
+                notes.append(f"{aspect.value} clue agreement: clues of different clips are alike, no chance correction")
+            else:
+                row.update(corrected=semantic.corrected.value, corrected_low=semantic.corrected.ci_low,
+                           corrected_high=semantic.corrected.ci_high)
+        model_text = {cid: (p.clues or {}).get(aspect.value, "") for cid, p in predictions.items()}
+        effort = _try(notes, f"{aspect.value} edit effort", lambda c=clues, m=model_text: edit_effort(c, m, **boot))
+        if effort:
+            row.update(effort=effort.value, effort_low=effort.ci_low, effort_high=effort.ci_high)
+        if len(row) > 1:
+            out.append(row)
+    return out
+
+
+def _model_rows(session: Session, consensus: dict, notes: list[str], embed, boot) -> list[dict]:
+    """How the latest model predictions compare with the current consensus."""
+    predictions = queries.latest_predictions(session, clip_ids=consensus)
+    pairs = [(p, consensus[cid]) for cid, p in predictions.items()]
+    out = []
+    labelled = [(p.emotion, c.emotion) for p, c in pairs if p.emotion and c.emotion]
+    if labelled:
+        hits = np.array([[float(m == c), 1.0] for m, c in labelled])
+        est = estimate(hits, lambda t: t[..., 0] / t[..., 1], n_raters=1, **boot)
+        out.append(_row("model", "emotion accuracy vs consensus", est))
+    else:
+        notes.append("model vs consensus: no clip has both a prediction and a consensus emotion")
+    if pairs:
+        from annotation.agreement.clues import default_embed
+
+        vectorise = embed or default_embed
+        for aspect in ASPECTS:
+            both = [(p.clues.get(aspect.value, ""), c.clues.get(aspect.value, "")) for p, c in pairs]
+            both = [(m, c) for m, c in both if m.strip() and c.strip()]
+            if not both:
+                continue
+            vm, vc = vectorise([m for m, _ in both]), vectorise([c for _, c in both])
+            sims = np.column_stack([(vm * vc).sum(axis=1), np.ones(len(both))])
+            est = estimate(sims, lambda t: t[..., 0] / t[..., 1], n_raters=1, **boot)
+            out.append(_row("model", f"{aspect.value} clue similarity vs consensus", est))
+    return out
