@@ -45,6 +45,7 @@ __all__ = [
 # Below this many clips with two or more votes, Dawid-Skene has too little to learn confusions from.
 MIN_CLIPS_FOR_DAWID_SKENE = 20
 Embed = Callable[[Sequence[str]], np.ndarray]
+_AS_PROPOSED = object()
 
 
 def vote_label(annotation: Annotation) -> str | None:
@@ -209,10 +210,13 @@ def accept(
     clues: dict[str, str] | None = None,
     note: str = "",
     auto: bool = False,
+    seen_version: int | None | object = _AS_PROPOSED,
 ) -> Consensus:
     """Store the proposal as the clip's new consensus revision; `emotion`/`clues` are the lead's edits.
 
-    Raises PermissionDenied for non-leads and ConsensusConflict when someone decided this clip meanwhile.
+    `seen_version` is the version of the current consensus the lead looked at (None: there was none);
+    by default the proposal's. Raises PermissionDenied for non-leads and ConsensusConflict when
+    someone decided this clip meanwhile.
     """
     require(user, Role.lead, action="accept a consensus")
     if not proposal.annotations:
@@ -234,7 +238,8 @@ def accept(
     row = queries.add_consensus_revision(
         session,
         clip_id=proposal.clip.id,
-        expected_version=proposal.current.version if proposal.current else None,
+        expected_version=(proposal.current.version if proposal.current else None)
+        if seen_version is _AS_PROPOSED else seen_version,
         emotion=final_emotion,
         posterior=proposal.emotion.posterior if proposal.emotion else {},
         clues=final_clues,

@@ -52,6 +52,12 @@ class AgreementReport:
     n_annotations: int = 0
 
 
+def dataset_annotators(session: Session, *, dataset_id: int) -> dict[int, str]:
+    """Everyone with a finished annotation in the dataset: user id -> display name."""
+    ids = {a.user_id for a in queries.dataset_annotations(session, dataset_id=dataset_id)}
+    return {uid: (u.display_name or u.username) for uid, u in sorted(queries.users_by_id(session, user_ids=ids).items())}
+
+
 def _row(scope: str, metric: str, est: Estimate, **extra) -> dict:
     return {"scope": scope, "metric": metric, **est.as_dict(), **extra}
 

@@ -186,13 +186,13 @@ _PUNCT = re.compile(r"[\W_]+", re.UNICODE)
 
 
 def normalise_subject(sentence: str) -> str:
-    """One subject for the person in the clip: 'The person' / 'Their'; Chinese 此人 / 此人的."""
+    """One subject for the person in the clip: "The person" / "The person's"; Chinese 此人 / 此人的."""
     sentence = sentence.strip()
     if detect_language(sentence) == "zh":
         sentence = re.sub(r"^(?:他的|她的)", "此人的", sentence)
         return _ZH_SUBJECT.sub("此人", sentence, count=1)
     sentence = _EN_SUBJECT.sub("The person", sentence, count=1)
-    return _EN_POSSESSIVE.sub("Their", sentence, count=1)
+    return _EN_POSSESSIVE.sub("The person's", sentence, count=1)
 
 
 def _with_end(sentence: str, language: str) -> str:

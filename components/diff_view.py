@@ -1,0 +1,43 @@
+"""Side-by-side clue comparison with word-level differences highlighted.
+
+Text is always HTML-escaped before it is wrapped in highlight spans, so clue
+text can never inject markup.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+
+import streamlit as st
+
+from annotation.text import has_cjk, word_diff
+
+_STYLE = {
+    "added": "background:#d4f7d4;text-decoration:none;",
+    "removed": "background:#fbd5d5;text-decoration:line-through;",
+}
+
+
+def diff_html(before: str, after: str) -> str:
+    """HTML for `after` with words added since `before` in green and removed ones struck through in red."""
+    if not before.strip():
+        return html.escape(after) if after.strip() else "<em>(empty)</em>"
+    joiner = "" if has_cjk(before + after) else " "
+    parts = []
+    for part in word_diff(before, after):
+        text = html.escape(part.text)
+        if part.op == "same":
+            parts.append(text)
+        else:
+            tag = "ins" if part.op == "added" else "del"
+            parts.append(f'<{tag} style="{_STYLE[part.op]}">{text}</{tag}>')
+    return joiner.join(parts) if parts else "<em>(empty)</em>"
+
+
+def render_clue_comparison(rows: Sequence[tuple[str, str]], model_text: str) -> None:
+    """One line per annotator (label, text), each diffed against the model's clue, which is shown first."""
+    st.markdown(f"**Model:** {html.escape(model_text) if model_text.strip() else '<em>(no clue)</em>'}",
+                unsafe_allow_html=True)
+    for label, text in rows:
+        st.markdown(f"**{html.escape(label)}:** {diff_html(model_text, text)}", unsafe_allow_html=True)
