@@ -76,7 +76,7 @@ def test_rating_consensus_is_ordinal():
 def test_identical_clues_merge_to_the_clue():
     clue = "He frowns and narrows his eyes. His shoulders drop."
     merged = merge_clues({"a": clue, "b": clue, "c": clue})
-    assert merged.text == "The person frowns and narrows his eyes. Their shoulders drop."
+    assert merged.text == "The person frowns and narrows his eyes. The person's shoulders drop."
     assert all(c.support == 3 for c in merged.kept)
 
 
@@ -115,7 +115,7 @@ def test_chinese_paraphrases_cluster():
 
 def test_normalise_subject():
     assert normalise_subject("She smiles.") == "The person smiles."
-    assert normalise_subject("His hands shake.") == "Their hands shake."
+    assert normalise_subject("His hands shake.") == "The person's hands shake."
     assert normalise_subject("Shelves are empty.") == "Shelves are empty."
     assert normalise_subject("她笑了。") == "此人笑了。"
     assert normalise_subject("他的手在发抖。") == "此人的手在发抖。"
