@@ -35,9 +35,16 @@ def diff_html(before: str, after: str) -> str:
     return joiner.join(parts) if parts else "<em>(empty)</em>"
 
 
-def render_clue_comparison(rows: Sequence[tuple[str, str]], model_text: str) -> None:
-    """One line per annotator (label, text), each diffed against the model's clue, which is shown first."""
-    st.markdown(f"**Model:** {html.escape(model_text) if model_text.strip() else '<em>(no clue)</em>'}",
-                unsafe_allow_html=True)
-    for label, text in rows:
-        st.markdown(f"**{html.escape(label)}:** {diff_html(model_text, text)}", unsafe_allow_html=True)
+def render_clue_comparison(rows: Sequence[tuple[str, str]], model_text: str, *, max_columns: int = 6) -> None:
+    """The model's clue and each annotator's (label, text) side by side, annotators diffed against the model.
+
+    Beyond `max_columns` cells the comparison is stacked, one line each, to stay readable.
+    """
+    model_html = html.escape(model_text) if model_text.strip() else "<em>(no clue)</em>"
+    cells = [("Model", model_html)] + [(label, diff_html(model_text, text)) for label, text in rows]
+    if len(cells) > max_columns:
+        for label, body in cells:
+            st.markdown(f"**{html.escape(label)}:** {body}", unsafe_allow_html=True)
+        return
+    for column, (label, body) in zip(st.columns(len(cells)), cells):
+        column.markdown(f"**{html.escape(label)}**<br>{body}", unsafe_allow_html=True)

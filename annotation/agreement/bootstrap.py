@@ -58,8 +58,10 @@ def resample_weights(n_units: int, resamples: int, seed: int) -> Iterator[np.nda
     while done < resamples:
         b = min(per_chunk, resamples - done)
         drawn = rng.integers(0, n_units, size=(b, n_units))
-        flat = (drawn + (np.arange(b) * n_units)[:, None]).ravel()
-        yield np.bincount(flat, minlength=b * n_units).reshape(b, n_units).astype(np.float64)
+        weights = np.empty((b, n_units), dtype=np.float64)
+        for row in range(b):  # one bincount per resample stays in cache; faster than one over the chunk
+            weights[row] = np.bincount(drawn[row], minlength=n_units)
+        yield weights
         done += b
 
 

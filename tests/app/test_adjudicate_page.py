@@ -118,3 +118,13 @@ def test_a_decision_made_meanwhile_is_not_overwritten(world):
         history = consensus_history(session, clip_id=world["clip"])
         assert len(history) == 1 and history[0].emotion == "happy"
         assert session.get(User, history[0].accepted_by_id).username == "lead2"
+
+
+def test_diff_html_escapes_and_marks_changes():
+    from components.diff_view import diff_html
+
+    marked = diff_html("He looks calm.", "He looks <b>angry</b>.")
+    assert "&lt;" in marked and "<b>" not in marked
+    assert "<ins" in marked and "<del" in marked and "calm" in marked
+    assert diff_html("他很平静。", "他很生气。").count("<ins") == 1
+    assert diff_html("", "") == "<em>(empty)</em>"
