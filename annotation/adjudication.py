@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from sqlmodel import Session
 
-from annotation.agreement.clues import clip_similarity
+from annotation.agreement.clues import clip_similarity, default_embed
 from annotation.consensus import (
     DEFAULT_CLUE_SIMILARITY,
     DawidSkeneResult,
@@ -276,36 +276,77 @@ def send_back(session: Session, *, user: User, clip_id: int, extra: int = 1) -> 
     return overlap
 
 
-def _waiting_clip_ids(session: Session, *, dataset: Dataset) -> list[int]:
+@dataclass
+class _Waiting:
+    clip: Clip
+    annotations: list[Annotation]
+    has_consensus: bool
+
+
+def _waiting(session: Session, *, dataset: Dataset) -> list[_Waiting]:
     """Clips with all the annotations they need whose current consensus (if any) misses some of them."""
-    by_clip: dict[int, set[int]] = defaultdict(set)
+    by_clip: dict[int, list[Annotation]] = defaultdict(list)
     for a in queries.dataset_annotations(session, dataset_id=dataset.id, statuses=[AnnotationStatus.submitted.value]):
-        by_clip[a.clip_id].add(a.id)
+        by_clip[a.clip_id].append(a)
     current = {c.clip_id: set(c.source_annotation_ids) for c in queries.dataset_consensus(session, dataset_id=dataset.id)}
     clips = queries.clips_by_id(session, clip_ids=by_clip)
     waiting = []
-    for clip_id, ids in by_clip.items():
+    for clip_id in sorted(by_clip):
+        annotations = by_clip[clip_id]
         needed = clips[clip_id].overlap_override or dataset.overlap
-        if len(ids) >= needed and current.get(clip_id) != ids:
-            waiting.append(clip_id)
-    return sorted(waiting)
+        if len(annotations) >= needed and current.get(clip_id) != {a.id for a in annotations}:
+            waiting.append(_Waiting(clips[clip_id], annotations, clip_id in current))
+    return waiting
+
+
+def _batch_clue_agreement(waiting: list[_Waiting], embed: Embed | None) -> dict[int, float | None]:
+    """Per clip, the least agreed aspect's mean pairwise clue similarity, with one embedding call for all clips."""
+    texts, owners = [], []
+    for item in waiting:
+        for aspect in ASPECTS:
+            for a in item.annotations:
+                text = (a.clues or {}).get(aspect.value, "")
+                if text and text.strip():
+                    texts.append(text)
+                    owners.append((item.clip.id, aspect))
+    vectors = (embed or default_embed)(texts) if texts else np.zeros((0, 1))
+    rows: dict[tuple[int, Aspect], list[int]] = defaultdict(list)
+    for i, owner in enumerate(owners):
+        rows[owner].append(i)
+    out: dict[int, float | None] = {item.clip.id: None for item in waiting}
+    for (clip_id, _), idx in rows.items():
+        if len(idx) < 2:
+            continue
+        block = vectors[idx] @ vectors[idx].T
+        value = float(block[np.triu_indices(len(idx), k=1)].mean())
+        out[clip_id] = value if out[clip_id] is None else min(out[clip_id], value)
+    return out
 
 
 def adjudication_queue(
     session: Session, *, dataset_id: int, emotion_model: DawidSkeneResult | None = None, embed: Embed | None = None
 ) -> list[QueueItem]:
-    """Clips awaiting a decision, lowest agreement first."""
+    """Clips awaiting a decision, lowest agreement first (agreement as in `Proposal.agreement`)."""
     dataset = queries.get_dataset(session, dataset_id=dataset_id)
     if dataset is None:
         raise LookupError(f"dataset {dataset_id} does not exist")
+    waiting = _waiting(session, dataset=dataset)
+    votes = [Vote(item.clip.id, a.user_id, label) for item in waiting for a in item.annotations
+             if (label := vote_label(a))]
+    majority = majority_vote(votes, dataset.label_set)
+    clue_agreement = _batch_clue_agreement(waiting, embed)
     items = []
-    for clip_id in _waiting_clip_ids(session, dataset=dataset):
-        p = propose(session, clip_id=clip_id, emotion_model=emotion_model, embed=embed)
+    for item in waiting:
+        clip_id = item.clip.id
+        emotion = (emotion_model.clips.get(clip_id) if emotion_model else None) or majority.get(clip_id)
+        parts = [emotion.confidence] if emotion else []
+        if clue_agreement[clip_id] is not None:
+            parts.append(clue_agreement[clip_id])
         items.append(QueueItem(
-            clip_id=clip_id, clip_name=p.clip.name, n_annotations=len(p.annotations),
-            emotion=p.emotion.label if p.emotion else None,
-            emotion_confidence=p.emotion.confidence if p.emotion else None,
-            clue_agreement=p.clue_agreement, agreement=p.agreement, has_consensus=p.current is not None,
+            clip_id=clip_id, clip_name=item.clip.name, n_annotations=len(item.annotations),
+            emotion=emotion.label if emotion else None, emotion_confidence=emotion.confidence if emotion else None,
+            clue_agreement=clue_agreement[clip_id], agreement=min(parts) if parts else 0.0,
+            has_consensus=item.has_consensus,
         ))
     return sorted(items, key=lambda item: (item.agreement, item.clip_id))
 
@@ -324,7 +365,8 @@ def auto_accept(session: Session, *, user: User, dataset_id: int, embed: Embed |
         raise LookupError(f"dataset {dataset_id} does not exist")
     model = dataset_emotion_model(session, dataset_id=dataset_id)
     accepted, left = [], 0
-    for clip_id in _waiting_clip_ids(session, dataset=dataset):
+    for item in _waiting(session, dataset=dataset):
+        clip_id = item.clip.id
         proposal = propose(session, clip_id=clip_id, emotion_model=model, embed=embed)
         if proposal.auto_acceptable:
             accept(session, user=user, proposal=proposal, auto=True)

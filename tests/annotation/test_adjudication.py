@@ -180,3 +180,21 @@ def test_new_annotation_after_consensus_puts_clip_back_in_queue(db_engine, world
         item = adjudication_queue(session, dataset_id=world["dataset"])[0]
         assert item.has_consensus and item.n_annotations == 4
 
+
+
+def test_queue_agreement_matches_each_clip_proposal(db_engine, world):
+    with Session(db_engine) as session:
+        dataset = session.get(Dataset, world["dataset"])
+        annotators = [session.get(User, i) for i in world["annotators"]]
+        for n, texts in enumerate([["He smiles.", "She smiles.", "A dog barks."], ["", "", ""]]):
+            clip = make_clip(session, dataset, f"extra-{n}")
+            for who, text, emotion in zip(annotators, texts, ["happy", "happy", "sad"]):
+                make_annotation(session, clip, who, emotion=emotion, clues={"facial": text, "scene": text})
+        session.commit()
+        queue = adjudication_queue(session, dataset_id=dataset.id)
+        assert len(queue) == 3
+        for item in queue:
+            proposal = propose(session, clip_id=item.clip_id)
+            assert item.agreement == pytest.approx(proposal.agreement, abs=1e-6)
+            assert item.clue_agreement == pytest.approx(proposal.clue_agreement, abs=1e-6)
+            assert item.emotion == proposal.emotion.label
