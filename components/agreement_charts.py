@@ -53,12 +53,14 @@ def pairwise_heatmap(pairwise: pd.DataFrame, scope: str) -> go.Figure:
     part = pairwise[pairwise["scope"] == scope]
     kappa = part.pivot(index="rater_a", columns="rater_b", values="kappa")
     shared = part.pivot(index="rater_a", columns="rater_b", values="n_clips").reindex_like(kappa)
+    labels = kappa.map(lambda k: "" if pd.isna(k) else f"{k:.2f}")  # a rater with itself stays blank
     fig = go.Figure(go.Heatmap(
         z=kappa.to_numpy(), x=list(kappa.columns), y=list(kappa.index), customdata=shared.to_numpy(),
-        zmin=-1, zmax=1, colorscale="RdBu", text=kappa.round(2).to_numpy(), texttemplate="%{text}",
+        zmin=-1, zmax=1, colorscale="RdBu", text=labels.to_numpy(), texttemplate="%{text}",
         hovertemplate="%{y} × %{x}<br>κ %{z:.3f} on %{customdata} shared clips<extra></extra>",
     ))
     fig.update_layout(height=360)
+    fig.update_yaxes(autorange="reversed")
     return fig
 
 
@@ -99,6 +101,7 @@ def confusion_heatmap(confusion: pd.DataFrame) -> go.Figure:
         hovertemplate="annotators said %{y}<br>consensus %{x}<br>%{z} labels<extra></extra>",
     ))
     fig.update_layout(xaxis_title="consensus", yaxis_title="annotator", height=380)
+    fig.update_yaxes(autorange="reversed")
     return fig
 
 

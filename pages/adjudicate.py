@@ -125,7 +125,8 @@ with posterior_col:
 st.subheader("Reasoning rating")
 if proposal.rating:
     st.write(f"Median {proposal.rating.median:.0f} ({REASONING_RATINGS[int(proposal.rating.median)]}), "
-             f"spread {proposal.rating.spread:.0f}; counts {proposal.rating.counts}")
+             f"spread {proposal.rating.spread:.0f}; "
+             + ", ".join(f"{n}× {rating}" for rating, n in proposal.rating.counts.items()))
 else:
     st.write("Nobody rated the model's reasoning.")
 
