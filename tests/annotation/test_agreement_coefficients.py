@@ -182,3 +182,43 @@ def test_hundred_thousand_clips_five_raters_is_fast():
     assert time.perf_counter() - start < 3.0
     assert value == pytest.approx(
         krippendorff.alpha(data, value_domain=np.arange(6), level_of_measurement="ordinal"), abs=1e-9)
+
+
+def gwet_by_the_book(data: np.ndarray, domain: list[float], weights: str) -> tuple[float, float]:
+    """Gwet (2014), ch. 2 and 3, unit by unit in plain Python: (AC1/AC2, Fleiss' kappa) with missing ratings."""
+    q = len(domain)
+    span = max(domain) - min(domain)
+    def w(k, l):
+        if weights == "identity":
+            return float(k == l)
+        if weights == "linear":
+            return 1 - abs(domain[k] - domain[l]) / span
+        return 1 - (domain[k] - domain[l]) ** 2 / span**2
+    units = [[domain.index(v) for v in data[:, u] if not np.isnan(v)] for u in range(data.shape[1])]
+    units = [u for u in units if u]
+    agreement, paired, prevalence = 0.0, 0, [0.0] * q
+    for ratings in units:
+        r = len(ratings)
+        counts = [ratings.count(k) for k in range(q)]
+        for k in range(q):
+            prevalence[k] += counts[k] / r / len(units)
+        if r >= 2:
+            paired += 1
+            agreement += sum(counts[k] * (sum(w(k, l) * counts[l] for l in range(q)) - 1) for k in range(q)) / (r * (r - 1))
+    pa = agreement / paired
+    total_weight = sum(w(k, l) for k in range(q) for l in range(q))
+    pe_gwet = total_weight / (q * (q - 1)) * sum(p * (1 - p) for p in prevalence)
+    pe_fleiss = sum(p * p for p in prevalence)
+    return (pa - pe_gwet) / (1 - pe_gwet), (pa - pe_fleiss) / (1 - pe_fleiss)
+
+
+@pytest.mark.parametrize("seed", range(15))
+@pytest.mark.parametrize("weights", ["identity", "linear", "quadratic"])
+def test_vectorised_gwet_and_fleiss_equal_the_formulas_unit_by_unit(seed, weights):
+    data = random_reliability_data(seed, raters=4, clips=120, values=4, missing=0.35) + 1
+    domain = [1.0, 2.0, 3.0, 4.0]
+    counts = value_counts(data, domain)
+    ac, fleiss = gwet_by_the_book(data, domain, weights)
+    assert gwet_ac(counts, domain, weights=weights) == pytest.approx(ac, abs=1e-9)
+    if weights == "identity":
+        assert fleiss_kappa(counts) == pytest.approx(fleiss, abs=1e-9)
