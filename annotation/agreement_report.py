@@ -35,6 +35,7 @@ from db.queries import consensus as queries
 
 Embed = Callable[[Sequence[str]], np.ndarray]
 RATING_DOMAIN = sorted(REASONING_RATINGS)
+DEFAULT_MAX_CLUE_CLIPS = 2000
 
 
 @dataclass
@@ -80,7 +81,9 @@ def build_report(
     resamples: int = DEFAULT_RESAMPLES,
     seed: int = DEFAULT_SEED,
     embed: Embed | None = None,
+    max_clue_clips: int = DEFAULT_MAX_CLUE_CLIPS,
 ) -> AgreementReport:
+    """All dashboard tables for one dataset; `max_clue_clips` caps the clips whose clues are embedded."""
     dataset = queries.get_dataset(session, dataset_id=dataset_id)
     if dataset is None:
         raise LookupError(f"dataset {dataset_id} does not exist")
@@ -153,7 +156,7 @@ def build_report(
             quality = {u: q.accuracy for u, q in model.annotators.items()}
 
     annotators, drift, confusion, rating_rows = _per_annotator(rows, consensus, name, quality)
-    clue_rows = _clue_rows(submitted, session, notes, embed, boot)
+    clue_rows = _clue_rows(submitted, session, notes, embed, boot, max_clue_clips)
     model_rows = _model_rows(session, consensus, notes, embed, boot)
     return AgreementReport(
         figures=pd.DataFrame(figures, columns=_FIGURE_COLUMNS),
@@ -169,7 +172,7 @@ def build_report(
 _ESTIMATE_COLUMNS = ["value", "ci_low", "ci_high", "n_clips", "n_raters", "resamples", "confidence", "undefined_resamples"]
 _FIGURE_COLUMNS = ["scope", "metric", *_ESTIMATE_COLUMNS]
 _CLUE_COLUMNS = ["aspect", "raw", "raw_low", "raw_high", "chance", "corrected", "corrected_low", "corrected_high",
-                 "n_clips", "n_raters", "effort", "effort_low", "effort_high"]
+                 "n_clips", "n_raters", "effort", "effort_low", "effort_high", "effort_n_clips"]
 
 
 def _per_annotator(rows: list[Annotation], consensus: dict, name: dict[int, str], quality: dict[int, float]):
@@ -215,7 +218,14 @@ def _per_annotator(rows: list[Annotation], consensus: dict, name: dict[int, str]
     )
 
 
-def _clue_rows(submitted: list[Annotation], session: Session, notes: list[str], embed, boot) -> list[dict]:
+def _clue_rows(submitted: list[Annotation], session: Session, notes: list[str], embed, boot,
+               max_clips: int) -> list[dict]:
+    clip_ids = sorted({a.clip_id for a in submitted})
+    if len(clip_ids) > max_clips:
+        # Embedding every clue of a large dataset takes minutes; a seeded sample of clips estimates the same figure.
+        keep = set(np.random.default_rng(boot["seed"]).choice(clip_ids, size=max_clips, replace=False).tolist())
+        submitted = [a for a in submitted if a.clip_id in keep]
+        notes.append(f"clue agreement and effort: estimated on a random sample of {max_clips:,} of {len(clip_ids):,} clips")
     predictions = queries.latest_predictions(session, clip_ids={a.clip_id for a in submitted})
     out = []
     for aspect in ASPECTS:
@@ -233,7 +243,8 @@ def _clue_rows(submitted: list[Annotation], session: Session, notes: list[str], 
         model_text = {cid: (p.clues or {}).get(aspect.value, "") for cid, p in predictions.items()}
         effort = _try(notes, f"{aspect.value} edit effort", lambda c=clues, m=model_text: edit_effort(c, m, **boot))
         if effort:
-            row.update(effort=effort.value, effort_low=effort.ci_low, effort_high=effort.ci_high)
+            row.update(effort=effort.value, effort_low=effort.ci_low, effort_high=effort.ci_high,
+                       effort_n_clips=effort.n_clips)
         if len(row) > 1:
             out.append(row)
     return out

@@ -139,17 +139,20 @@ def edit_effort(
 ) -> Estimate:
     """Mean normalised edit distance of annotators' clues from the model's, clips resampled.
 
-    Only clips the model pre-annotated count; an annotator who emptied the model's clue scores 1.
+    Only clips the model pre-annotated count, and only clues where the model or the annotator wrote
+    something; an annotator who emptied the model's clue scores 1.
     """
     per_clip: dict[Hashable, list[float]] = defaultdict(list)
     annotators = set()
     for clue in clues:
         if clue.clip not in model_clues:
             continue
+        if not (model_clues[clue.clip] or "").strip() and not (clue.text or "").strip():
+            continue  # neither wrote anything for this aspect: no effort to measure
         per_clip[clue.clip].append(normalized_edit_distance(model_clues[clue.clip] or "", clue.text or ""))
         annotators.add(clue.annotator)
     if not per_clip:
-        raise ValueError("no annotated clip has a model pre-annotation to compare with")
+        raise ValueError("no annotated clip has a model clue or an annotator clue to compare")
     contributions = np.array([[sum(d), len(d)] for d in per_clip.values()], dtype=np.float64)
     return estimate(
         contributions, lambda t: t[..., 0] / t[..., 1], n_raters=len(annotators),

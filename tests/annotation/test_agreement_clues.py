@@ -55,8 +55,10 @@ def test_edit_effort_zero_when_model_clue_kept_and_one_when_replaced():
     effort = edit_effort(replaced, model, resamples=50)
     assert effort.value == pytest.approx(1.0)
     assert effort.n_raters == 2 and effort.n_clips == 2
-    with pytest.raises(ValueError, match="model pre-annotation"):
+    with pytest.raises(ValueError, match="to compare"):
         edit_effort(kept, {})
+    with pytest.raises(ValueError, match="to compare"):
+        edit_effort([ClueText("c1", "a", "")], {"c1": ""})
 
 
 def test_no_chance_correction_when_every_clip_has_the_same_clue():

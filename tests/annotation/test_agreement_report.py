@@ -105,3 +105,11 @@ def test_report_filters_by_annotator_and_date(sqlite_engine, report_world):
     assert (two.figures["n_raters"] == 2).all()
     assert early.figures["n_clips"].max() == 9  # days 0, 1, 2: three clips a day
     assert empty.figures.empty and empty.n_annotations == 0
+
+
+def test_clue_agreement_on_a_sample_of_clips_says_so(sqlite_engine, report_world):
+    with Session(sqlite_engine) as session:
+        report = build_report(session, dataset_id=report_world["dataset"], resamples=50, max_clue_clips=12)
+    assert (report.clues["n_clips"].dropna() <= 12).all() and (report.clues["effort_n_clips"] <= 12).all()
+    assert set(report.clues["aspect"]) == {"facial", "scene"}  # nobody wrote vocal or verbal clues
+    assert any("random sample of 12 of 30 clips" in note for note in report.notes)
