@@ -200,9 +200,9 @@ def _with_end(sentence: str, language: str) -> str:
 
 
 def _default_embed(texts: Sequence[str]) -> np.ndarray:
-    from model.embeddings import embed
+    from annotation.agreement.clues import default_embed
 
-    return embed(texts)
+    return default_embed(texts)
 
 
 def _cluster(similarity: np.ndarray, threshold: float) -> np.ndarray:

@@ -50,9 +50,19 @@ class SemanticAgreement:
 
 
 def default_embed(texts: Sequence[str]) -> np.ndarray:
+    """Multilingual sentence embeddings, each distinct text embedded once: (N,) -> (N, D) unit rows.
+
+    Annotators often keep the model's clue or each other's wording, so duplicates are common.
+    """
     from model.embeddings import embed
 
-    return embed(texts)
+    texts = list(texts)
+    unique = list(dict.fromkeys(texts))
+    if len(unique) == len(texts):
+        return embed(texts)
+    vectors = embed(unique)
+    position = {text: i for i, text in enumerate(unique)}
+    return vectors[[position[t] for t in texts]]
 
 
 def _filled(clues: Sequence[ClueText]) -> list[ClueText]:
