@@ -124,3 +124,22 @@ def test_normalise_subject():
 def test_empty_clues_support_nothing():
     merged = merge_clues({"a": "He smiles.", "b": "", "c": ""})
     assert merged.text == "" and merged.n_annotators == 3
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_dawid_skene_beats_majority_with_one_adversary_among_three(seed):
+    """The usual overlap of three: two honest annotators and one who reports the next label 90% of the time."""
+    rng = np.random.default_rng(seed)
+    truth = rng.integers(0, len(LABELS), 600)
+    votes = []
+    for clip, true in enumerate(truth):
+        for who, accuracy in {"ann": 0.7, "bea": 0.6}.items():
+            label = true if rng.random() < accuracy else rng.integers(0, len(LABELS))
+            votes.append(Vote(clip, who, LABELS[label]))
+        label = (true + 1) % len(LABELS) if rng.random() < 0.9 else rng.integers(0, len(LABELS))
+        votes.append(Vote(clip, "eve", LABELS[label]))
+    ds, mv = dawid_skene(votes, LABELS), majority_vote(votes, LABELS)
+    ds_accuracy = np.mean([ds.clips[c].label == LABELS[t] for c, t in enumerate(truth)])
+    mv_accuracy = np.mean([mv[c].label == LABELS[t] for c, t in enumerate(truth)])
+    assert ds_accuracy > 0.85 and mv_accuracy < 0.7
+    assert ds.annotators["eve"].accuracy < 0.1
