@@ -38,8 +38,8 @@ from db.queries import consensus as queries
 from db.queries.consensus import ConsensusConflict
 
 __all__ = [
-    "AspectProposal", "ConsensusConflict", "Proposal", "QueueItem", "accept", "adjudication_queue",
-    "auto_accept", "dataset_emotion_model", "propose", "send_back",
+    "AspectProposal", "AutoAcceptReport", "ConsensusConflict", "Proposal", "QueueItem", "accept",
+    "adjudication_queue", "auto_accept", "dataset_emotion_model", "propose", "send_back", "vote_label",
 ]
 
 # Below this many clips with two or more votes, Dawid-Skene has too little to learn confusions from.

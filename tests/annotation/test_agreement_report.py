@@ -26,9 +26,9 @@ START = datetime(2026, 11, 2, tzinfo=timezone.utc)
 
 
 @pytest.fixture
-def report_world(sqlite_engine):
+def report_world(db_engine):
     rng = np.random.default_rng(5)
-    with Session(sqlite_engine) as session:
+    with Session(db_engine) as session:
         users = [make_user(session, f"ann{i}", "annotator") for i in range(4)]
         dataset = make_dataset(session)
         emotions = np.full((4, 30), np.nan)
@@ -57,8 +57,8 @@ def report_world(sqlite_engine):
         return {"dataset": dataset.id, "users": [u.id for u in users], "emotions": emotions, "ratings": ratings}
 
 
-def test_report_figures_equal_reference_libraries(sqlite_engine, report_world):
-    with Session(sqlite_engine) as session:
+def test_report_figures_equal_reference_libraries(db_engine, report_world):
+    with Session(db_engine) as session:
         report = build_report(session, dataset_id=report_world["dataset"], resamples=200)
     figures = report.figures.set_index(["scope", "metric"])
     emotions, ratings = report_world["emotions"], report_world["ratings"]
@@ -78,8 +78,8 @@ def test_report_figures_equal_reference_libraries(sqlite_engine, report_world):
     assert len(report.pairwise) == 2 * 4 * 3
 
 
-def test_report_per_annotator_clues_and_model(sqlite_engine, report_world):
-    with Session(sqlite_engine) as session:
+def test_report_per_annotator_clues_and_model(db_engine, report_world):
+    with Session(db_engine) as session:
         report = build_report(session, dataset_id=report_world["dataset"], resamples=100)
     ann0 = report.annotators.set_index("annotator").loc["ann0"]
     assert ann0["skipped"] == 1 and ann0["skip_rate"] == pytest.approx(1 / (ann0["submitted"] + 1))
@@ -96,8 +96,8 @@ def test_report_per_annotator_clues_and_model(sqlite_engine, report_world):
     assert model.loc["emotion accuracy vs consensus", "value"] == 1.0  # the model predicted the truth here
 
 
-def test_report_filters_by_annotator_and_date(sqlite_engine, report_world):
-    with Session(sqlite_engine) as session:
+def test_report_filters_by_annotator_and_date(db_engine, report_world):
+    with Session(db_engine) as session:
         two = build_report(session, dataset_id=report_world["dataset"], user_ids=report_world["users"][:2], resamples=50)
         early = build_report(session, dataset_id=report_world["dataset"], until=START + timedelta(days=3), resamples=50)
         empty = build_report(session, dataset_id=report_world["dataset"], since=START + timedelta(days=365), resamples=50)
@@ -107,8 +107,8 @@ def test_report_filters_by_annotator_and_date(sqlite_engine, report_world):
     assert empty.figures.empty and empty.n_annotations == 0
 
 
-def test_clue_agreement_on_a_sample_of_clips_says_so(sqlite_engine, report_world):
-    with Session(sqlite_engine) as session:
+def test_clue_agreement_on_a_sample_of_clips_says_so(db_engine, report_world):
+    with Session(db_engine) as session:
         report = build_report(session, dataset_id=report_world["dataset"], resamples=50, max_clue_clips=12)
     assert (report.clues["n_clips"].dropna() <= 12).all() and (report.clues["effort_n_clips"] <= 12).all()
     assert set(report.clues["aspect"]) == {"facial", "scene"}  # nobody wrote vocal or verbal clues
