@@ -89,11 +89,20 @@ def test_send_back_raises_the_clip_overlap(world):
 
 
 def test_an_annotator_is_refused(world):
+    from annotation.adjudication import accept, propose, send_back
+    from annotation.permissions import PermissionDenied
+    from db.models import User
+
     at = run_page(world["annotator"])
     assert not at.exception
     assert "for leads" in at.error[0].value
     assert not at.button
-    with Session(get_engine()) as session:
+    with Session(get_engine()) as session:  # hiding the page is not the check: the domain refuses too
+        annotator = session.get(User, world["annotator"])
+        with pytest.raises(PermissionDenied):
+            accept(session, user=annotator, proposal=propose(session, clip_id=world["clip"]))
+        with pytest.raises(PermissionDenied):
+            send_back(session, user=annotator, clip_id=world["clip"])
         assert session.query(Consensus).count() == 0
 
 
