@@ -113,11 +113,8 @@ def dataset_emotion_model(session: Session, *, dataset_id: int) -> DawidSkeneRes
     dataset = queries.get_dataset(session, dataset_id=dataset_id)
     if dataset is None:
         raise LookupError(f"dataset {dataset_id} does not exist")
-    votes = [
-        Vote(a.clip_id, a.user_id, label)
-        for a in queries.dataset_annotations(session, dataset_id=dataset_id, statuses=[AnnotationStatus.submitted.value])
-        if (label := vote_label(a))
-    ]
+    submitted = queries.dataset_annotations(session, dataset_id=dataset_id, statuses=[AnnotationStatus.submitted.value])
+    votes = [Vote(a.clip_id, a.user_id, label) for a in submitted if (label := vote_label(a))]
     per_clip = defaultdict(int)
     for vote in votes:
         per_clip[vote.clip] += 1
@@ -228,10 +225,10 @@ def accept(
         raise ValueError(f"unknown clue aspects: {sorted(unknown)}")
     proposed_emotion = proposal.emotion.label if proposal.emotion else None
     final_emotion = emotion if emotion is not None else proposed_emotion
-    if final_emotion is not None and final_emotion not in proposal.dataset.label_set and not proposal.dataset.open_vocabulary:
-        votes = set(proposal.emotion.votes) if proposal.emotion else set()
-        if final_emotion not in votes:
-            raise ValueError(f"emotion {final_emotion!r} is not in the dataset's label set")
+    voted = set(proposal.emotion.votes) if proposal.emotion else set()
+    allowed = final_emotion is None or final_emotion in proposal.dataset.label_set or final_emotion in voted
+    if not allowed and not proposal.dataset.open_vocabulary:
+        raise ValueError(f"emotion {final_emotion!r} is not in the dataset's label set")
     method = proposal.emotion.method if proposal.emotion else "majority"
     if final_emotion != proposed_emotion or final_clues != proposed_clues:
         method = f"{method}+edited"
@@ -288,7 +285,8 @@ def _waiting(session: Session, *, dataset: Dataset) -> list[_Waiting]:
     by_clip: dict[int, list[Annotation]] = defaultdict(list)
     for a in queries.dataset_annotations(session, dataset_id=dataset.id, statuses=[AnnotationStatus.submitted.value]):
         by_clip[a.clip_id].append(a)
-    current = {c.clip_id: set(c.source_annotation_ids) for c in queries.dataset_consensus(session, dataset_id=dataset.id)}
+    decided = queries.dataset_consensus(session, dataset_id=dataset.id)
+    current = {c.clip_id: set(c.source_annotation_ids) for c in decided}
     clips = queries.clips_by_id(session, clip_ids=by_clip)
     waiting = []
     for clip_id in sorted(by_clip):

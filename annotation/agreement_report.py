@@ -56,7 +56,8 @@ class AgreementReport:
 def dataset_annotators(session: Session, *, dataset_id: int) -> dict[int, str]:
     """Everyone with a finished annotation in the dataset: user id -> display name."""
     ids = {a.user_id for a in queries.dataset_annotations(session, dataset_id=dataset_id)}
-    return {uid: (u.display_name or u.username) for uid, u in sorted(queries.users_by_id(session, user_ids=ids).items())}
+    users = queries.users_by_id(session, user_ids=ids)
+    return {uid: (u.display_name or u.username) for uid, u in sorted(users.items())}
 
 
 def _row(scope: str, metric: str, est: Estimate, **extra) -> dict:
@@ -69,6 +70,84 @@ def _try(notes: list[str], what: str, compute: Callable[[], object]):
     except ValueError as error:
         notes.append(f"{what}: {error}")
         return None
+
+
+# (scope, metric, how): every chance-corrected figure on the dashboard, computed the same way.
+_FIGURES: list[tuple[str, str, dict]] = [
+    ("emotion", "Krippendorff's α (nominal)", {"coefficient": "alpha", "level": "nominal"}),
+    ("emotion", "Fleiss' κ", {"coefficient": "fleiss_kappa"}),
+    ("emotion", "Gwet's AC1", {"coefficient": "gwet_ac", "weights": "identity"}),
+    ("emotion", "mean pairwise Cohen's κ", {"pairwise": "identity"}),
+    ("rating", "Krippendorff's α (ordinal)", {"coefficient": "alpha", "level": "ordinal"}),
+    ("rating", "Gwet's AC2 (quadratic)", {"coefficient": "gwet_ac", "weights": "quadratic"}),
+    ("rating", "mean pairwise quadratic-weighted κ", {"pairwise": "quadratic"}),
+]
+
+
+@dataclass
+class _Matrices:
+    """Rater-by-clip codes (R, N) for the emotion (index into `labels`) and the 1-4 rating."""
+
+    raters: list[int]
+    labels: list[str]
+    emotions: np.ndarray
+    ratings: np.ndarray
+
+    def data(self, scope: str) -> tuple[np.ndarray, np.ndarray]:
+        if scope == "emotion":
+            return self.emotions, np.arange(len(self.labels), dtype=np.float64)
+        return self.ratings, np.asarray(RATING_DOMAIN, dtype=np.float64)
+
+
+def _matrices(submitted: list[Annotation], label_set: Sequence[str]) -> _Matrices:
+    raters = sorted({a.user_id for a in submitted})
+    clips = sorted({a.clip_id for a in submitted})
+    rater_index = {u: i for i, u in enumerate(raters)}
+    clip_index = {c: i for i, c in enumerate(clips)}
+    voted = {label for a in submitted if (label := vote_label(a))}
+    labels = list(label_set) + sorted(voted - set(label_set))
+    table = [[None] * len(clips) for _ in raters]
+    ratings = np.full((len(raters), len(clips)), np.nan)
+    for a in submitted:
+        table[rater_index[a.user_id]][clip_index[a.clip_id]] = vote_label(a)
+        if a.rating is not None:
+            ratings[rater_index[a.user_id], clip_index[a.clip_id]] = a.rating
+    return _Matrices(raters, labels, encode(table, labels).reshape(len(raters), len(clips)), ratings)
+
+
+def _coefficient_rows(m: _Matrices, notes: list[str], boot: dict) -> list[dict]:
+    rows = []
+    for scope, metric, how in _FIGURES:
+        data, domain = m.data(scope)
+        if "pairwise" in how:
+            compute = lambda: mean_pairwise_cohen_estimate(data, domain, weights=how["pairwise"], **boot)  # noqa: E731
+        else:
+            compute = lambda: agreement_estimate(data, domain=domain, **how, **boot)  # noqa: E731
+        if est := _try(notes, f"{scope} {metric}", compute):
+            rows.append(_row(scope, metric, est))
+    return rows
+
+
+def _per_label_rows(m: _Matrices, boot: dict) -> list[dict]:
+    """Specific agreement per emotion label that someone used."""
+    data, domain = m.data("emotion")
+    if (~np.isnan(data)).sum(axis=0).max(initial=0) < 2:
+        return []
+    estimates = positive_agreement_estimates(data, domain, **boot)
+    return [{"label": label, **est.as_dict()} for label, est in zip(m.labels, estimates) if np.isfinite(est.value)]
+
+
+def _pairwise_rows(m: _Matrices, name: dict[int, str]) -> list[dict]:
+    rows = []
+    for scope, weights in (("emotion", "identity"), ("rating", "quadratic")):
+        data, domain = m.data(scope)
+        kappa, shared = cohen_kappa_matrix(data, domain, weights=weights)
+        for a, rater_a in enumerate(m.raters):
+            for b, rater_b in enumerate(m.raters):
+                if a != b and shared[a, b] > 0:
+                    rows.append({"scope": scope, "rater_a": name[rater_a], "rater_b": name[rater_b],
+                                 "kappa": float(kappa[a, b]), "n_clips": int(shared[a, b])})
+    return rows
 
 
 def build_report(
@@ -95,81 +174,34 @@ def build_report(
     notes: list[str] = []
     boot = {"resamples": resamples, "seed": seed}
 
-    raters = sorted({a.user_id for a in submitted})
-    clips = sorted({a.clip_id for a in submitted})
-    rater_index = {u: i for i, u in enumerate(raters)}
-    clip_index = {c: i for i, c in enumerate(clips)}
-    labels = list(dataset.label_set) + sorted({vote_label(a) for a in submitted if vote_label(a)} - set(dataset.label_set))
-
     figures, per_label, pairwise = [], [], []
     if submitted:
-        table = [[None] * len(clips) for _ in raters]
-        ratings = np.full((len(raters), len(clips)), np.nan)
-        for a in submitted:
-            table[rater_index[a.user_id]][clip_index[a.clip_id]] = vote_label(a)
-            if a.rating is not None:
-                ratings[rater_index[a.user_id], clip_index[a.clip_id]] = a.rating
-        emotions = encode(table, labels)
-        domain = np.arange(len(labels))
-        for metric, kwargs in [
-            ("Krippendorff's α (nominal)", {"coefficient": "alpha", "level": "nominal"}),
-            ("Fleiss' κ", {"coefficient": "fleiss_kappa"}),
-            ("Gwet's AC1", {"coefficient": "gwet_ac", "weights": "identity"}),
-        ]:
-            est = _try(notes, f"emotion {metric}", lambda kw=kwargs: agreement_estimate(emotions, domain=domain, **kw, **boot))
-            if est:
-                figures.append(_row("emotion", metric, est))
-        est = _try(notes, "emotion mean pairwise Cohen's κ", lambda: mean_pairwise_cohen_estimate(emotions, domain, **boot))
-        if est:
-            figures.append(_row("emotion", "mean pairwise Cohen's κ", est))
-        for metric, kwargs in [
-            ("Krippendorff's α (ordinal)", {"coefficient": "alpha", "level": "ordinal"}),
-            ("Gwet's AC2 (quadratic)", {"coefficient": "gwet_ac", "weights": "quadratic"}),
-        ]:
-            est = _try(notes, f"rating {metric}", lambda kw=kwargs: agreement_estimate(ratings, domain=RATING_DOMAIN, **kw, **boot))
-            if est:
-                figures.append(_row("rating", metric, est))
-        est = _try(notes, "rating mean pairwise quadratic κ",
-                   lambda: mean_pairwise_cohen_estimate(ratings, RATING_DOMAIN, weights="quadratic", **boot))
-        if est:
-            figures.append(_row("rating", "mean pairwise quadratic-weighted κ", est))
+        matrices = _matrices(submitted, dataset.label_set)
+        figures = _coefficient_rows(matrices, notes, boot)
+        per_label = _per_label_rows(matrices, boot)
+        pairwise = _pairwise_rows(matrices, name)
 
-        if (~np.isnan(emotions)).sum(axis=0).max(initial=0) >= 2:
-            for label, est in zip(labels, positive_agreement_estimates(emotions, domain, **boot)):
-                if np.isfinite(est.value):
-                    per_label.append({"label": label, **est.as_dict()})
-        for scope, data, dom, weights in [("emotion", emotions, domain, "identity"),
-                                          ("rating", ratings, RATING_DOMAIN, "quadratic")]:
-            kappa, shared = cohen_kappa_matrix(data, dom, weights=weights)
-            for a in range(len(raters)):
-                for b in range(len(raters)):
-                    if a != b and shared[a, b] > 0:
-                        pairwise.append({"scope": scope, "rater_a": name[raters[a]], "rater_b": name[raters[b]],
-                                         "kappa": float(kappa[a, b]), "n_clips": int(shared[a, b])})
-
-    # Dawid-Skene quality needs votes from several clips.
     quality: dict[int, float] = {}
     votes = [Vote(a.clip_id, a.user_id, label) for a in submitted if (label := vote_label(a))]
-    if len({v.clip for v in votes}) >= 2:
-        model = _try(notes, "Dawid-Skene", lambda: dawid_skene(votes, dataset.label_set))
-        if model:
+    if len({v.clip for v in votes}) >= 2:  # Dawid-Skene needs votes from several clips
+        if model := _try(notes, "Dawid-Skene", lambda: dawid_skene(votes, dataset.label_set)):
             quality = {u: q.accuracy for u, q in model.annotators.items()}
 
     annotators, drift, confusion, rating_rows = _per_annotator(rows, consensus, name, quality)
-    clue_rows = _clue_rows(submitted, session, notes, embed, boot, max_clue_clips)
-    model_rows = _model_rows(session, consensus, notes, embed, boot)
     return AgreementReport(
         figures=pd.DataFrame(figures, columns=_FIGURE_COLUMNS),
         per_label=pd.DataFrame(per_label, columns=["label", *_ESTIMATE_COLUMNS]),
         pairwise=pd.DataFrame(pairwise, columns=["scope", "rater_a", "rater_b", "kappa", "n_clips"]),
         annotators=annotators, drift=drift, confusion=confusion, ratings=rating_rows,
-        clues=pd.DataFrame(clue_rows, columns=_CLUE_COLUMNS),
-        model=pd.DataFrame(model_rows, columns=_FIGURE_COLUMNS),
+        clues=pd.DataFrame(_clue_rows(submitted, session, notes, embed, boot, max_clue_clips), columns=_CLUE_COLUMNS),
+        model=pd.DataFrame(_model_rows(session, consensus, notes, embed, boot), columns=_FIGURE_COLUMNS),
         notes=notes, n_annotations=len(rows),
     )
 
 
-_ESTIMATE_COLUMNS = ["value", "ci_low", "ci_high", "n_clips", "n_raters", "resamples", "confidence", "undefined_resamples"]
+_ESTIMATE_COLUMNS = [
+    "value", "ci_low", "ci_high", "n_clips", "n_raters", "resamples", "confidence", "undefined_resamples",
+]
 _FIGURE_COLUMNS = ["scope", "metric", *_ESTIMATE_COLUMNS]
 _CLUE_COLUMNS = ["aspect", "raw", "raw_low", "raw_high", "chance", "corrected", "corrected_low", "corrected_high",
                  "n_clips", "n_raters", "effort", "effort_low", "effort_high", "effort_n_clips"]

@@ -67,7 +67,8 @@ with st.expander("Automatic acceptance"):
         f"Emotion posterior ≥ {settings.get('auto_accept_posterior', '— (off)')}, "
         f"clue agreement ≥ {settings.get('auto_accept_clue_agreement', '— (any)')}."
     )
-    if st.button("Accept every clip that passes", key="adjudicate.auto", disabled="auto_accept_posterior" not in settings):
+    enabled = "auto_accept_posterior" in settings
+    if st.button("Accept every clip that passes", key="adjudicate.auto", disabled=not enabled):
         with session_scope() as session:
             report = adjudication.auto_accept(session, user=user, dataset_id=dataset_id)
         finish(f"Accepted {len(report.accepted)} clip(s) automatically; {report.left_for_review} left for review.")
@@ -88,8 +89,8 @@ seen_key = f"adjudicate.seen.{item.clip_id}"
 seen = st.session_state.get(seen_key, _UNSEEN)
 with session_scope() as session:
     proposal = adjudication.propose(session, clip_id=item.clip_id, emotion_model=emotion_model)
-    names = {u.id: (u.display_name or u.username)
-             for u in queries.users_by_id(session, user_ids=[a.user_id for a in proposal.annotations + proposal.skipped]).values()}
+    people = queries.users_by_id(session, user_ids=[a.user_id for a in proposal.annotations + proposal.skipped])
+    names = {uid: (u.display_name or u.username) for uid, u in people.items()}
 now = proposal.current.version if proposal.current else None
 if seen == _UNSEEN:
     seen = now

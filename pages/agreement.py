@@ -78,8 +78,9 @@ with overview:
     for scope in ("emotion", "rating"):
         if (report.pairwise["scope"] == scope).any():
             st.subheader(f"Pairwise Cohen's κ: {scope}" + (" (quadratic weights)" if scope == "rating" else ""))
-            charts.show(charts.pairwise_heatmap(report.pairwise, scope), report.pairwise[report.pairwise["scope"] == scope],
-                        key=f"pairs-{scope}", filename=f"pairwise_{scope}.csv")
+            pairs = report.pairwise[report.pairwise["scope"] == scope]
+            charts.show(charts.pairwise_heatmap(pairs, scope), pairs, key=f"pairs-{scope}",
+                        filename=f"pairwise_{scope}.csv")
     if not report.ratings.empty:
         st.subheader("Reasoning ratings")
         charts.show(charts.rating_distribution(report.ratings), report.ratings, key="ratings", filename="ratings.csv")
@@ -98,7 +99,8 @@ with clues:
     if report.clues.empty:
         st.info("No clues to compare yet.")
     else:
-        charts.show(charts.clue_agreement_chart(report.clues), report.clues, key="clues", filename="clue_agreement.csv")
+        charts.show(charts.clue_agreement_chart(report.clues), report.clues, key="clues",
+                    filename="clue_agreement.csv")
         st.dataframe(report.clues, hide_index=True)
 with model:
     if report.model.empty:

@@ -404,7 +404,8 @@ def positive_agreement_estimates(
     )
     n_raters = _n_raters(data)
     return [
-        Estimate(float(values[i]), float(low[i]), float(high[i]), len(counts), n_raters, resamples, confidence, undefined)
+        Estimate(float(values[i]), float(low[i]), float(high[i]), len(counts), n_raters, resamples, confidence,
+                 undefined)
         for i in range(len(values))
     ]
 

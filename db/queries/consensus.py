@@ -89,7 +89,8 @@ def add_consensus_revision(
     if current is not None:
         retired = session.execute(
             sa.update(Consensus)
-            .where(Consensus.id == current.id, Consensus.version == expected_version, Consensus.is_current == sa.true())
+            .where(Consensus.id == current.id, Consensus.version == expected_version,
+                   Consensus.is_current == sa.true())
             .values(is_current=False)  # the retired row keeps its version: stale for good
             .execution_options(synchronize_session=False)
         )
@@ -115,9 +116,10 @@ def add_consensus_revision(
     return row
 
 
-def clip_annotations(
-    session: Session, *, clip_id: int, statuses: Sequence[str] = (AnnotationStatus.submitted.value, AnnotationStatus.skipped.value)
-) -> list[Annotation]:
+FINISHED = (AnnotationStatus.submitted.value, AnnotationStatus.skipped.value)
+
+
+def clip_annotations(session: Session, *, clip_id: int, statuses: Sequence[str] = FINISHED) -> list[Annotation]:
     return list(session.exec(
         select(Annotation)
         .where(Annotation.clip_id == clip_id, col(Annotation.status).in_(list(statuses)))
@@ -162,7 +164,7 @@ def dataset_annotations(
     since: datetime | None = None,
     until: datetime | None = None,
     user_ids: Sequence[int] | None = None,
-    statuses: Sequence[str] = (AnnotationStatus.submitted.value, AnnotationStatus.skipped.value),
+    statuses: Sequence[str] = FINISHED,
 ) -> list[Annotation]:
     """A dataset's finished annotations, optionally within a submission window and for some annotators."""
     query = (
