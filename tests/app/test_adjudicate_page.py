@@ -137,3 +137,22 @@ def test_diff_html_escapes_and_marks_changes():
     assert "<ins" in marked and "<del" in marked and "calm" in marked
     assert diff_html("他很平静。", "他很生气。").count("<ins") == 1
     assert diff_html("", "") == "<em>(empty)</em>"
+
+
+def test_next_and_previous_walk_the_queue(world):
+    with Session(get_engine()) as session:
+        from db.models import Dataset, User
+
+        dataset = session.query(Dataset).one()
+        clip = make_clip(session, dataset, "clip-8")
+        for user in session.query(User).filter(User.username.like("ann%")):
+            make_annotation(session, clip, user, emotion="sad", clues={"facial": "He cries."})
+        session.commit()
+    at = run_page(world["lead"])
+    first = next(m.value for m in at.markdown if "waiting" in m.value)
+    assert "1 of 2 waiting" in first
+    at.button(key="adjudicate.next").click().run()
+    second = next(m.value for m in at.markdown if "waiting" in m.value)
+    assert "2 of 2 waiting" in second and second.split("**")[1] != first.split("**")[1]
+    at.button(key="adjudicate.prev").click().run()
+    assert next(m.value for m in at.markdown if "waiting" in m.value) == first
