@@ -1,0 +1,374 @@
+"""Adjudication: propose a clip's consensus, let a lead accept or send it back, auto-accept clear cases.
+
+Every function that writes takes the acting user and requires the lead role.
+Thresholds live in `Dataset.settings`:
+- `auto_accept_posterior` (e.g. 0.9): the emotion's posterior must reach it;
+- `auto_accept_clue_agreement` (e.g. 0.7): every aspect that two or more
+  annotators described must reach this mean clue similarity;
+- `clue_merge_similarity` (default 0.6): how alike sentences must be to merge.
+Without `auto_accept_posterior` nothing is accepted automatically.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from sqlmodel import Session
+
+from annotation.agreement.clues import clip_similarity, default_embed
+from annotation.consensus import (
+    DEFAULT_CLUE_SIMILARITY,
+    DawidSkeneResult,
+    EmotionConsensus,
+    MergedClue,
+    RatingConsensus,
+    Vote,
+    dawid_skene,
+    majority_vote,
+    merge_clues,
+    rating_consensus,
+)
+from annotation.permissions import require
+from annotation.vocabulary import ASPECTS, AnnotationStatus, Aspect, Role
+from db.models import Annotation, Clip, Consensus, Dataset, Prediction, User
+from db.queries import consensus as queries
+from db.queries.consensus import ConsensusConflict
+
+__all__ = [
+    "AspectProposal", "AutoAcceptReport", "ConsensusConflict", "Proposal", "QueueItem", "accept",
+    "adjudication_queue", "auto_accept", "dataset_emotion_model", "propose", "send_back", "vote_label",
+]
+
+# Below this many clips with two or more votes, Dawid-Skene has too little to learn confusions from.
+MIN_CLIPS_FOR_DAWID_SKENE = 20
+Embed = Callable[[Sequence[str]], np.ndarray]
+_AS_PROPOSED = object()
+
+
+def vote_label(annotation: Annotation) -> str | None:
+    """The emotion an annotation voted for; an open-vocabulary answer counts as itself."""
+    if annotation.emotion_other and annotation.emotion_other.strip():
+        return annotation.emotion_other.strip().lower()
+    return annotation.emotion
+
+
+@dataclass
+class AspectProposal:
+    aspect: Aspect
+    clues: dict[int, str]  # annotation id -> text
+    model_text: str
+    merged: MergedClue
+    agreement: float | None  # mean pairwise similarity, None with fewer than two clues
+
+
+@dataclass
+class Proposal:
+    clip: Clip
+    dataset: Dataset
+    annotations: list[Annotation]  # submitted, the sources
+    skipped: list[Annotation]
+    prediction: Prediction | None
+    emotion: EmotionConsensus | None
+    rating: RatingConsensus | None
+    aspects: dict[Aspect, AspectProposal]
+    current: Consensus | None
+    auto_acceptable: bool = False
+    reasons: list[str] = field(default_factory=list)
+
+    @property
+    def source_annotation_ids(self) -> list[int]:
+        return [a.id for a in self.annotations]
+
+    @property
+    def clue_agreement(self) -> float | None:
+        values = [p.agreement for p in self.aspects.values() if p.agreement is not None]
+        return min(values) if values else None
+
+    @property
+    def agreement(self) -> float:
+        """The weakest link: the lower of the emotion's posterior and the least agreed aspect."""
+        parts = [self.emotion.confidence] if self.emotion else []
+        if self.clue_agreement is not None:
+            parts.append(self.clue_agreement)
+        return min(parts) if parts else 0.0
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    clip_id: int
+    clip_name: str
+    n_annotations: int
+    emotion: str | None
+    emotion_confidence: float | None
+    clue_agreement: float | None
+    agreement: float
+    has_consensus: bool
+
+
+def dataset_emotion_model(session: Session, *, dataset_id: int) -> DawidSkeneResult | None:
+    """Dawid-Skene over the dataset's submitted votes, or None when there are too few clips for it."""
+    dataset = queries.get_dataset(session, dataset_id=dataset_id)
+    if dataset is None:
+        raise LookupError(f"dataset {dataset_id} does not exist")
+    submitted = queries.dataset_annotations(session, dataset_id=dataset_id, statuses=[AnnotationStatus.submitted.value])
+    votes = [Vote(a.clip_id, a.user_id, label) for a in submitted if (label := vote_label(a))]
+    per_clip = defaultdict(int)
+    for vote in votes:
+        per_clip[vote.clip] += 1
+    if sum(1 for n in per_clip.values() if n >= 2) < MIN_CLIPS_FOR_DAWID_SKENE:
+        return None
+    return dawid_skene(votes, dataset.label_set)
+
+
+def _settings_float(dataset: Dataset, key: str) -> float | None:
+    value = (dataset.settings or {}).get(key)
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"dataset setting {key} must be a number, got {value!r}") from error
+
+
+def propose(
+    session: Session, *, clip_id: int, emotion_model: DawidSkeneResult | None = None, embed: Embed | None = None
+) -> Proposal:
+    """The proposed consensus of one clip from its submitted annotations (read-only)."""
+    clip = queries.get_clip(session, clip_id=clip_id)
+    if clip is None:
+        raise LookupError(f"clip {clip_id} does not exist")
+    dataset = queries.get_dataset(session, dataset_id=clip.dataset_id)
+    finished = queries.clip_annotations(session, clip_id=clip_id)
+    submitted = [a for a in finished if a.status == AnnotationStatus.submitted.value]
+    skipped = [a for a in finished if a.status == AnnotationStatus.skipped.value]
+    prediction = queries.latest_prediction(session, clip_id=clip_id)
+
+    emotion = None
+    if emotion_model is not None and clip_id in emotion_model.clips:
+        emotion = emotion_model.clips[clip_id]
+    else:
+        votes = [Vote(clip_id, a.user_id, label) for a in submitted if (label := vote_label(a))]
+        if votes:
+            emotion = majority_vote(votes, dataset.label_set)[clip_id]
+
+    similarity = float((dataset.settings or {}).get("clue_merge_similarity", DEFAULT_CLUE_SIMILARITY))
+    aspects = {}
+    for aspect in ASPECTS:
+        texts = {a.id: (a.clues or {}).get(aspect.value, "") for a in submitted}
+        aspects[aspect] = AspectProposal(
+            aspect=aspect,
+            clues=texts,
+            model_text=(prediction.clues or {}).get(aspect.value, "") if prediction else "",
+            merged=merge_clues(texts, embed=embed, similarity=similarity),
+            agreement=clip_similarity(list(texts.values()), embed=embed),
+        )
+
+    proposal = Proposal(
+        clip=clip, dataset=dataset, annotations=submitted, skipped=skipped, prediction=prediction, emotion=emotion,
+        rating=rating_consensus([a.rating for a in submitted]), aspects=aspects,
+        current=queries.current_consensus(session, clip_id=clip_id),
+    )
+    proposal.auto_acceptable, proposal.reasons = _auto_acceptable(proposal)
+    return proposal
+
+
+def _auto_acceptable(proposal: Proposal) -> tuple[bool, list[str]]:
+    """Whether the dataset's thresholds accept this proposal without a lead, and why not."""
+    posterior_needed = _settings_float(proposal.dataset, "auto_accept_posterior")
+    clue_needed = _settings_float(proposal.dataset, "auto_accept_clue_agreement")
+    reasons = []
+    if posterior_needed is None:
+        reasons.append("auto-accept is off for this dataset")
+    if len(proposal.annotations) < 2:
+        reasons.append("fewer than two submitted annotations")
+    if proposal.emotion is None:
+        reasons.append("no emotion votes")
+    elif posterior_needed is not None and proposal.emotion.confidence < posterior_needed:
+        reasons.append(f"emotion posterior {proposal.emotion.confidence:.2f} < {posterior_needed:.2f}")
+    for aspect, part in proposal.aspects.items():
+        if part.agreement is None:
+            continue
+        if clue_needed is not None and part.agreement < clue_needed:
+            reasons.append(f"{aspect.value} clue agreement {part.agreement:.2f} < {clue_needed:.2f}")
+        if not part.merged.text:
+            reasons.append(f"no {aspect.value} clue has majority support")
+    return not reasons, reasons
+
+
+def accept(
+    session: Session,
+    *,
+    user: User,
+    proposal: Proposal,
+    emotion: str | None = None,
+    clues: dict[str, str] | None = None,
+    note: str = "",
+    auto: bool = False,
+    seen_version: int | None | object = _AS_PROPOSED,
+) -> Consensus:
+    """Store the proposal as the clip's new consensus revision; `emotion`/`clues` are the lead's edits.
+
+    `seen_version` is the version of the current consensus the lead looked at (None: there was none);
+    by default the proposal's. Raises PermissionDenied for non-leads and ConsensusConflict when
+    someone decided this clip meanwhile.
+    """
+    require(user, Role.lead, action="accept a consensus")
+    if not proposal.annotations:
+        raise ValueError("a consensus needs at least one submitted annotation")
+    proposed_clues = {a.value: p.merged.text for a, p in proposal.aspects.items()}
+    final_clues = {**proposed_clues, **{k: v.strip() for k, v in (clues or {}).items()}}
+    unknown = set(final_clues) - {a.value for a in ASPECTS}
+    if unknown:
+        raise ValueError(f"unknown clue aspects: {sorted(unknown)}")
+    proposed_emotion = proposal.emotion.label if proposal.emotion else None
+    final_emotion = emotion if emotion is not None else proposed_emotion
+    voted = set(proposal.emotion.votes) if proposal.emotion else set()
+    allowed = final_emotion is None or final_emotion in proposal.dataset.label_set or final_emotion in voted
+    if not allowed and not proposal.dataset.open_vocabulary:
+        raise ValueError(f"emotion {final_emotion!r} is not in the dataset's label set")
+    method = proposal.emotion.method if proposal.emotion else "majority"
+    if final_emotion != proposed_emotion or final_clues != proposed_clues:
+        method = f"{method}+edited"
+    row = queries.add_consensus_revision(
+        session,
+        clip_id=proposal.clip.id,
+        expected_version=(proposal.current.version if proposal.current else None)
+        if seen_version is _AS_PROPOSED else seen_version,
+        emotion=final_emotion,
+        posterior=proposal.emotion.posterior if proposal.emotion else {},
+        clues=final_clues,
+        rating_median=proposal.rating.median if proposal.rating else None,
+        rating_spread=proposal.rating.spread if proposal.rating else None,
+        method=method,
+        source_annotation_ids=proposal.source_annotation_ids,
+        accepted_by_id=None if auto else user.id,
+        auto_accepted=auto,
+        note=note,
+    )
+    queries.add_audit(
+        session, user_id=user.id, action="consensus.auto_accept" if auto else "consensus.accept",
+        entity="consensus", entity_id=row.id, detail={"clip_id": proposal.clip.id, "revision": row.revision},
+    )
+    return row
+
+
+def send_back(session: Session, *, user: User, clip_id: int, extra: int = 1) -> int:
+    """Ask for `extra` more annotations of a clip; returns the clip's new overlap."""
+    require(user, Role.lead, action="send a clip back for more annotations")
+    if extra < 1:
+        raise ValueError("send back at least one more annotation")
+    clip = queries.get_clip(session, clip_id=clip_id)
+    if clip is None:
+        raise LookupError(f"clip {clip_id} does not exist")
+    dataset = queries.get_dataset(session, dataset_id=clip.dataset_id)
+    have = len([a for a in queries.clip_annotations(session, clip_id=clip_id)
+                if a.status == AnnotationStatus.submitted.value])
+    overlap = max(clip.overlap_override or dataset.overlap, have) + extra
+    queries.set_overlap_override(session, clip_id=clip_id, overlap=overlap)
+    queries.add_audit(session, user_id=user.id, action="clip.send_back", entity="clip", entity_id=clip_id,
+                      detail={"overlap": overlap})
+    return overlap
+
+
+@dataclass
+class _Waiting:
+    clip: Clip
+    annotations: list[Annotation]
+    has_consensus: bool
+
+
+def _waiting(session: Session, *, dataset: Dataset) -> list[_Waiting]:
+    """Clips with all the annotations they need whose current consensus (if any) misses some of them."""
+    by_clip: dict[int, list[Annotation]] = defaultdict(list)
+    for a in queries.dataset_annotations(session, dataset_id=dataset.id, statuses=[AnnotationStatus.submitted.value]):
+        by_clip[a.clip_id].append(a)
+    decided = queries.dataset_consensus(session, dataset_id=dataset.id)
+    current = {c.clip_id: set(c.source_annotation_ids) for c in decided}
+    clips = queries.clips_by_id(session, clip_ids=by_clip)
+    waiting = []
+    for clip_id in sorted(by_clip):
+        annotations = by_clip[clip_id]
+        needed = clips[clip_id].overlap_override or dataset.overlap
+        if len(annotations) >= needed and current.get(clip_id) != {a.id for a in annotations}:
+            waiting.append(_Waiting(clips[clip_id], annotations, clip_id in current))
+    return waiting
+
+
+def _batch_clue_agreement(waiting: list[_Waiting], embed: Embed | None) -> dict[int, float | None]:
+    """Per clip, the least agreed aspect's mean pairwise clue similarity, with one embedding call for all clips."""
+    texts, owners = [], []
+    for item in waiting:
+        for aspect in ASPECTS:
+            for a in item.annotations:
+                text = (a.clues or {}).get(aspect.value, "")
+                if text and text.strip():
+                    texts.append(text)
+                    owners.append((item.clip.id, aspect))
+    vectors = (embed or default_embed)(texts) if texts else np.zeros((0, 1))
+    rows: dict[tuple[int, Aspect], list[int]] = defaultdict(list)
+    for i, owner in enumerate(owners):
+        rows[owner].append(i)
+    out: dict[int, float | None] = {item.clip.id: None for item in waiting}
+    for (clip_id, _), idx in rows.items():
+        if len(idx) < 2:
+            continue
+        block = vectors[idx] @ vectors[idx].T
+        value = float(block[np.triu_indices(len(idx), k=1)].mean())
+        out[clip_id] = value if out[clip_id] is None else min(out[clip_id], value)
+    return out
+
+
+def adjudication_queue(
+    session: Session, *, dataset_id: int, emotion_model: DawidSkeneResult | None = None, embed: Embed | None = None
+) -> list[QueueItem]:
+    """Clips awaiting a decision, lowest agreement first (agreement as in `Proposal.agreement`)."""
+    dataset = queries.get_dataset(session, dataset_id=dataset_id)
+    if dataset is None:
+        raise LookupError(f"dataset {dataset_id} does not exist")
+    waiting = _waiting(session, dataset=dataset)
+    votes = [Vote(item.clip.id, a.user_id, label) for item in waiting for a in item.annotations
+             if (label := vote_label(a))]
+    majority = majority_vote(votes, dataset.label_set)
+    clue_agreement = _batch_clue_agreement(waiting, embed)
+    items = []
+    for item in waiting:
+        clip_id = item.clip.id
+        emotion = (emotion_model.clips.get(clip_id) if emotion_model else None) or majority.get(clip_id)
+        parts = [emotion.confidence] if emotion else []
+        if clue_agreement[clip_id] is not None:
+            parts.append(clue_agreement[clip_id])
+        items.append(QueueItem(
+            clip_id=clip_id, clip_name=item.clip.name, n_annotations=len(item.annotations),
+            emotion=emotion.label if emotion else None, emotion_confidence=emotion.confidence if emotion else None,
+            clue_agreement=clue_agreement[clip_id], agreement=min(parts) if parts else 0.0,
+            has_consensus=item.has_consensus,
+        ))
+    return sorted(items, key=lambda item: (item.agreement, item.clip_id))
+
+
+@dataclass(frozen=True)
+class AutoAcceptReport:
+    accepted: list[int]
+    left_for_review: int
+
+
+def auto_accept(session: Session, *, user: User, dataset_id: int, embed: Embed | None = None) -> AutoAcceptReport:
+    """Accept every waiting clip that passes the dataset's thresholds; the rest stay in the queue."""
+    require(user, Role.lead, action="auto-accept consensus")
+    dataset = queries.get_dataset(session, dataset_id=dataset_id)
+    if dataset is None:
+        raise LookupError(f"dataset {dataset_id} does not exist")
+    model = dataset_emotion_model(session, dataset_id=dataset_id)
+    accepted, left = [], 0
+    for item in _waiting(session, dataset=dataset):
+        clip_id = item.clip.id
+        proposal = propose(session, clip_id=clip_id, emotion_model=model, embed=embed)
+        if proposal.auto_acceptable:
+            accept(session, user=user, proposal=proposal, auto=True)
+            accepted.append(clip_id)
+        else:
+            left += 1
+    return AutoAcceptReport(accepted, left)

@@ -1,0 +1,273 @@
+"""Consensus proposals from several annotations of one clip.
+
+- Emotion: Dawid-Skene (crowd-kit) over a whole dataset gives each clip a
+  posterior and each annotator a confusion matrix and a quality score;
+  majority vote (vote shares as the posterior) is the simple alternative.
+- Reasoning rating: the median as a scale point (ordinal: lower median) and
+  the interquartile range as its spread.
+- Clues, per aspect: an extractive merge. Annotators' clues are split into
+  sentences, clustered by embedding similarity; a cluster survives when more
+  than half the annotators wrote a sentence in it; its most central sentence
+  stands for it, with the subject normalised ("he", "she" -> "the person";
+  他/她 -> 此人) and duplicates removed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from annotation.text import detect_language, split_sentences
+
+Embed = Callable[[Sequence[str]], np.ndarray]
+DEFAULT_CLUE_SIMILARITY = 0.6
+
+
+# --- emotion -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Vote:
+    clip: Hashable
+    annotator: Hashable
+    label: str
+
+
+@dataclass(frozen=True)
+class EmotionConsensus:
+    label: str
+    posterior: dict[str, float]  # over the label set, sums to 1
+    votes: dict[str, int]
+    method: str  # "dawid_skene" | "majority"
+
+    @property
+    def confidence(self) -> float:
+        return self.posterior.get(self.label, 0.0)
+
+
+@dataclass(frozen=True)
+class AnnotatorQuality:
+    annotator: Hashable
+    # Expected share of correct labels: sum over true classes of prior * P(says it | it is).
+    accuracy: float
+    # P(observed label | true label): rows observed, columns true, over the label set.
+    confusion: pd.DataFrame
+    n_labels: int
+
+
+@dataclass(frozen=True)
+class DawidSkeneResult:
+    clips: dict[Hashable, EmotionConsensus]
+    annotators: dict[Hashable, AnnotatorQuality]
+    priors: dict[str, float]
+
+
+def _labels_in(votes: Sequence[Vote], label_set: Sequence[str]) -> list[str]:
+    """The label set, plus any open-vocabulary labels seen, in a stable order."""
+    extra = sorted({v.label for v in votes} - set(label_set))
+    return list(label_set) + extra
+
+
+def majority_vote(votes: Sequence[Vote], label_set: Sequence[str]) -> dict[Hashable, EmotionConsensus]:
+    """Most frequent label per clip; ties go to the label listed first in the label set."""
+    labels = _labels_in(votes, label_set)
+    order = {label: i for i, label in enumerate(labels)}
+    by_clip: dict[Hashable, Counter] = {}
+    for vote in votes:
+        by_clip.setdefault(vote.clip, Counter())[vote.label] += 1
+    out = {}
+    for clip, counts in by_clip.items():
+        total = sum(counts.values())
+        winner = min(counts, key=lambda label: (-counts[label], order[label]))
+        posterior = {label: counts.get(label, 0) / total for label in labels}
+        out[clip] = EmotionConsensus(winner, posterior, dict(counts), "majority")
+    return out
+
+
+def dawid_skene(
+    votes: Sequence[Vote], label_set: Sequence[str], *, n_iter: int = 100, tol: float = 1e-5
+) -> DawidSkeneResult:
+    """Dawid-Skene EM (crowd-kit) over all votes of a dataset."""
+    from crowdkit.aggregation import DawidSkene
+
+    if not votes:
+        raise ValueError("Dawid-Skene needs at least one vote")
+    labels = _labels_in(votes, label_set)
+    frame = pd.DataFrame(
+        {"task": [v.clip for v in votes], "worker": [v.annotator for v in votes], "label": [v.label for v in votes]}
+    )
+    if frame.duplicated(["task", "worker"]).any():
+        raise ValueError("an annotator voted twice on the same clip")
+    model = DawidSkene(n_iter=n_iter, tol=tol).fit(frame)
+    probas = model.probas_.reindex(columns=labels, fill_value=0.0).fillna(0.0)
+    probas = probas.div(probas.sum(axis=1), axis=0)
+    priors = model.priors_.reindex(labels, fill_value=0.0).fillna(0.0)
+    counts = frame.groupby("task")["label"].value_counts()
+
+    clips = {}
+    for clip, row in probas.iterrows():
+        posterior = {label: float(row[label]) for label in labels}
+        # Ties in the posterior go to the label listed first, as in majority vote.
+        winner = labels[int(np.argmax(row.to_numpy()))]
+        clips[clip] = EmotionConsensus(winner, posterior, {k: int(n) for k, n in counts[clip].items()}, "dawid_skene")
+
+    annotators = {}
+    per_worker = frame.groupby("worker").size()
+    for worker in per_worker.index:
+        confusion = (
+            model.errors_.loc[worker].reindex(index=labels, columns=labels, fill_value=0.0).fillna(0.0)
+        )
+        accuracy = float(sum(priors[label] * confusion.loc[label, label] for label in labels))
+        annotators[worker] = AnnotatorQuality(worker, accuracy, confusion, int(per_worker[worker]))
+    return DawidSkeneResult(clips, annotators, {label: float(priors[label]) for label in labels})
+
+
+# --- rating --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RatingConsensus:
+    median: float  # a scale point (lower median)
+    spread: float  # interquartile range, in scale points
+    n: int
+    counts: dict[int, int]
+
+
+def rating_consensus(ratings: Sequence[int | None]) -> RatingConsensus | None:
+    """Ordinal summary of 1-4 reasoning ratings; None when nobody rated."""
+    given = np.array([r for r in ratings if r is not None], dtype=np.float64)
+    if len(given) == 0:
+        return None
+    q1, median, q3 = np.percentile(given, [25, 50, 75], method="inverted_cdf")
+    counts = Counter(int(r) for r in given)
+    return RatingConsensus(float(median), float(q3 - q1), len(given), dict(sorted(counts.items())))
+
+
+# --- clues ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClueSentence:
+    annotator: Hashable
+    text: str
+    position: float  # 0 first sentence .. 1 last, within the annotator's clue
+
+
+@dataclass
+class ClueCluster:
+    sentences: list[ClueSentence]
+    representative: str
+    support: int  # distinct annotators
+    cohesion: float  # mean similarity of members to the representative
+
+
+@dataclass
+class MergedClue:
+    text: str
+    kept: list[ClueCluster] = field(default_factory=list)
+    dropped: list[ClueCluster] = field(default_factory=list)
+    n_annotators: int = 0
+
+    @property
+    def has_majority(self) -> bool:
+        return bool(self.kept)
+
+
+_EN_SUBJECT = re.compile(r"^(?:he|she|the (?:person|man|woman|speaker|character|subject))\b", re.IGNORECASE)
+_EN_POSSESSIVE = re.compile(r"^(?:his|her)\b", re.IGNORECASE)
+_ZH_SUBJECT = re.compile(r"^(?:他|她|此人|这个人|该人|这个男人|这个女人)")
+_END = re.compile(r"[.!?。！？；;]$")
+_PUNCT = re.compile(r"[\W_]+", re.UNICODE)
+
+
+def normalise_subject(sentence: str) -> str:
+    """One subject for the person in the clip: "The person" / "The person's"; Chinese 此人 / 此人的."""
+    sentence = sentence.strip()
+    if detect_language(sentence) == "zh":
+        sentence = re.sub(r"^(?:他的|她的)", "此人的", sentence)
+        return _ZH_SUBJECT.sub("此人", sentence, count=1)
+    sentence = _EN_SUBJECT.sub("The person", sentence, count=1)
+    return _EN_POSSESSIVE.sub("The person's", sentence, count=1)
+
+
+def _with_end(sentence: str, language: str) -> str:
+    return sentence if _END.search(sentence) else sentence + ("。" if language == "zh" else ".")
+
+
+def _default_embed(texts: Sequence[str]) -> np.ndarray:
+    from annotation.agreement.clues import default_embed
+
+    return default_embed(texts)
+
+
+def _cluster(similarity: np.ndarray, threshold: float) -> np.ndarray:
+    """Average-linkage clusters whose members are on average at least `threshold` alike."""
+    if len(similarity) == 1:
+        return np.zeros(1, dtype=int)
+    from sklearn.cluster import AgglomerativeClustering
+
+    distance = np.clip(1.0 - similarity, 0.0, 2.0)
+    np.fill_diagonal(distance, 0.0)
+    model = AgglomerativeClustering(
+        n_clusters=None, metric="precomputed", linkage="average", distance_threshold=1.0 - threshold
+    )
+    return model.fit_predict(distance)
+
+
+def merge_clues(
+    clues: Mapping[Hashable, str],
+    *,
+    embed: Embed | None = None,
+    similarity: float = DEFAULT_CLUE_SIMILARITY,
+) -> MergedClue:
+    """Extractive merge of several annotators' clues for one aspect of one clip.
+
+    `clues` maps annotator -> clue text (empty means the annotator saw no evidence and
+    so supports nothing). A cluster is kept when more than half of all annotators wrote
+    a sentence in it.
+    """
+    if not 0 < similarity < 1:
+        raise ValueError("similarity threshold must lie strictly between 0 and 1")
+    n_annotators = len(clues)
+    sentences: list[ClueSentence] = []
+    for annotator, text in clues.items():
+        parts = split_sentences(text or "")
+        for i, part in enumerate(parts):
+            sentences.append(ClueSentence(annotator, part, i / max(1, len(parts) - 1)))
+    if not sentences:
+        return MergedClue("", n_annotators=n_annotators)
+
+    vectors = (embed or _default_embed)([normalise_subject(s.text) for s in sentences])
+    sim = vectors @ vectors.T
+    labels = _cluster(sim, similarity)
+
+    clusters = []
+    for label in np.unique(labels):
+        members = np.flatnonzero(labels == label)
+        centre = members[int(np.argmax(sim[np.ix_(members, members)].sum(axis=1)))]
+        clusters.append(ClueCluster(
+            sentences=[sentences[i] for i in members],
+            representative=normalise_subject(sentences[centre].text),
+            support=len({sentences[i].annotator for i in members}),
+            cohesion=float(sim[centre, members].mean()),
+        ))
+    clusters.sort(key=lambda c: (float(np.mean([s.position for s in c.sentences])), -c.support))
+    kept = [c for c in clusters if c.support * 2 > n_annotators]
+    dropped = [c for c in clusters if c.support * 2 <= n_annotators]
+
+    language = detect_language(" ".join(s.text for s in sentences))
+    chosen: list[str] = []
+    seen: set[str] = set()
+    for cluster in kept:
+        key = _PUNCT.sub("", cluster.representative.casefold())
+        if key in seen:
+            continue
+        seen.add(key)
+        chosen.append(_with_end(cluster.representative, language))
+    joiner = "" if language == "zh" else " "
+    return MergedClue(joiner.join(chosen), kept, dropped, n_annotators)

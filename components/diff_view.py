@@ -1,0 +1,61 @@
+"""Side-by-side clue comparison with word-level differences highlighted.
+
+Text is always HTML-escaped before it is wrapped in highlight spans, so clue
+text can never inject markup.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Sequence
+
+import streamlit as st
+
+from annotation.text import has_cjk, word_diff
+
+_CLOSING = re.compile(r"^[,.;:!?)\]’'%]")
+_SPACE_BEFORE_PUNCT = re.compile(r" ([,.;:!?)\]’'%])")
+_STYLE = {
+    "added": "background:#d4f7d4;text-decoration:none;",
+    "removed": "background:#fbd5d5;text-decoration:line-through;",
+}
+
+
+def diff_html(before: str, after: str) -> str:
+    """HTML for `after` with words added since `before` in green and removed ones struck through in red."""
+    if not before.strip():
+        return html.escape(after) if after.strip() else "<em>(empty)</em>"
+    spaced = not has_cjk(before + after)
+    out = []
+    for part in word_diff(before, after):
+        text = _tidy(part.text) if spaced else part.text
+        if out and spaced and not _CLOSING.match(text):
+            out.append(" ")
+        text = html.escape(text)
+        if part.op == "same":
+            out.append(text)
+        else:
+            tag = "ins" if part.op == "added" else "del"
+            out.append(f'<{tag} style="{_STYLE[part.op]}">{text}</{tag}>')
+    return "".join(out) if out else "<em>(empty)</em>"
+
+
+def _tidy(text: str) -> str:
+    """Tokens come back space-joined; put punctuation back against its word."""
+    return _SPACE_BEFORE_PUNCT.sub(r"\1", text)
+
+
+def render_clue_comparison(rows: Sequence[tuple[str, str]], model_text: str, *, max_columns: int = 6) -> None:
+    """The model's clue and each annotator's (label, text) side by side, annotators diffed against the model.
+
+    Beyond `max_columns` cells the comparison is stacked, one line each, to stay readable.
+    """
+    model_html = html.escape(model_text) if model_text.strip() else "<em>(no clue)</em>"
+    cells = [("Model", model_html)] + [(label, diff_html(model_text, text)) for label, text in rows]
+    if len(cells) > max_columns:
+        for label, body in cells:
+            st.markdown(f"**{html.escape(label)}:** {body}", unsafe_allow_html=True)
+        return
+    for column, (label, body) in zip(st.columns(len(cells)), cells):
+        column.markdown(f"**{html.escape(label)}**<br>{body}", unsafe_allow_html=True)

@@ -1,0 +1,202 @@
+"""Consensus rows and the annotation data adjudication reads.
+
+Consensus is versioned: a new decision adds a revision and retires the
+current one; nothing is overwritten. The writer states the `version` of the
+current row it saw (versions grow with every decision on a clip); if someone
+else decided in the meantime, the write is refused with `ConsensusConflict`
+instead of silently replacing their work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from annotation.vocabulary import AnnotationStatus
+from db.models import Annotation, AuditLog, Clip, Consensus, Dataset, Prediction, User, utcnow
+
+
+class ConsensusConflict(RuntimeError):
+    """The clip's consensus changed since the caller read it."""
+
+
+def get_clip(session: Session, *, clip_id: int) -> Clip | None:
+    return session.get(Clip, clip_id)
+
+
+def get_dataset(session: Session, *, dataset_id: int) -> Dataset | None:
+    return session.get(Dataset, dataset_id)
+
+
+def get_user(session: Session, *, user_id: int) -> User | None:
+    return session.get(User, user_id)
+
+
+def list_datasets(session: Session) -> list[Dataset]:
+    return list(session.exec(select(Dataset).order_by(Dataset.name)))
+
+
+def users_by_id(session: Session, *, user_ids: Iterable[int]) -> dict[int, User]:
+    ids = sorted(set(user_ids))
+    if not ids:
+        return {}
+    return {u.id: u for u in session.exec(select(User).where(col(User.id).in_(ids)))}
+
+
+def current_consensus(session: Session, *, clip_id: int) -> Consensus | None:
+    return session.exec(
+        select(Consensus).where(Consensus.clip_id == clip_id, Consensus.is_current == sa.true())
+    ).first()
+
+
+def consensus_history(session: Session, *, clip_id: int) -> list[Consensus]:
+    """Every revision of the clip's consensus, newest first."""
+    return list(session.exec(
+        select(Consensus).where(Consensus.clip_id == clip_id).order_by(col(Consensus.revision).desc())
+    ))
+
+
+def add_consensus_revision(
+    session: Session,
+    *,
+    clip_id: int,
+    expected_version: int | None,
+    emotion: str | None,
+    posterior: dict[str, float],
+    clues: dict[str, str],
+    rating_median: float | None,
+    rating_spread: float | None,
+    method: str,
+    source_annotation_ids: Sequence[int],
+    accepted_by_id: int | None,
+    auto_accepted: bool = False,
+    note: str = "",
+) -> Consensus:
+    """Store a new current revision; `expected_version` is the current row's version the caller saw
+    (None when it saw no consensus). Raises ConsensusConflict when that is stale."""
+    current = current_consensus(session, clip_id=clip_id)
+    if (current is None) != (expected_version is None) or (current and current.version != expected_version):
+        raise ConsensusConflict(
+            f"the consensus of clip {clip_id} changed since it was opened"
+            f" (now revision {current.revision if current else 0}); reload and decide again"
+        )
+    revision, version = 1, 1
+    if current is not None:
+        retired = session.execute(
+            sa.update(Consensus)
+            .where(Consensus.id == current.id, Consensus.version == expected_version,
+                   Consensus.is_current == sa.true())
+            .values(is_current=False)  # the retired row keeps its version: stale for good
+            .execution_options(synchronize_session=False)
+        )
+        if retired.rowcount != 1:
+            raise ConsensusConflict(f"the consensus of clip {clip_id} was changed by someone else; reload")
+        session.expire(current)
+        # The new row's version continues the clip's count, so a version seen before is stale for good.
+        revision, version = current.revision + 1, expected_version + 1
+    else:
+        latest = session.exec(select(sa.func.max(Consensus.revision)).where(Consensus.clip_id == clip_id)).one()
+        revision = (latest or 0) + 1
+    row = Consensus(
+        clip_id=clip_id, revision=revision, is_current=True, emotion=emotion, posterior=dict(posterior),
+        clues=dict(clues), rating_median=rating_median, rating_spread=rating_spread, method=method,
+        source_annotation_ids=list(source_annotation_ids), auto_accepted=auto_accepted,
+        accepted_by_id=accepted_by_id, accepted_at=utcnow(), note=note, version=version,
+    )
+    session.add(row)
+    try:
+        session.flush()
+    except IntegrityError as error:  # a concurrent writer took this revision number
+        raise ConsensusConflict(f"the consensus of clip {clip_id} was changed by someone else; reload") from error
+    return row
+
+
+FINISHED = (AnnotationStatus.submitted.value, AnnotationStatus.skipped.value)
+
+
+def clip_annotations(session: Session, *, clip_id: int, statuses: Sequence[str] = FINISHED) -> list[Annotation]:
+    return list(session.exec(
+        select(Annotation)
+        .where(Annotation.clip_id == clip_id, col(Annotation.status).in_(list(statuses)))
+        .order_by(Annotation.id)
+    ))
+
+
+def latest_prediction(session: Session, *, clip_id: int) -> Prediction | None:
+    return session.exec(
+        select(Prediction).where(Prediction.clip_id == clip_id)
+        .order_by(col(Prediction.created_at).desc(), col(Prediction.id).desc())
+    ).first()
+
+
+def latest_predictions(session: Session, *, clip_ids: Iterable[int]) -> dict[int, Prediction]:
+    ids = sorted(set(clip_ids))
+    out: dict[int, Prediction] = {}
+    for start in range(0, len(ids), 5000):
+        rows = session.exec(
+            select(Prediction).where(col(Prediction.clip_id).in_(ids[start:start + 5000]))
+            .order_by(col(Prediction.created_at), col(Prediction.id))
+        )
+        for row in rows:
+            out[row.clip_id] = row  # later rows win
+    return out
+
+
+def set_overlap_override(session: Session, *, clip_id: int, overlap: int) -> Clip:
+    clip = session.get(Clip, clip_id)
+    if clip is None:
+        raise LookupError(f"clip {clip_id} does not exist")
+    clip.overlap_override = overlap
+    session.add(clip)
+    session.flush()
+    return clip
+
+
+def dataset_annotations(
+    session: Session,
+    *,
+    dataset_id: int,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    user_ids: Sequence[int] | None = None,
+    statuses: Sequence[str] = FINISHED,
+) -> list[Annotation]:
+    """A dataset's finished annotations, optionally within a submission window and for some annotators."""
+    query = (
+        select(Annotation).join(Clip, Clip.id == Annotation.clip_id)
+        .where(Clip.dataset_id == dataset_id, col(Annotation.status).in_(list(statuses)))
+    )
+    stamp = sa.func.coalesce(Annotation.submitted_at, Annotation.updated_at)
+    if since is not None:
+        query = query.where(stamp >= since)
+    if until is not None:
+        query = query.where(stamp < until)
+    if user_ids:
+        query = query.where(col(Annotation.user_id).in_(list(user_ids)))
+    return list(session.exec(query.order_by(Annotation.clip_id, Annotation.id)))
+
+
+def dataset_consensus(session: Session, *, dataset_id: int) -> list[Consensus]:
+    """Current consensus rows of a dataset."""
+    return list(session.exec(
+        select(Consensus).join(Clip, Clip.id == Consensus.clip_id)
+        .where(Clip.dataset_id == dataset_id, Consensus.is_current == sa.true())
+    ))
+
+
+def clips_by_id(session: Session, *, clip_ids: Iterable[int]) -> dict[int, Clip]:
+    ids = sorted(set(clip_ids))
+    out: dict[int, Clip] = {}
+    for start in range(0, len(ids), 5000):
+        out.update({c.id: c for c in session.exec(select(Clip).where(col(Clip.id).in_(ids[start:start + 5000])))})
+    return out
+
+
+def add_audit(session: Session, *, user_id: int | None, action: str, entity: str, entity_id: int | None,
+              detail: dict[str, Any]) -> None:
+    session.add(AuditLog(user_id=user_id, action=action, entity=entity, entity_id=entity_id, detail=detail))

@@ -1,0 +1,189 @@
+"""Adjudicate: a lead turns a clip's annotations into its consensus, lowest agreement first."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from annotation import adjudication
+from annotation.permissions import PermissionDenied, has_role
+from annotation.vocabulary import ASPECTS, REASONING_RATINGS, Role
+from cluelab.settings import get_settings
+from components import agreement_charts as charts
+from components.diff_view import render_clue_comparison
+from db.engine import session_scope
+from db.queries import consensus as queries
+
+_UNSEEN = "unseen"
+
+
+def current_user():
+    try:
+        from components.session import current_user as router_user
+    except ImportError:  # the router's session helper is not on this branch yet
+        user_id = st.session_state.get("user_id")
+        if user_id is None:
+            return None
+        with session_scope() as session:
+            return queries.get_user(session, user_id=user_id)
+    return router_user()
+
+
+@st.cache_data(ttl=30, show_spinner="Ranking clips by agreement…")
+def load_queue(dataset_id: int):
+    with session_scope() as session:
+        model = adjudication.dataset_emotion_model(session, dataset_id=dataset_id)
+        return adjudication.adjudication_queue(session, dataset_id=dataset_id, emotion_model=model), model
+
+
+def step(delta: int, size: int) -> None:
+    st.session_state["adjudicate.pos"] = (st.session_state.get("adjudicate.pos", 0) + delta) % size
+
+
+def finish(message: str) -> None:
+    load_queue.clear()
+    st.session_state["adjudicate.flash"] = message
+    st.rerun()
+
+
+user = current_user()
+st.title("Adjudicate")
+if not has_role(user, Role.lead):
+    st.error("Adjudication is for leads.")
+    st.stop()
+if flash := st.session_state.pop("adjudicate.flash", None):
+    st.success(flash)
+
+with session_scope() as session:
+    datasets = {d.id: d for d in queries.list_datasets(session)}
+if not datasets:
+    st.info("No datasets yet.")
+    st.stop()
+dataset_id = st.selectbox("Dataset", list(datasets), format_func=lambda i: datasets[i].name, key="adjudicate.dataset")
+dataset = datasets[dataset_id]
+
+with st.expander("Automatic acceptance"):
+    settings = dataset.settings or {}
+    st.write(
+        f"Emotion posterior ≥ {settings.get('auto_accept_posterior', '— (off)')}, "
+        f"clue agreement ≥ {settings.get('auto_accept_clue_agreement', '— (any)')}."
+    )
+    enabled = "auto_accept_posterior" in settings
+    if st.button("Accept every clip that passes", key="adjudicate.auto", disabled=not enabled):
+        with session_scope() as session:
+            report = adjudication.auto_accept(session, user=user, dataset_id=dataset_id)
+        finish(f"Accepted {len(report.accepted)} clip(s) automatically; {report.left_for_review} left for review.")
+
+queue, emotion_model = load_queue(dataset_id)
+if not queue:
+    st.success("No clip is waiting for adjudication in this dataset.")
+    st.stop()
+position = st.session_state.get("adjudicate.pos", 0) % len(queue)
+item = queue[position]
+
+left, middle, right = st.columns([1, 3, 1])
+left.button("◀ Previous", key="adjudicate.prev", on_click=step, args=(-1, len(queue)))
+middle.markdown(f"**{item.clip_name}** · {position + 1} of {len(queue)} waiting · agreement {item.agreement:.2f}")
+right.button("Next ▶", key="adjudicate.next", on_click=step, args=(1, len(queue)))
+
+seen_key = f"adjudicate.seen.{item.clip_id}"
+seen = st.session_state.get(seen_key, _UNSEEN)
+with session_scope() as session:
+    proposal = adjudication.propose(session, clip_id=item.clip_id, emotion_model=emotion_model)
+    people = queries.users_by_id(session, user_ids=[a.user_id for a in proposal.annotations + proposal.skipped])
+    names = {uid: (u.display_name or u.username) for uid, u in people.items()}
+now = proposal.current.version if proposal.current else None
+if seen == _UNSEEN:
+    seen = now
+if proposal.current is not None:
+    st.caption(f"Current consensus: revision {proposal.current.revision} ({proposal.current.method}); "
+               "accepting adds a new revision.")
+
+clip = proposal.clip
+video = get_settings().data_dir / clip.video_path if clip.video_path else None
+if video is not None and video.is_file():
+    st.video(str(video))
+else:
+    st.info("No playable video for this clip.")
+if clip.transcript:
+    st.caption(f"Transcript: {clip.transcript}")
+
+st.subheader("Emotion")
+votes_col, posterior_col = st.columns([1, 2])
+emotion = proposal.emotion
+choices = list(emotion.posterior) if emotion else list(dataset.label_set)
+with votes_col:
+    for annotation in proposal.annotations:
+        st.write(f"{names.get(annotation.user_id, annotation.user_id)}: {adjudication.vote_label(annotation) or '—'}")
+    chosen_emotion = st.selectbox(
+        "Consensus emotion", choices, index=choices.index(emotion.label) if emotion else 0,
+        key=f"adjudicate.{clip.id}.emotion",
+    )
+with posterior_col:
+    if emotion:
+        st.caption(f"{emotion.method.replace('_', '–').title()} posterior")
+        st.plotly_chart(charts.posterior_chart(emotion.posterior, emotion.votes), key=f"posterior-{clip.id}")
+
+st.subheader("Reasoning rating")
+if proposal.rating:
+    st.write(f"Median {proposal.rating.median:.0f} ({REASONING_RATINGS[int(proposal.rating.median)]}), "
+             f"spread {proposal.rating.spread:.0f}; "
+             + ", ".join(f"{n}× {rating}" for rating, n in proposal.rating.counts.items()))
+else:
+    st.write("Nobody rated the model's reasoning.")
+
+edited_clues = {}
+for aspect in ASPECTS:
+    part = proposal.aspects[aspect]
+    st.subheader(aspect.title)
+    agreement = "—" if part.agreement is None else f"{part.agreement:.2f}"
+    st.caption(f"Clue agreement {agreement}; {len(part.merged.kept)} point(s) with majority support, "
+               f"{len(part.merged.dropped)} without.")
+    by_id = {a.id: a for a in proposal.annotations}
+    render_clue_comparison(
+        [(names.get(by_id[i].user_id, str(i)), text) for i, text in part.clues.items()], part.model_text
+    )
+    edited_clues[aspect.value] = st.text_area(
+        f"Consensus {aspect.title.lower()}", value=part.merged.text, key=f"adjudicate.{clip.id}.{aspect.value}"
+    )
+
+notes = [(names.get(a.user_id, a.user_id), a.note) for a in proposal.annotations if a.note.strip()]
+skips = [(names.get(a.user_id, a.user_id), a.skip_reason or "no reason given") for a in proposal.skipped]
+if notes or skips:
+    st.subheader("Notes and skips")
+    for who, note in notes:
+        st.write(f"{who}: {note}")
+    for who, reason in skips:
+        st.write(f"{who} skipped: {reason}")
+
+lead_note = st.text_input("Note for this decision", key=f"adjudicate.{clip.id}.note")
+accept_col, edit_col, back_col = st.columns(3)
+accept_plain = accept_col.button("Accept proposal", type="primary", key="adjudicate.accept")
+accept_edited = edit_col.button("Accept with my edits", key="adjudicate.accept_edits")
+extra = back_col.number_input("More annotations", min_value=1, max_value=10, value=1, key="adjudicate.extra")
+send = back_col.button("Send back", key="adjudicate.send_back")
+
+if accept_plain or accept_edited:
+    try:
+        with session_scope() as session:
+            fresh = adjudication.propose(session, clip_id=clip.id, emotion_model=emotion_model)
+            row = adjudication.accept(
+                session, user=user, proposal=fresh, note=lead_note, seen_version=seen,
+                emotion=chosen_emotion if accept_edited else None, clues=edited_clues if accept_edited else None,
+            )
+            revision = row.revision
+        st.session_state.pop(seen_key, None)
+        finish(f"Consensus for {clip.name} stored (revision {revision}).")
+    except adjudication.ConsensusConflict as conflict:
+        st.error(f"{conflict}")
+        st.session_state[seen_key] = now
+    except (PermissionDenied, ValueError) as error:
+        st.error(str(error))
+elif send:
+    try:
+        with session_scope() as session:
+            overlap = adjudication.send_back(session, user=user, clip_id=clip.id, extra=int(extra))
+        finish(f"{clip.name} sent back: it now needs {overlap} annotations.")
+    except (PermissionDenied, ValueError) as error:
+        st.error(str(error))
+else:
+    st.session_state[seen_key] = now

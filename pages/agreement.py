@@ -1,0 +1,111 @@
+"""Agreement: how far annotators agree, per dataset, aspect, label and annotator, with intervals."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta, timezone
+
+import streamlit as st
+
+from annotation.agreement_report import build_report, dataset_annotators
+from annotation.permissions import has_role
+from annotation.vocabulary import Role
+from components import agreement_charts as charts
+from db.engine import session_scope
+from db.queries import consensus as queries
+
+
+def current_user():
+    try:
+        from components.session import current_user as router_user
+    except ImportError:  # the router's session helper is not on this branch yet
+        user_id = st.session_state.get("user_id")
+        if user_id is None:
+            return None
+        with session_scope() as session:
+            return queries.get_user(session, user_id=user_id)
+    return router_user()
+
+
+@st.cache_data(ttl=120, show_spinner="Computing agreement…")
+def load_report(dataset_id: int, since, until, user_ids: tuple[int, ...], resamples: int, seed: int):
+    with session_scope() as session:
+        return build_report(session, dataset_id=dataset_id, since=since, until=until,
+                            user_ids=list(user_ids) or None, resamples=resamples, seed=seed)
+
+
+st.title("Agreement")
+if not has_role(current_user(), Role.lead):
+    st.error("Agreement charts are for leads.")
+    st.stop()
+
+with session_scope() as session:
+    datasets = {d.id: d for d in queries.list_datasets(session)}
+if not datasets:
+    st.info("No datasets yet.")
+    st.stop()
+
+filters = st.columns([2, 2, 3])
+dataset_id = filters[0].selectbox("Dataset", list(datasets), format_func=lambda i: datasets[i].name,
+                                  key="agreement.dataset")
+dates = filters[1].date_input("Submitted between", value=[], key="agreement.dates")
+with session_scope() as session:
+    people = dataset_annotators(session, dataset_id=dataset_id)
+chosen = filters[2].multiselect("Annotators", list(people), format_func=lambda i: people[i], key="agreement.people")
+with st.expander("Bootstrap"):
+    resamples = st.number_input("Resamples", min_value=100, max_value=10_000, value=1000, step=100,
+                                key="agreement.resamples")
+    seed = st.number_input("Seed", min_value=0, value=20231, key="agreement.seed")
+
+since = until = None
+if len(dates) == 2:
+    since = datetime.combine(dates[0], time.min, tzinfo=timezone.utc)
+    until = datetime.combine(dates[1], time.min, tzinfo=timezone.utc) + timedelta(days=1)
+
+report = load_report(dataset_id, since, until, tuple(chosen), int(resamples), int(seed))
+if report.n_annotations == 0:
+    st.info("No finished annotations match these filters.")
+    st.stop()
+st.caption(f"{report.n_annotations} finished annotations; 95% percentile bootstrap intervals over clips.")
+
+overview, annotators, clues, model = st.tabs(["Coefficients", "Annotators", "Clues", "Model"])
+with overview:
+    if not report.figures.empty:
+        charts.show(charts.figures_chart(report.figures), report.figures, key="figures", filename="agreement.csv")
+    if not report.per_label.empty:
+        st.subheader("Per emotion label")
+        charts.show(charts.per_label_chart(report.per_label), report.per_label, key="labels",
+                    filename="agreement_per_label.csv")
+    for scope in ("emotion", "rating"):
+        if (report.pairwise["scope"] == scope).any():
+            st.subheader(f"Pairwise Cohen's κ: {scope}" + (" (quadratic weights)" if scope == "rating" else ""))
+            pairs = report.pairwise[report.pairwise["scope"] == scope]
+            charts.show(charts.pairwise_heatmap(pairs, scope), pairs, key=f"pairs-{scope}",
+                        filename=f"pairwise_{scope}.csv")
+    if not report.ratings.empty:
+        st.subheader("Reasoning ratings")
+        charts.show(charts.rating_distribution(report.ratings), report.ratings, key="ratings", filename="ratings.csv")
+with annotators:
+    st.dataframe(report.annotators, hide_index=True)
+    charts.show(charts.annotator_chart(report.annotators), report.annotators, key="annotators",
+                filename="annotators.csv")
+    if not report.drift.empty:
+        st.subheader("Drift: agreement with consensus by week")
+        charts.show(charts.drift_chart(report.drift), report.drift, key="drift", filename="drift.csv")
+    if not report.confusion.empty:
+        st.subheader("Emotion: annotators vs consensus")
+        charts.show(charts.confusion_heatmap(report.confusion), report.confusion, key="confusion",
+                    filename="confusion.csv")
+with clues:
+    if report.clues.empty:
+        st.info("No clues to compare yet.")
+    else:
+        charts.show(charts.clue_agreement_chart(report.clues), report.clues, key="clues",
+                    filename="clue_agreement.csv")
+        st.dataframe(report.clues, hide_index=True)
+with model:
+    if report.model.empty:
+        st.info("No clip has both a model prediction and a consensus yet.")
+    else:
+        charts.show(charts.model_chart(report.model), report.model, key="model", filename="model_vs_consensus.csv")
+for note in report.notes:
+    st.caption(f"Not shown — {note}")
