@@ -34,6 +34,7 @@ from annotation.consensus import (
 from annotation.permissions import require
 from annotation.vocabulary import ASPECTS, AnnotationStatus, Aspect, Role
 from db.models import Annotation, Clip, Consensus, Dataset, Prediction, User
+from db.queries import clips as clip_queries
 from db.queries import consensus as queries
 from db.queries.consensus import ConsensusConflict
 
@@ -110,7 +111,7 @@ class QueueItem:
 
 def dataset_emotion_model(session: Session, *, dataset_id: int) -> DawidSkeneResult | None:
     """Dawid-Skene over the dataset's submitted votes, or None when there are too few clips for it."""
-    dataset = queries.get_dataset(session, dataset_id=dataset_id)
+    dataset = clip_queries.get_dataset(session, dataset_id=dataset_id)
     if dataset is None:
         raise LookupError(f"dataset {dataset_id} does not exist")
     submitted = queries.dataset_annotations(session, dataset_id=dataset_id, statuses=[AnnotationStatus.submitted.value])
@@ -140,7 +141,7 @@ def propose(
     clip = queries.get_clip(session, clip_id=clip_id)
     if clip is None:
         raise LookupError(f"clip {clip_id} does not exist")
-    dataset = queries.get_dataset(session, dataset_id=clip.dataset_id)
+    dataset = clip_queries.get_dataset(session, dataset_id=clip.dataset_id)
     finished = queries.clip_annotations(session, clip_id=clip_id)
     submitted = [a for a in finished if a.status == AnnotationStatus.submitted.value]
     skipped = [a for a in finished if a.status == AnnotationStatus.skipped.value]
@@ -263,7 +264,7 @@ def send_back(session: Session, *, user: User, clip_id: int, extra: int = 1) -> 
     clip = queries.get_clip(session, clip_id=clip_id)
     if clip is None:
         raise LookupError(f"clip {clip_id} does not exist")
-    dataset = queries.get_dataset(session, dataset_id=clip.dataset_id)
+    dataset = clip_queries.get_dataset(session, dataset_id=clip.dataset_id)
     have = len([a for a in queries.clip_annotations(session, clip_id=clip_id)
                 if a.status == AnnotationStatus.submitted.value])
     overlap = max(clip.overlap_override or dataset.overlap, have) + extra
@@ -325,7 +326,7 @@ def adjudication_queue(
     session: Session, *, dataset_id: int, emotion_model: DawidSkeneResult | None = None, embed: Embed | None = None
 ) -> list[QueueItem]:
     """Clips awaiting a decision, lowest agreement first (agreement as in `Proposal.agreement`)."""
-    dataset = queries.get_dataset(session, dataset_id=dataset_id)
+    dataset = clip_queries.get_dataset(session, dataset_id=dataset_id)
     if dataset is None:
         raise LookupError(f"dataset {dataset_id} does not exist")
     waiting = _waiting(session, dataset=dataset)
@@ -358,7 +359,7 @@ class AutoAcceptReport:
 def auto_accept(session: Session, *, user: User, dataset_id: int, embed: Embed | None = None) -> AutoAcceptReport:
     """Accept every waiting clip that passes the dataset's thresholds; the rest stay in the queue."""
     require(user, Role.lead, action="auto-accept consensus")
-    dataset = queries.get_dataset(session, dataset_id=dataset_id)
+    dataset = clip_queries.get_dataset(session, dataset_id=dataset_id)
     if dataset is None:
         raise LookupError(f"dataset {dataset_id} does not exist")
     model = dataset_emotion_model(session, dataset_id=dataset_id)

@@ -31,6 +31,7 @@ from annotation.adjudication import vote_label
 from annotation.consensus import Vote, dawid_skene
 from annotation.vocabulary import ASPECTS, REASONING_RATINGS, AnnotationStatus
 from db.models import Annotation
+from db.queries import clips as clip_queries
 from db.queries import consensus as queries
 
 Embed = Callable[[Sequence[str]], np.ndarray]
@@ -163,7 +164,7 @@ def build_report(
     max_clue_clips: int = DEFAULT_MAX_CLUE_CLIPS,
 ) -> AgreementReport:
     """All dashboard tables for one dataset; `max_clue_clips` caps the clips whose clues are embedded."""
-    dataset = queries.get_dataset(session, dataset_id=dataset_id)
+    dataset = clip_queries.get_dataset(session, dataset_id=dataset_id)
     if dataset is None:
         raise LookupError(f"dataset {dataset_id} does not exist")
     rows = queries.dataset_annotations(session, dataset_id=dataset_id, since=since, until=until, user_ids=user_ids)

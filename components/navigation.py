@@ -28,6 +28,8 @@ PAGES: list[PageSpec] = [
     PageSpec("pages/clips.py", "Clips", ":material/video_library:", "Data", LEADS_AND_RESEARCHERS),
     PageSpec("pages/datasets.py", "Datasets & import", ":material/upload:", "Data", LEADS),
     PageSpec("pages/jobs.py", "Jobs", ":material/pending_actions:", "Data", LEADS_AND_RESEARCHERS),
+    PageSpec("pages/adjudicate.py", "Adjudicate", ":material/gavel:", "Review", LEADS),
+    PageSpec("pages/agreement.py", "Agreement", ":material/insights:", "Review", LEADS),
     PageSpec("pages/evaluate_sources.py", "Evaluate & exchange", ":material/analytics:", "Research",
              LEADS_AND_RESEARCHERS),
     PageSpec("pages/admin.py", "Users", ":material/manage_accounts:", "Admin", frozenset({Role.admin})),

@@ -9,23 +9,13 @@ from annotation.permissions import PermissionDenied, has_role
 from annotation.vocabulary import ASPECTS, REASONING_RATINGS, Role
 from cluelab.settings import get_settings
 from components import agreement_charts as charts
+from components.session import current_user
 from components.diff_view import render_clue_comparison
 from db.engine import session_scope
+from db.queries import clips as clip_queries
 from db.queries import consensus as queries
 
 _UNSEEN = "unseen"
-
-
-def current_user():
-    try:
-        from components.session import current_user as router_user
-    except ImportError:  # the router's session helper is not on this branch yet
-        user_id = st.session_state.get("user_id")
-        if user_id is None:
-            return None
-        with session_scope() as session:
-            return queries.get_user(session, user_id=user_id)
-    return router_user()
 
 
 @st.cache_data(ttl=30, show_spinner="Ranking clips by agreement…")
@@ -54,7 +44,7 @@ if flash := st.session_state.pop("adjudicate.flash", None):
     st.success(flash)
 
 with session_scope() as session:
-    datasets = {d.id: d for d in queries.list_datasets(session)}
+    datasets = {d.id: d for d in clip_queries.list_datasets(session)}
 if not datasets:
     st.info("No datasets yet.")
     st.stop()

@@ -10,20 +10,10 @@ from annotation.agreement_report import build_report, dataset_annotators
 from annotation.permissions import has_role
 from annotation.vocabulary import Role
 from components import agreement_charts as charts
+from components.session import current_user
 from db.engine import session_scope
+from db.queries import clips as clip_queries
 from db.queries import consensus as queries
-
-
-def current_user():
-    try:
-        from components.session import current_user as router_user
-    except ImportError:  # the router's session helper is not on this branch yet
-        user_id = st.session_state.get("user_id")
-        if user_id is None:
-            return None
-        with session_scope() as session:
-            return queries.get_user(session, user_id=user_id)
-    return router_user()
 
 
 @st.cache_data(ttl=120, show_spinner="Computing agreement…")
@@ -39,7 +29,7 @@ if not has_role(current_user(), Role.lead):
     st.stop()
 
 with session_scope() as session:
-    datasets = {d.id: d for d in queries.list_datasets(session)}
+    datasets = {d.id: d for d in clip_queries.list_datasets(session)}
 if not datasets:
     st.info("No datasets yet.")
     st.stop()

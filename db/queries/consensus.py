@@ -29,16 +29,7 @@ def get_clip(session: Session, *, clip_id: int) -> Clip | None:
     return session.get(Clip, clip_id)
 
 
-def get_dataset(session: Session, *, dataset_id: int) -> Dataset | None:
-    return session.get(Dataset, dataset_id)
 
-
-def get_user(session: Session, *, user_id: int) -> User | None:
-    return session.get(User, user_id)
-
-
-def list_datasets(session: Session) -> list[Dataset]:
-    return list(session.exec(select(Dataset).order_by(Dataset.name)))
 
 
 def users_by_id(session: Session, *, user_ids: Iterable[int]) -> dict[int, User]:
