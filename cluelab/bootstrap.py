@@ -1,0 +1,79 @@
+"""First-run setup shared by the CLI and tests: migrate, create the demo dataset and users."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlmodel import Session
+
+from annotation.demo import DEMO_DATASET_NAME, generate_demo_media
+from annotation.importer import import_parsed, read_manifest
+from annotation.ingest import IngestReport, ingest_clips
+from annotation.vocabulary import Role
+from cluelab.settings import get_settings
+from db.engine import get_engine
+from db.migrate import upgrade_to_head
+from db.queries import clips as clip_queries
+from db.queries import users as user_queries
+
+DEMO_USERS: list[tuple[str, list[Role]]] = [
+    ("admin", [Role.admin]),
+    ("lead", [Role.lead]),
+    ("researcher", [Role.researcher]),
+    ("annotator1", [Role.annotator]),
+    ("annotator2", [Role.annotator]),
+    ("annotator3", [Role.annotator]),
+]
+
+
+def init_database() -> None:
+    get_settings().data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade_to_head(get_engine())
+
+
+@dataclass
+class DemoResult:
+    dataset_id: int
+    new_passwords: dict[str, str] = field(default_factory=dict)
+    import_summary: str = ""
+    ingest: IngestReport | None = None
+
+
+def ensure_demo_users(session: Session, passwords: dict[str, str] | None = None) -> dict[str, str]:
+    """Create the demo accounts that do not exist yet; returns their new passwords (shown once)."""
+    created = {}
+    for username, roles in DEMO_USERS:
+        if user_queries.get_user_by_name(session, username=username):
+            continue
+        password = (passwords or {}).get(username) or secrets.token_urlsafe(9)
+        user_queries.create_user(session, username=username, password=password, roles=roles,
+                                 display_name=username.capitalize())
+        created[username] = password
+    return created
+
+
+def seed_demo(*, passwords: dict[str, str] | None = None, on_render: Callable[[str], None] | None = None,
+              on_total: Callable[[int], None] | None = None,
+              on_progress: Callable[[str, str | None], None] | None = None) -> DemoResult:
+    """Generate (first run only), import and ingest the demo clips; create demo users."""
+    init_database()
+    settings = get_settings()
+    manifest = generate_demo_media(settings.data_dir / "demo" / "source",
+                                   on_clip=(lambda clip: on_render(clip.name)) if on_render else None)
+    with Session(get_engine(), expire_on_commit=False) as session:
+        new_passwords = ensure_demo_users(session, passwords)
+        session.commit()
+        lead = user_queries.get_user_by_name(session, username="lead")
+        dataset = clip_queries.get_dataset_by_name(session, name=DEMO_DATASET_NAME)
+        if dataset is None:
+            dataset = clip_queries.create_dataset(
+                session, name=DEMO_DATASET_NAME, is_synthetic=True,
+                description="SYNTHETIC demo clips: drawn faces acting six emotions, speech by espeak-ng "
+                            "(English and Mandarin). Made for trying ClueLab, not for research.")
+        report = import_parsed(session, dataset=dataset, parsed=read_manifest(manifest), user=lead)
+        session.commit()
+        dataset_id = int(dataset.id)
+    ingest = ingest_clips(dataset_id=dataset_id, on_total=on_total, on_progress=on_progress)
+    return DemoResult(dataset_id=dataset_id, new_passwords=new_passwords, import_summary=report.summary(), ingest=ingest)

@@ -1,0 +1,283 @@
+"""`cluelab`: the command line. Every command drives the same domain code as the pages."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from sqlmodel import Session
+
+from annotation.vocabulary import LABEL_SETS, Role
+from cluelab.settings import get_settings
+
+app = typer.Typer(help="ClueLab: annotate and review explainable multimodal emotion recognition.",
+                  no_args_is_help=True, pretty_exceptions_show_locals=False)
+users_app = typer.Typer(help="Accounts and roles.", no_args_is_help=True)
+jobs_app = typer.Typer(help="Background jobs.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+app.add_typer(jobs_app, name="jobs")
+console = Console()
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def cli_actor():
+    """The command line is trusted like an admin (whoever runs it owns the data directory)."""
+    from db.models import User
+
+    return User(username="cli", password_hash="!", roles=[Role.admin.value])
+
+
+@contextmanager
+def _progress(label: str):
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), TextColumn("{task.fields[last]}"), console=console) as bar:
+        task = bar.add_task(label, total=None, last="")
+
+        def on_total(total: int) -> None:
+            bar.update(task, total=total)
+
+        def on_progress(name: str, error: str | None) -> None:
+            bar.update(task, advance=1, last=f"[red]{name}: {error}" if error else name)
+
+        yield on_total, on_progress
+
+
+def _fail(message: str) -> None:
+    console.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(code=1)
+
+
+@app.command()
+def init() -> None:
+    """Create or upgrade the database to the latest schema."""
+    from cluelab.bootstrap import init_database
+
+    init_database()
+    console.print(f"Database ready: {get_settings().sqlalchemy_url}")
+
+
+@app.command()
+def demo() -> None:
+    """Generate (first run only), import and ingest the synthetic demo dataset; create demo users."""
+    from cluelab.bootstrap import seed_demo
+
+    with _progress("Ingesting demo clips") as (on_total, on_progress):
+        result = seed_demo(on_render=lambda name: console.print(f"rendered {name}", style="dim"),
+                           on_total=on_total, on_progress=on_progress)
+    console.print(f"Demo dataset: {result.import_summary}; "
+                  f"{result.ingest.ready if result.ingest else 0} clip(s) ingested now.")
+    if result.new_passwords:
+        table = Table(title="Demo accounts — passwords are shown only this once")
+        table.add_column("username")
+        table.add_column("password")
+        for username, password in result.new_passwords.items():
+            table.add_row(username, password)
+        console.print(table)
+        console.print("Forgot one? `cluelab users reset-password NAME`.")
+
+
+@app.command("import")
+def import_(
+    source: Path = typer.Argument(..., help="A folder of media, or a .csv/.json manifest."),
+    dataset: str = typer.Option(..., "--dataset", "-d", help="Dataset name; created if missing."),
+    label_set: str = typer.Option("mer2023", help=f"For a new dataset: {', '.join(LABEL_SETS)}."),
+    overlap: int = typer.Option(3, help="For a new dataset: annotations per clip."),
+    ingest: bool = typer.Option(True, help="Process the media right after importing."),
+) -> None:
+    """Import clips from a folder or a manifest, then ingest their media."""
+    from annotation.importer import ImportFailed, import_parsed, read_source
+    from cluelab.bootstrap import init_database
+    from db.engine import get_engine
+    from db.queries import clips as clip_queries
+
+    init_database()
+    if label_set not in LABEL_SETS:
+        _fail(f"unknown label set {label_set!r}; choose one of {', '.join(LABEL_SETS)}")
+    try:
+        parsed = read_source(source)
+    except ImportFailed as error:
+        _fail(str(error))
+    with Session(get_engine(), expire_on_commit=False) as session:
+        row = clip_queries.get_dataset_by_name(session, name=dataset) or clip_queries.create_dataset(
+            session, name=dataset, label_set=list(LABEL_SETS[label_set]), overlap=overlap)
+        report = import_parsed(session, dataset=row, parsed=parsed, user=cli_actor(),
+                               media_root=source if source.is_dir() else source.parent)
+        session.commit()
+        dataset_id = int(row.id)
+    console.print(f"{dataset}: {report.summary()}")
+    for error in report.errors:
+        where = f"row {error.row}" if error.row else (error.name or "?")
+        console.print(f"  [yellow]{where}[/yellow]: {error.reason}")
+    if ingest:
+        _ingest(dataset_id=dataset_id)
+
+
+def _ingest(*, dataset_id: int | None, workers: int | None = None) -> None:
+    from annotation.ingest import ingest_clips
+
+    with _progress("Ingesting") as (on_total, on_progress):
+        report = ingest_clips(dataset_id=dataset_id, workers=workers, on_total=on_total, on_progress=on_progress)
+    console.print(f"{report.ready} clip(s) ready, {report.failed} failed.")
+    for name, error in report.errors.items():
+        console.print(f"  [red]{name}[/red]: {error}")
+
+
+@app.command("ingest")
+def ingest_command(
+    dataset: str | None = typer.Option(None, "--dataset", "-d", help="Only this dataset."),
+    workers: int | None = typer.Option(None, help="Parallel processes (default from settings)."),
+) -> None:
+    """Process the media of every pending clip; finished clips are skipped, so it resumes."""
+    from cluelab.bootstrap import init_database
+    from db.engine import get_engine
+    from db.queries import clips as clip_queries
+
+    init_database()
+    dataset_id = None
+    if dataset:
+        with Session(get_engine()) as session:
+            row = clip_queries.get_dataset_by_name(session, name=dataset)
+            if row is None:
+                _fail(f"no dataset named {dataset!r}")
+            dataset_id = row.id
+    _ingest(dataset_id=dataset_id, workers=workers)
+
+
+@app.command()
+def worker(workers: int = typer.Option(2, help="Jobs run at the same time.")) -> None:
+    """Run background jobs (ingest, prediction, training) until stopped."""
+    from cluelab.bootstrap import init_database
+    from cluelab.jobs import run_worker
+
+    init_database()
+    console.print(f"Worker started ({'Redis' if get_settings().redis_url else 'SQLite'} queue).")
+    run_worker(workers=workers)
+
+
+@app.command()
+def serve(
+    port: int = typer.Option(8501, help="HTTP port."),
+    address: str = typer.Option("0.0.0.0", help="Address to listen on."),
+    with_worker: bool = typer.Option(True, "--worker/--no-worker", help="Also run a job worker."),
+) -> None:
+    """Run the web app (and a job worker beside it)."""
+    from cluelab.bootstrap import init_database
+
+    init_database()
+    children: list[subprocess.Popen] = []
+    if with_worker:
+        children.append(subprocess.Popen([sys.executable, "-m", "cluelab.cli", "worker"], cwd=ROOT))
+    command = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
+               "--server.address", address, "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    console.print(f"ClueLab on http://localhost:{port}")
+    app_process = subprocess.Popen(command, cwd=ROOT)
+    children.append(app_process)
+    try:
+        app_process.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGINT)
+        for child in children:
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+
+
+@users_app.command("list")
+def users_list() -> None:
+    from db.engine import get_engine
+    from db.queries import users as user_queries
+
+    with Session(get_engine()) as session:
+        table = Table("username", "roles", "active")
+        for user in user_queries.list_users(session):
+            table.add_row(user.username, ", ".join(user.roles), "yes" if user.active else "no")
+        console.print(table)
+
+
+@users_app.command("create")
+def users_create(
+    username: str,
+    role: list[Role] = typer.Option(..., "--role", "-r", help="Repeat for several roles."),
+    password: str = typer.Option(..., prompt=True, hide_input=True, confirmation_prompt=True),
+) -> None:
+    from cluelab.bootstrap import init_database
+    from db.engine import get_engine
+    from db.queries import users as user_queries
+
+    init_database()
+    with Session(get_engine()) as session:
+        try:
+            user_queries.create_user(session, username=username, password=password, roles=role)
+        except user_queries.AccountError as error:
+            _fail(str(error))
+        session.commit()
+    console.print(f"Created {username} ({', '.join(r.value for r in role)}).")
+
+
+@users_app.command("reset-password")
+def users_reset_password(username: str) -> None:
+    """Give an account a new random password, printed once."""
+    import secrets
+
+    from db.engine import get_engine
+    from db.queries import users as user_queries
+
+    with Session(get_engine()) as session:
+        user = user_queries.get_user_by_name(session, username=username)
+        if user is None:
+            _fail(f"no user named {username!r}")
+        password = secrets.token_urlsafe(9)
+        user_queries.set_password(session, user=user, password=password)
+        session.commit()
+    console.print(f"New password for {username}: [bold]{password}[/bold]")
+
+
+@jobs_app.command("list")
+def jobs_list(limit: int = 20) -> None:
+    from cluelab.jobs import list_jobs
+
+    table = Table("id", "kind", "state", "progress", "message", "error")
+    for row in list_jobs(limit=limit):
+        table.add_row(str(row.id), row.kind, row.state, f"{row.done + row.failed}/{row.total}", row.message, row.error or "")
+    console.print(table)
+
+
+@jobs_app.command("retry")
+def jobs_retry(job_id: int, wait: bool = typer.Option(False, help="Run it here instead of in the worker.")) -> None:
+    from cluelab.jobs import retry
+
+    try:
+        retry(job_id, inline=wait)
+    except ValueError as error:
+        _fail(str(error))
+    console.print(f"Job {job_id} queued again." if not wait else f"Job {job_id} ran.")
+
+
+@jobs_app.command("cancel")
+def jobs_cancel(job_id: int) -> None:
+    from cluelab.jobs import cancel
+
+    cancel(job_id)
+    console.print(f"Asked job {job_id} to stop.")
+
+
+def main() -> None:  # pragma: no cover - console entry
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,17 @@
+"""The audit log: who did what to which row."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import Session
+
+from db.models import AuditLog, User
+
+
+def record(session: Session, *, user: User | None, action: str, entity: str = "", entity_id: int | None = None,
+           detail: dict[str, Any] | None = None) -> AuditLog:
+    entry = AuditLog(user_id=user.id if user else None, action=action, entity=entity, entity_id=entity_id,
+                     detail=detail or {})
+    session.add(entry)
+    return entry
