@@ -36,6 +36,8 @@ class ClipInput(BaseModel):
     audio_path: Path | None = None
     frames_dir: Path | None = None
     duration: float | None = None
+    # Times (s) of the files in frames_dir, in name order, when ingest recorded them.
+    frame_times: list[float] = Field(default_factory=list)
     transcript: str = ""
     transcript_words: list[dict[str, Any]] = Field(default_factory=list)
     # "en", "zh", or None to detect from the transcript.

@@ -99,7 +99,7 @@ class BaselineBackend(ModelBackend):
         out = dict(cached)
         needs_frames = not {"face", "scene"} <= cached.keys()
         frames = self._timed("decode", load_frames, video_path=clip.video_path, frames_dir=clip.frames_dir,
-                             duration=clip.duration, fps=self.frames_per_second,
+                             duration=clip.duration, fps=self.frames_per_second, frame_times=clip.frame_times,
                              max_frames=self.max_frames) if needs_frames else None
         if "face" not in out:
             out["face"] = self._timed("face", face_mod.analyze_frames, self._faces, frames.images, frames.times)

@@ -20,7 +20,8 @@ from annotation.vocabulary import Aspect
 from model.embeddings import embed
 
 NEIGHBOURS = 5
-MIN_SIMILARITY = 0.35
+# Unrelated sentences score up to ~0.2 with this encoder; below that a phrase is off-topic for the aspect.
+MIN_SIMILARITY = 0.15
 
 
 def evidence_text(clues: dict[Aspect, str] | dict[str, str]) -> str:
@@ -55,7 +56,8 @@ class ClueStyle:
         similarity = self.clip_vectors @ query
         if emotion is not None:  # prefer neighbours that the team labelled with the same emotion
             similarity = similarity + 0.2 * np.array([e == emotion for e in self.emotions], dtype=np.float32)
-        nearest = set(np.argsort(-similarity)[:NEIGHBOURS].tolist())
+        order = np.argsort(-similarity)[:NEIGHBOURS]
+        nearest = {int(i): float(similarity[i]) for i in order}
         out = dict(measured)
         aspect_vectors = embed([measured[a] for a in Aspect])
         for k, aspect in enumerate(Aspect):
@@ -64,9 +66,11 @@ class ClueStyle:
             rows = [j for j, s in enumerate(self.sentences) if s["aspect"] == aspect.value and s["clip"] in nearest]
             if not rows:
                 continue
-            scores = self.sentence_vectors[rows] @ aspect_vectors[k]
+            fit = self.sentence_vectors[rows] @ aspect_vectors[k]
+            # The nearest clip's phrasing wins unless another neighbour's fits the measured evidence much better.
+            scores = fit + np.array([nearest[self.sentences[j]["clip"]] for j in rows])
             best = int(np.argmax(scores))
-            if scores[best] >= MIN_SIMILARITY:
+            if fit[best] >= MIN_SIMILARITY:
                 phrase = self.sentences[rows[best]]["text"].rstrip("。.；; ")
                 zh = any("\u4e00" <= c <= "\u9fff" for c in measured[aspect])
                 out[aspect] = f"{phrase}。{measured[aspect]}" if zh else f"{phrase}. {measured[aspect]}"

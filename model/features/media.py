@@ -18,12 +18,9 @@ class Frames:
     times: list[float]
 
 
-def _numbered_time(path: Path, index: int, fps: float | None) -> float:
-    return index / fps if fps else float(index)
-
-
-def frames_from_dir(frames_dir: Path, *, max_frames: int, duration: float | None = None) -> Frames:
-    """JPEG/PNG frames from a folder, evenly thinned to `max_frames`; times spread over `duration`."""
+def frames_from_dir(frames_dir: Path, *, max_frames: int, duration: float | None = None,
+                    times: list[float] | None = None) -> Frames:
+    """JPEG/PNG frames from a folder, evenly thinned to `max_frames`; times from `times`, else spread over `duration`."""
     import cv2
 
     files = sorted(p for p in Path(frames_dir).iterdir() if p.suffix.lower() in {".jpg", ".jpeg", ".png"})
@@ -31,14 +28,17 @@ def frames_from_dir(frames_dir: Path, *, max_frames: int, duration: float | None
         return Frames([], [])
     picks = np.unique(np.linspace(0, len(files) - 1, min(max_frames, len(files))).round().astype(int))
     step = (duration / len(files)) if duration else 1.0
-    images, times = [], []
+    images, out_times = [], []
     for i in picks:
         bgr = cv2.imread(str(files[i]))
         if bgr is None:
             continue
         images.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
-        times.append(round(float(i * step + step / 2 if duration else i), 3))
-    return Frames(images, times)
+        if times and len(times) == len(files):
+            out_times.append(round(float(times[i]), 3))
+        else:
+            out_times.append(round(float(i * step + step / 2 if duration else i), 3))
+    return Frames(images, out_times)
 
 
 def frames_from_video(video_path: Path, *, fps: float, max_frames: int, max_side: int = 640) -> Frames:
@@ -74,10 +74,10 @@ def frames_from_video(video_path: Path, *, fps: float, max_frames: int, max_side
 
 
 def load_frames(*, video_path: Path | None, frames_dir: Path | None, duration: float | None,
-                fps: float = 2.0, max_frames: int = 8) -> Frames:
+                fps: float = 2.0, max_frames: int = 8, frame_times: list[float] | None = None) -> Frames:
     """Frames from the ingest's frames folder when present, else sampled from the video."""
     if frames_dir and Path(frames_dir).is_dir():
-        frames = frames_from_dir(Path(frames_dir), max_frames=max_frames, duration=duration)
+        frames = frames_from_dir(Path(frames_dir), max_frames=max_frames, duration=duration, times=frame_times)
         if frames.images:
             return frames
     if video_path and Path(video_path).is_file():
