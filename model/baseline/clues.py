@@ -83,7 +83,7 @@ def facial_clue(face: dict[str, Any] | None, language: str) -> tuple[str, list[d
 
 def vocal_clue(voice: dict[str, Any] | None, features: dict[str, dict[str, Any]], language: str) -> tuple[str, list[dict[str, Any]]]:
     zh = _zh(language)
-    if not voice:
+    if not voice or voice.get("no_audio"):
         return ("没有音轨，无法判断语气。" if zh else "No audio track, so no vocal evidence."), []
     if not voice.get("has_voice"):
         return ("音频基本无声，没有语音证据。" if zh else "The audio is silent: no vocal evidence."), []

@@ -140,3 +140,28 @@ def drawn_face(mouth_open: float = 0.3, *, size: tuple[int, int] = (480, 640)) -
     cv2.line(image, (cx, cy - 15), (cx - 8, cy + 25), (170, 130, 120), 3)
     cv2.ellipse(image, (cx, cy + 60), (45, 4 + int(20 * mouth_open)), 0, 0, 360, (170, 60, 60), -1)
     return image
+
+
+def talking_clip(folder: Path, name: str, text: str, *, voice: str | None = None, seconds: float = 3.0,
+                 fps: int = 10) -> dict[str, Path]:
+    """An H.264 MP4 of a drawn face whose mouth moves, the espeak-ng speech as a 16 kHz WAV, and JPEG frames."""
+    import av
+    import cv2
+
+    folder.mkdir(parents=True, exist_ok=True)
+    wav = espeak_wav(folder / f"{name}.wav", text, voice)
+    video = folder / f"{name}.mp4"
+    frames_dir = folder / f"{name}-frames"
+    frames_dir.mkdir(exist_ok=True)
+    with av.open(str(video), "w") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = 640, 480, "yuv420p"
+        for i in range(int(seconds * fps)):
+            image = drawn_face(abs(np.sin(i / 2)))
+            if i % 5 == 0:
+                cv2.imwrite(str(frames_dir / f"{i // 5:04d}.jpg"), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return {"video": video, "audio": wav, "frames": frames_dir}
