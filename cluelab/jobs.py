@@ -271,6 +271,9 @@ def retry(job_id: int, *, inline: bool = False) -> None:
         row.state = JobState.queued.value
         row.cancel_requested = False
         row.error = None
+        # Resumable jobs count only what is left; earlier item errors are retried too.
+        row.done = row.failed = row.total = 0
+        row.result = {}
         row.finished_at = None
         row.log = (row.log + "[retry]\n")[-LOG_LIMIT:]
         session.add(row)

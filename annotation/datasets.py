@@ -1,0 +1,90 @@
+"""Dataset management as domain actions (lead): create, import, start ingest, overview."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlmodel import Session
+
+from annotation.importer import import_parsed, read_source
+from annotation.permissions import require
+from annotation.records import ImportReport
+from annotation.vocabulary import LABEL_SETS, Role
+from db.models import Dataset, User
+from db.queries import audit
+from db.queries import clips as clip_queries
+
+
+class DatasetError(ValueError):
+    pass
+
+
+@dataclass
+class DatasetOverview:
+    dataset: Dataset
+    counts: dict[str, int]
+
+
+def overview(session: Session) -> list[DatasetOverview]:
+    return [DatasetOverview(d, clip_queries.dataset_counts(session, dataset_id=d.id))
+            for d in clip_queries.list_datasets(session)]
+
+
+def create_dataset(session: Session, *, actor: User | None, name: str, label_set: str = "mer2023",
+                   overlap: int = 3, open_vocabulary: bool = False, language: str = "auto",
+                   description: str = "") -> Dataset:
+    require(actor, Role.lead, action="creating datasets")
+    name = name.strip()
+    if not name:
+        raise DatasetError("a dataset needs a name")
+    if clip_queries.get_dataset_by_name(session, name=name):
+        raise DatasetError(f"a dataset named {name!r} exists already")
+    if label_set not in LABEL_SETS:
+        raise DatasetError(f"unknown label set {label_set!r}")
+    dataset = clip_queries.create_dataset(session, name=name, label_set=list(LABEL_SETS[label_set]), overlap=overlap,
+                                          open_vocabulary=open_vocabulary, language=language, description=description)
+    audit.record(session, user=actor, action="create_dataset", entity="dataset", entity_id=dataset.id)
+    return dataset
+
+
+def import_into(session: Session, *, actor: User | None, dataset_id: int, source: Path) -> ImportReport:
+    """Import a server-side folder or manifest into a dataset (media processed later by an ingest job)."""
+    require(actor, Role.lead, action="importing clips")
+    dataset = clip_queries.get_dataset(session, dataset_id=dataset_id)
+    if dataset is None:
+        raise DatasetError(f"no dataset with id {dataset_id}")
+    source = Path(source)
+    parsed = read_source(source)
+    return import_parsed(session, dataset=dataset, parsed=parsed, user=actor,
+                         media_root=source if source.is_dir() else source.parent)
+
+
+def save_uploads(*, actor: User | None, dataset_id: int, files: list[tuple[str, bytes]], uploads_dir: Path,
+                 max_bytes: int) -> tuple[Path, list[str]]:
+    """Write uploaded media (and subtitle/manifest files) to a new folder; refuse what is not media.
+
+    Returns the folder and the refusals (file name and reason).
+    """
+    import uuid
+
+    from annotation.media import MEDIA_SUFFIXES
+    from annotation.subtitles import SUBTITLE_SUFFIXES
+
+    require(actor, Role.lead, action="uploading clips")
+    folder = uploads_dir / f"dataset-{dataset_id}" / uuid.uuid4().hex[:12]
+    folder.mkdir(parents=True)
+    refused = []
+    allowed = MEDIA_SUFFIXES | set(SUBTITLE_SUFFIXES)
+    for name, data in files:
+        safe = Path(name).name  # never trust a client's path
+        suffix = Path(safe).suffix.lower()
+        if suffix not in allowed:
+            refused.append(f"{safe}: unsupported file type {suffix or '(none)'}")
+        elif not data:
+            refused.append(f"{safe}: the file is empty")
+        elif len(data) > max_bytes:
+            refused.append(f"{safe}: over the {max_bytes / 1e6:.0f} MB limit")
+        else:
+            (folder / safe).write_bytes(data)
+    return folder, refused

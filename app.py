@@ -1,0 +1,37 @@
+"""ClueLab's entry point: sign-in, then the pages the user's roles allow."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from cluelab.bootstrap import init_database
+from cluelab.settings import get_settings
+from components.navigation import pages_for
+from components.session import current_user, sign_out
+
+
+@st.cache_resource
+def _database_ready(_url: str) -> bool:
+    # A fresh data directory works on first visit: migrate once per server process.
+    init_database()
+    return True
+
+
+st.set_page_config(page_title="ClueLab", page_icon=":material/psychology:", layout="wide")
+_database_ready(get_settings().sqlalchemy_url)
+user = current_user()
+
+if user is None:
+    page = st.navigation([st.Page("pages/login.py", title="Sign in", icon=":material/login:")])
+else:
+    sections: dict[str, list] = {}
+    for spec in pages_for(user):
+        sections.setdefault(spec.section, []).append(
+            st.Page(spec.path, title=spec.title, icon=spec.icon, default=spec.path == "pages/home.py"))
+    page = st.navigation(sections)
+    with st.sidebar:
+        st.markdown(f"**{user.display_name or user.username}**  \n{', '.join(user.roles)}")
+        if st.button("Sign out", icon=":material/logout:"):
+            sign_out()
+            st.rerun()
+page.run()

@@ -1,0 +1,66 @@
+"""Job widgets: a live progress bar for one job, and a job list with logs."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from annotation.vocabulary import JobState
+from cluelab import jobs
+from db.models import utcnow
+
+FINISHED = {JobState.done.value, JobState.failed.value, JobState.cancelled.value}
+
+
+def _draw(job_id: int) -> bool:
+    """Draw the job's state; returns True while it is still going."""
+    row = jobs.get_job(job_id)
+    if row is None:
+        st.warning(f"Job {job_id} is gone.")
+        return False
+    label = f"{row.kind} #{row.id}: {row.state} — {row.done + row.failed}/{row.total or '?'}"
+    if row.message:
+        label += f" · {row.message}"
+    st.progress(row.progress, text=label)
+    if row.failed:
+        with st.expander(f"{row.failed} item(s) failed"):
+            for item in row.result.get("item_errors", [])[-50:]:
+                st.markdown(f"- **{item['item']}**: {item['error']}")
+    if row.state == JobState.failed.value:
+        st.error(row.error or "failed")
+    if row.state == JobState.queued.value and (utcnow() - row.created_at).total_seconds() > 10:
+        st.caption("Waiting for a worker — is `cluelab worker` (or `cluelab serve`) running?")
+    return row.state not in FINISHED
+
+
+def job_progress(job_id: int) -> None:
+    """A progress bar that refreshes itself each second until the job ends."""
+
+    @st.fragment(run_every=1.0)
+    def _poll() -> None:
+        if not _draw(job_id):
+            st.session_state.setdefault("_finished_jobs", set()).add(job_id)
+
+    if job_id in st.session_state.get("_finished_jobs", set()):
+        _draw(job_id)
+    else:
+        _poll()
+
+
+def jobs_table(limit: int = 30) -> None:
+    for row in jobs.list_jobs(limit=limit):
+        with st.container(border=True):
+            head, actions = st.columns([5, 1])
+            with head:
+                _draw(int(row.id))
+            with actions:
+                if row.state in (JobState.queued.value, JobState.running.value):
+                    if st.button("Cancel", key=f"cancel_{row.id}"):
+                        jobs.cancel(int(row.id))
+                        st.rerun()
+                elif row.state in (JobState.failed.value, JobState.cancelled.value):
+                    if st.button("Retry", key=f"retry_{row.id}"):
+                        jobs.retry(int(row.id))
+                        st.rerun()
+            if row.log:
+                with st.expander("Log"):
+                    st.code(row.log[-3000:], language=None)

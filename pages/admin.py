@@ -1,0 +1,64 @@
+"""Users (admin): create accounts, set roles, reset passwords, deactivate."""
+
+import pandas as pd
+import streamlit as st
+
+from annotation.accounts import (AccountError, create_account, list_accounts, reset_password, set_account_active,
+                                 set_account_roles)
+from annotation.vocabulary import Role
+from components.session import current_user, db_session
+
+actor = current_user()
+ROLE_NAMES = [r.value for r in Role]
+st.title("Users")
+
+with db_session() as session:
+    accounts = list_accounts(session, actor=actor)
+st.dataframe(pd.DataFrame([{"username": u.username, "name": u.display_name, "roles": ", ".join(u.roles),
+                            "active": u.active, "created": u.created_at.strftime("%Y-%m-%d")} for u in accounts]),
+             hide_index=True, width="stretch")
+
+create, edit = st.columns(2)
+with create:
+    st.subheader("New account")
+    with st.form("create_user", clear_on_submit=True):
+        username = st.text_input("Username")
+        display_name = st.text_input("Display name")
+        roles = st.multiselect("Roles", ROLE_NAMES, default=["annotator"])
+        password = st.text_input("Password (8+ characters)", type="password")
+        if st.form_submit_button("Create", type="primary"):
+            try:
+                with db_session() as session:
+                    create_account(session, actor=actor, username=username, password=password, roles=roles,
+                                   display_name=display_name)
+                    session.commit()
+                st.success(f"Created {username}.")
+                st.rerun()
+            except AccountError as error:
+                st.error(str(error))
+
+with edit:
+    st.subheader("Change an account")
+    by_name = {u.username: u for u in accounts}
+    target = by_name[st.selectbox("Account", list(by_name))]
+    new_roles = st.multiselect("Roles", ROLE_NAMES, default=target.roles, key=f"roles_{target.id}")
+    save_roles, reset, toggle = st.columns(3)
+    try:
+        if save_roles.button("Save roles"):
+            with db_session() as session:
+                set_account_roles(session, actor=actor, user_id=target.id, roles=new_roles)
+                session.commit()
+            st.success("Roles saved.")
+            st.rerun()
+        if reset.button("Reset password"):
+            with db_session() as session:
+                password = reset_password(session, actor=actor, user_id=target.id)
+                session.commit()
+            st.info(f"New password for {target.username} (shown once): `{password}`")
+        if toggle.button("Deactivate" if target.active else "Activate"):
+            with db_session() as session:
+                set_account_active(session, actor=actor, user_id=target.id, active=not target.active)
+                session.commit()
+            st.rerun()
+    except AccountError as error:
+        st.error(str(error))

@@ -1,0 +1,81 @@
+"""Clips: a filterable table with thumbnails; open one to play it with its transcript."""
+
+import pandas as pd
+import streamlit as st
+
+from annotation.vocabulary import ClipStatus
+from components.media import show_clip_media, thumbnail_uri
+from components.session import db_session
+from db.queries import clips as clip_queries
+
+PAGE_SIZE = 50
+
+st.title("Clips")
+with db_session() as session:
+    datasets = clip_queries.list_datasets(session)
+if not datasets:
+    st.info("No datasets yet.")
+    st.stop()
+
+names = {d.name: d for d in datasets}
+left, middle, right, far = st.columns([3, 2, 3, 2])
+dataset = names[left.selectbox("Dataset", list(names))]
+status = middle.selectbox("Media", ["any"] + [s.value for s in ClipStatus])
+text = right.text_input("Search name or transcript")
+kind = far.selectbox("Kind", ["any", "video", "no video"])
+page_number = st.session_state.get("clips_page", 0)
+
+with db_session() as session:
+    rows, total = clip_queries.search_clips(
+        session, dataset_id=dataset.id, status=None if status == "any" else status, text=text,
+        has_video={"any": None, "video": True, "no video": False}[kind],
+        limit=PAGE_SIZE, offset=page_number * PAGE_SIZE)
+
+st.caption(f"{total} clip(s) match" + (" · synthetic demo data" if dataset.is_synthetic else ""))
+table = pd.DataFrame([{
+    "thumbnail": thumbnail_uri(c.thumbnail_path),
+    "name": c.name,
+    "status": c.status,
+    "duration (s)": round(c.duration, 1) if c.duration else None,
+    "language": c.language or "",
+    "label given": c.source_emotion or "",
+    "transcript": c.transcript[:120],
+    "error": c.error or "",
+} for c in rows])
+event = st.dataframe(
+    table, hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row", row_height=60,
+    column_config={"thumbnail": st.column_config.ImageColumn("", width="small")}, key="clip_table",
+) if len(table) else None
+
+pages = max(1, -(-total // PAGE_SIZE))
+if pages > 1:
+    previous, info, following = st.columns([1, 2, 1])
+    if previous.button("← Previous", disabled=page_number == 0):
+        st.session_state["clips_page"] = page_number - 1
+        st.rerun()
+    info.caption(f"Page {page_number + 1} of {pages}")
+    if following.button("Next →", disabled=page_number + 1 >= pages):
+        st.session_state["clips_page"] = page_number + 1
+        st.rerun()
+
+selected = event.selection.rows if event is not None else []
+if selected:
+    clip = rows[selected[0]]
+    st.divider()
+    st.subheader(clip.name)
+    media_column, info_column = st.columns([3, 2])
+    with media_column:
+        show_clip_media(clip)
+    with info_column:
+        st.markdown("**Transcript**" + (f" ({clip.transcript_source})" if clip.transcript_source else ""))
+        st.write(clip.transcript or "—")
+        facts = {
+            "duration": f"{clip.duration:.2f} s" if clip.duration else "—",
+            "size": f"{clip.width}×{clip.height} @ {clip.fps:.0f} fps" if clip.width and clip.fps else "—",
+            "audio": "yes" if clip.has_audio else "no",
+            "speaker": clip.speaker or "—",
+            "language": clip.language or "—",
+        }
+        st.table(pd.DataFrame(facts.items(), columns=["", "value"]).set_index(""))
+else:
+    st.caption("Select a row to play the clip.")

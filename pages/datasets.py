@@ -1,0 +1,85 @@
+"""Datasets & import (lead): create a dataset, import clips, process their media in the background."""
+
+from pathlib import Path
+
+import streamlit as st
+
+from annotation.datasets import DatasetError, create_dataset, import_into, overview, save_uploads
+from annotation.importer import ImportFailed
+from annotation.vocabulary import LABEL_SETS
+from cluelab.jobs import enqueue
+from cluelab.settings import get_settings
+from components.jobs import job_progress
+from components.session import current_user, db_session
+
+user = current_user()
+settings = get_settings()
+st.title("Datasets & import")
+
+with db_session() as session:
+    items = overview(session)
+
+with st.expander("New dataset", expanded=not items):
+    with st.form("new_dataset"):
+        name = st.text_input("Name")
+        label_set = st.selectbox("Label set", list(LABEL_SETS), format_func=lambda k: f"{k}: {', '.join(LABEL_SETS[k])}")
+        overlap = st.number_input("Annotations per clip (overlap)", min_value=1, max_value=20, value=3)
+        language = st.selectbox("Clue language", ["auto", "en", "zh"])
+        open_vocabulary = st.checkbox("Allow open-vocabulary emotions (\"other\")")
+        description = st.text_area("Description")
+        if st.form_submit_button("Create", type="primary"):
+            try:
+                with db_session() as session:
+                    create_dataset(session, actor=user, name=name, label_set=label_set, overlap=int(overlap),
+                                   language=language, open_vocabulary=open_vocabulary, description=description)
+                    session.commit()
+                st.success(f"Created {name}.")
+                st.rerun()
+            except DatasetError as error:
+                st.error(str(error))
+
+if not items:
+    st.stop()
+
+by_name = {item.dataset.name: item for item in items}
+chosen = by_name[st.selectbox("Dataset", list(by_name))]
+counts = chosen.counts
+st.caption(f"{counts['clips']} clips · {counts['ready']} ready · {counts['pending']} pending · {counts['errors']} errors")
+
+upload_tab, path_tab = st.tabs(["Upload files", "From a folder or manifest on the server"])
+with upload_tab:
+    files = st.file_uploader("Videos or audio, with .srt/.vtt subtitles of the same name",
+                             accept_multiple_files=True, key="uploads")
+    if st.button("Import uploaded files", disabled=not files):
+        folder, refused = save_uploads(actor=user, dataset_id=chosen.dataset.id,
+                                       files=[(f.name, f.getvalue()) for f in files or []],
+                                       uploads_dir=settings.data_dir / "uploads", max_bytes=settings.max_media_bytes)
+        for reason in refused:
+            st.warning(reason)
+        st.session_state["import_source"] = str(folder)
+with path_tab:
+    server_path = st.text_input("Folder or .csv/.json manifest path")
+    if st.button("Import from path", disabled=not server_path):
+        st.session_state["import_source"] = server_path
+
+source = st.session_state.pop("import_source", None)
+if source:
+    try:
+        with db_session() as session:
+            report = import_into(session, actor=user, dataset_id=chosen.dataset.id, source=Path(source))
+            session.commit()
+    except ImportFailed as error:
+        st.error(str(error))
+    else:
+        (st.success if not report.errors else st.warning)(report.summary())
+        for error in report.errors:
+            where = f"row {error.row}" if error.row else (error.name or "")
+            st.markdown(f"- {where}: {error.reason}")
+        if report.created:
+            st.session_state["ingest_job"] = enqueue("ingest", params={"dataset_id": chosen.dataset.id}, user=user)
+
+if counts["pending"] and st.button("Process pending media"):
+    st.session_state["ingest_job"] = enqueue("ingest", params={"dataset_id": chosen.dataset.id}, user=user)
+if st.session_state.get("ingest_job"):
+    st.subheader("Media processing")
+    job_progress(st.session_state["ingest_job"])

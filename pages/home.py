@@ -1,0 +1,58 @@
+"""Home: datasets at a glance and what to do next for each of the user's roles."""
+
+import streamlit as st
+
+from annotation.datasets import overview
+from annotation.vocabulary import Role
+from components.navigation import link
+from components.session import current_user, db_session
+
+user = current_user()
+st.title("ClueLab")
+st.caption("Label why people in video clips feel what they feel — four clue aspects, an emotion, "
+           "and a rating of the model's reasoning.")
+
+with db_session() as session:
+    datasets = overview(session)
+
+roles = set(user.roles) if user else set()
+st.subheader("What to do next")
+if not datasets:
+    st.info("No datasets yet." + (" Import clips on **Datasets & import**." if roles & {"lead", "admin"} else
+                                  " A lead imports clips first."))
+if Role.annotator.value in roles:
+    ready = sum(item.counts["ready"] for item in datasets)
+    st.markdown(f"**Annotator** — {ready} clip(s) ready across {len(datasets)} dataset(s). "
+                "Open your queue and label the next clip.")
+    link(user, "pages/annotate.py", "Annotate the next clip")
+if Role.lead.value in roles or Role.admin.value in roles:
+    pending = sum(item.counts["pending"] for item in datasets)
+    errors = sum(item.counts["errors"] for item in datasets)
+    st.markdown(f"**Lead** — {pending} clip(s) waiting for media processing, {errors} with errors. "
+                "Import data, reconcile annotations and watch agreement.")
+    link(user, "pages/datasets.py")
+    link(user, "pages/adjudicate.py")
+    link(user, "pages/agreement.py")
+if Role.researcher.value in roles:
+    st.markdown("**Researcher** — browse clips, compare model versions and run blind human evaluations.")
+    link(user, "pages/clips.py")
+    link(user, "pages/models.py")
+if Role.admin.value in roles:
+    link(user, "pages/admin.py", "Manage users and roles")
+
+if datasets and roles & {"lead", "researcher", "admin"}:
+    st.subheader("Datasets")
+    for item in datasets:
+        d, c = item.dataset, item.counts
+        with st.container(border=True):
+            title = f"**{d.name}**" + ("  :orange-badge[synthetic]" if d.is_synthetic else "")
+            st.markdown(title)
+            if d.description:
+                st.caption(d.description)
+            cols = st.columns(5)
+            cols[0].metric("Clips", c["clips"])
+            cols[1].metric("Ready", c["ready"])
+            cols[2].metric("Errors", c["errors"])
+            cols[3].metric("Annotations", c["annotations"])
+            cols[4].metric("With consensus", c["consensus"])
+            st.caption(f"Labels: {', '.join(d.label_set)} · overlap {d.overlap} · queue: {d.strategy}")

@@ -1,0 +1,19 @@
+"""Sign in."""
+
+import streamlit as st
+
+from components.session import sign_in
+
+st.title("ClueLab")
+st.caption("Annotate and review explainable multimodal emotion recognition.")
+with st.form("sign_in", clear_on_submit=False):
+    username = st.text_input("Username", autocomplete="username")
+    password = st.text_input("Password", type="password", autocomplete="current-password")
+    submitted = st.form_submit_button("Sign in", type="primary")
+if submitted:
+    if not username or not password:
+        st.error("Enter your username and password.")
+    elif sign_in(username, password) is None:
+        st.error("Wrong username or password.")
+    else:
+        st.rerun()

@@ -1,0 +1,38 @@
+"""A demo annotator signs in on the real app in headless Chromium and lands on Home."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+
+from cluelab.bootstrap import seed_demo
+from cluelab.settings import get_settings
+from tests.browser.conftest import ARTIFACTS, start_app
+
+pytestmark = pytest.mark.browser
+
+
+def test_demo_annotator_signs_in_and_sees_home(browser_page):
+    result = seed_demo(passwords={"annotator1": "demo-password-1"})
+    assert result.new_passwords["annotator1"] == "demo-password-1"
+    assert result.ingest.ready == 24 and result.ingest.failed == 0
+    process, url = start_app(get_settings().data_dir)
+    try:
+        page = browser_page
+        page.goto(url)
+        page.get_by_label("Username").fill("annotator1")
+        page.get_by_role("textbox", name="Password").fill("wrong-password")
+        page.get_by_role("button", name="Sign in").click()
+        page.get_by_text("Wrong username or password.").wait_for(timeout=30_000)
+
+        page.get_by_role("textbox", name="Password").fill("demo-password-1")
+        page.get_by_role("button", name="Sign in").click()
+        page.get_by_text("What to do next").wait_for(timeout=30_000)
+        page.get_by_text("24 clip(s) ready").wait_for(timeout=10_000)
+        assert page.get_by_role("link", name="Users").count() == 0  # not an admin
+        page.screenshot(path=str(ARTIFACTS / "home-annotator.png"), full_page=True)
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=20)
