@@ -151,6 +151,16 @@ class ModelBackend(ABC):
         """Per-extractor features worth caching; backends without any return {}."""
         return {}
 
+    def extract_many(self, clips: list[ClipInput]) -> list[dict[str, dict[str, Any]] | Exception]:
+        """`extract_features` for each clip; a clip that fails gets its exception in its place."""
+        out: list[dict[str, dict[str, Any]] | Exception] = []
+        for clip in clips:
+            try:
+                out.append(self.extract_features(clip))
+            except Exception as error:  # noqa: BLE001 — the caller records it per clip
+                out.append(error)
+        return out
+
     def feature_versions(self) -> dict[str, str]:
         """Extractor name -> version, so cached features are reused only when current."""
         return {}

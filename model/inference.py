@@ -70,26 +70,33 @@ def extract_dataset_features(*, dataset_id: int, clip_ids: list[int] | None = No
     progress.set_total(len(clips))
     counts = {"extracted": 0, "cached": 0, "failed": 0}
     try:
-        for clip in clips:
+        for first in range(0, len(clips), CHUNK):
+            chunk = clips[first:first + CHUNK]
             with Session(engine, expire_on_commit=False) as session:
-                cached = q.cached_features(session, clip_ids=[clip.id], versions=versions)[clip.id]
-            if set(cached) >= set(versions):
-                counts["cached"] += 1
-                progress.advance(message=f"{clip.name}: cached")
-                continue
-            try:
-                _check_media(clip, settings.data_dir)
-                features = backend.extract_features(clip_input(clip, dataset=dataset, data_dir=settings.data_dir,
-                                                                features=cached))
-            except Exception as error:  # noqa: BLE001 — one bad clip must not stop the run
-                counts["failed"] += 1
-                progress.fail_item(clip.name, f"{type(error).__name__}: {error}")
-                continue
-            with Session(engine, expire_on_commit=False) as session:
-                q.save_features(session, clip_id=clip.id, features=features)
-                session.commit()
-            counts["extracted"] += 1
-            progress.advance(message=f"{clip.name}: features")
+                cached = q.cached_features(session, clip_ids=[c.id for c in chunk], versions=versions)
+            todo: list[tuple[Clip, ClipInput]] = []
+            for clip in chunk:
+                if set(cached[clip.id]) >= set(versions):
+                    counts["cached"] += 1
+                    progress.advance(message=f"{clip.name}: cached")
+                    continue
+                try:
+                    _check_media(clip, settings.data_dir)
+                    todo.append((clip, clip_input(clip, dataset=dataset, data_dir=settings.data_dir,
+                                                  features=cached[clip.id])))
+                except Exception as error:  # noqa: BLE001 — one bad clip must not stop the run
+                    counts["failed"] += 1
+                    progress.fail_item(clip.name, f"{type(error).__name__}: {error}")
+            for (clip, _), features in zip(todo, backend.extract_many([item for _, item in todo])):
+                if isinstance(features, Exception):
+                    counts["failed"] += 1
+                    progress.fail_item(clip.name, f"{type(features).__name__}: {features}")
+                    continue
+                with Session(engine, expire_on_commit=False) as session:
+                    q.save_features(session, clip_id=clip.id, features=features)
+                    session.commit()
+                counts["extracted"] += 1
+                progress.advance(message=f"{clip.name}: features")
     finally:
         if own:
             backend.close()
@@ -127,25 +134,31 @@ def predict_dataset(*, dataset_id: int, version_id: int | None = None, clip_ids:
             with Session(engine, expire_on_commit=False) as session:
                 cached = q.cached_features(session, clip_ids=[c.id for c in chunk], versions=versions)
             ready: list[tuple[Clip, ClipInput, dict[str, dict[str, Any]]]] = []
+            items: list[tuple[Clip, ClipInput]] = []
             for clip in chunk:
                 try:
                     _check_media(clip, settings.data_dir)
-                    item = clip_input(clip, dataset=dataset, data_dir=settings.data_dir, features=cached[clip.id])
-                    features = backend.extract_features(item)
-                    ready.append((clip, item, features))
+                    items.append((clip, clip_input(clip, dataset=dataset, data_dir=settings.data_dir,
+                                                   features=cached[clip.id])))
                 except Exception as error:  # noqa: BLE001
                     failed += 1
                     progress.fail_item(clip.name, f"{type(error).__name__}: {error}")
+            extracted = backend.extract_many([item for _, item in items])
+            for (clip, item), features in zip(items, extracted):
+                if isinstance(features, Exception):
+                    failed += 1
+                    progress.fail_item(clip.name, f"{type(features).__name__}: {features}")
+                else:
+                    ready.append((clip, item, features))
             if not ready:
                 continue
-            distributions = backend.distributions([f for _, _, f in ready]) if hasattr(backend, "distributions") else None
+            for _, item, features in ready:
+                item.features = features  # predict reuses them: nothing is extracted twice
+            predictions = backend.predict([item for _, item, _ in ready])
             with Session(engine, expire_on_commit=False) as session:
-                for k, (clip, item, features) in enumerate(ready):
+                for (clip, item, features), prediction in zip(ready, predictions):
                     if set(features) - set(cached[clip.id]):
                         q.save_features(session, clip_id=clip.id, features=features)
-                    item.features = features
-                    prediction = backend.predict_from_features(item, features, distributions[k]) \
-                        if distributions is not None else backend.predict([item])[0]
                     q.save_prediction(session, clip_id=clip.id, version_id=version.id,
                                       clues={a.value: t for a, t in prediction.clues.items()},
                                       emotion=prediction.emotion, distribution=prediction.distribution,

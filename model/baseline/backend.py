@@ -40,6 +40,13 @@ EXTRACTOR_VERSIONS = {
 }
 
 
+def _whisper_language(language: str | None) -> str | None:
+    """'zh-CN' -> 'zh'; None for unknown or 'auto' (Whisper then detects it per clip)."""
+    if not language or language == "auto":
+        return None
+    return language.split("-")[0].split("_")[0].lower()
+
+
 class BaselineBackend(ModelBackend):
     name = "baseline"
     # Frame sampling: 2 per second, at most 8 per clip, keeps a 4 s clip near 0.2 s of face work.
@@ -95,32 +102,85 @@ class BaselineBackend(ModelBackend):
 
     def extract_features(self, clip: ClipInput) -> dict[str, dict[str, Any]]:
         """Every extractor's output for the clip, reusing cached ones whose version is current."""
+        result = self.extract_many([clip])[0]
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def extract_many(self, clips: list[ClipInput]) -> list[dict[str, dict[str, Any]] | Exception]:
+        """Features for several clips; a clip that fails gets its exception in its place.
+
+        Speech recognition runs last and in batches: clips of one known language share
+        Whisper's 30 s window instead of each paying for a whole window.
+        """
+        states: list[dict[str, Any] | Exception] = []
+        for clip in clips:
+            try:
+                states.append(self._visual_and_voice(clip))
+            except Exception as error:  # noqa: BLE001 — reported per clip by the caller
+                states.append(error)
+        batches: dict[str, list[int]] = {}
+        for i, (clip, state) in enumerate(zip(clips, states)):
+            if isinstance(state, Exception) or "speech" in state["features"]:
+                continue
+            language = _whisper_language(clip.language)
+            if language and speech_mod.needs_asr(transcript=clip.transcript, audio=state["audio"],
+                                                 speech_seconds=state["features"]["voice"].get("speech_seconds")):
+                batches.setdefault(language, []).append(i)
+        asr: dict[int, dict[str, Any]] = {}
+        for language, members in batches.items():
+            try:
+                results = self._timed("asr", speech_mod.transcribe_many, [states[i]["audio"] for i in members],
+                                      data_dir=self.settings.data_dir, language=language, threads=self.threads)
+                asr.update(zip(members, results))
+            except Exception as error:  # noqa: BLE001
+                for i in members:
+                    states[i] = error
+        out: list[dict[str, dict[str, Any]] | Exception] = []
+        for i, (clip, state) in enumerate(zip(clips, states)):
+            if isinstance(state, Exception):
+                out.append(state)
+                continue
+            try:
+                out.append(self._language_and_scene(clip, state, asr.get(i)))
+            except Exception as error:  # noqa: BLE001
+                out.append(error)
+        return out
+
+    def _visual_and_voice(self, clip: ClipInput) -> dict[str, Any]:
         cached = {k: v for k, v in clip.features.items() if v.get("version") == EXTRACTOR_VERSIONS.get(k)}
-        out = dict(cached)
-        needs_frames = not {"face", "scene"} <= cached.keys()
-        frames = self._timed("decode", load_frames, video_path=clip.video_path, frames_dir=clip.frames_dir,
-                             duration=clip.duration, fps=self.frames_per_second, frame_times=clip.frame_times,
-                             max_frames=self.max_frames) if needs_frames else None
-        if "face" not in out:
-            out["face"] = self._timed("face", face_mod.analyze_frames, self._faces, frames.images, frames.times)
+        features = dict(cached)
+        frames = None
+        if not {"face", "scene"} <= cached.keys():
+            frames = self._timed("decode", load_frames, video_path=clip.video_path, frames_dir=clip.frames_dir,
+                                 duration=clip.duration, fps=self.frames_per_second, frame_times=clip.frame_times,
+                                 max_frames=self.max_frames)
+        if "face" not in features:
+            features["face"] = self._timed("face", face_mod.analyze_frames, self._faces, frames.images, frames.times)
         audio = None
         if not {"voice", "speech"} <= cached.keys():
             audio = self._timed("decode", self._audio, clip)
-        if "voice" not in out:
-            out["voice"] = self._timed("voice", voice_mod.analyze_audio, audio) if audio is not None else \
+        if "voice" not in features:
+            features["voice"] = self._timed("voice", voice_mod.analyze_audio, audio) if audio is not None else \
                 {"version": voice_mod.VERSION, "has_voice": False, "no_audio": True}
-        if "speech" not in out:
-            out["speech"] = self._timed(
+        return {"features": features, "frames": frames, "audio": audio}
+
+    def _language_and_scene(self, clip: ClipInput, state: dict[str, Any], asr: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
+        features, frames, audio = state["features"], state["frames"], state["audio"]
+        if "speech" not in features:
+            features["speech"] = self._timed(
                 "asr", speech_mod.speech_features, transcript=clip.transcript, words=clip.transcript_words,
-                audio=audio, data_dir=self.settings.data_dir, language=clip.language,
-                speech_seconds=out["voice"].get("speech_seconds"), threads=self.threads)
-        if "text" not in out:
-            language = clip.language or out["speech"].get("language") or detect_language(out["speech"]["text"])
-            out["text"] = self._timed("text", text_mod.text_features, out["speech"]["text"], language)
-        if "scene" not in out:
-            out["scene"] = self._timed("scene", scene_mod.scene_features, frames.images, frames.times,
-                                       faces=out["face"], ocr_frames=self.ocr_frames)
-        return out
+                audio=audio, data_dir=self.settings.data_dir, language=_whisper_language(clip.language),
+                speech_seconds=features["voice"].get("speech_seconds"), threads=self.threads, asr=asr)
+        if "text" not in features:
+            said = features["speech"]["text"]
+            language = _whisper_language(clip.language) or (detect_language(said) if said.strip() else
+                                                            features["speech"].get("language") or "en")
+            features["text"] = self._timed("text", text_mod.text_features, said, language)
+        if "scene" not in features:
+            features["scene"] = self._timed("scene", scene_mod.scene_features, frames.images, frames.times,
+                                            faces=features["face"], ocr_frames=self.ocr_frames)
+        return features
 
     @staticmethod
     def _audio(clip: ClipInput):  # noqa: ANN205
@@ -160,7 +220,11 @@ class BaselineBackend(ModelBackend):
             spans=[Span(**s) for s in spans], language=language, model_version=self.model_version)
 
     def predict(self, clips: list[ClipInput]) -> list[ClipPrediction]:
-        features = [self.extract_features(c) for c in clips]
+        features = []
+        for result in self.extract_many(clips):
+            if isinstance(result, Exception):
+                raise result
+            features.append(result)
         distributions = self.distributions(features)
         return [self.predict_from_features(c, f, d) for c, f, d in zip(clips, features, distributions)]
 

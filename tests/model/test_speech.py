@@ -8,7 +8,7 @@ import pytest
 
 from cluelab.settings import get_settings
 from model.features.media import load_audio
-from model.features.speech import speech_features, transcribe, whisper_dir
+from model.features.speech import speech_features, transcribe, transcribe_many, whisper_dir
 from tests.model.conftest import espeak_wav
 
 pytestmark = pytest.mark.slow
@@ -47,3 +47,16 @@ def test_mandarin_speech_gives_a_chinese_transcript(tmp_path, data_dir):
 def test_given_transcript_is_used_without_asr(data_dir):
     result = speech_features(transcript="我今天很开心", words=[], audio=None, data_dir=data_dir)
     assert result["source"] == "given" and result["language"] == "zh" and result["syllables"] == 6
+
+
+def test_clips_of_one_language_share_a_window_and_keep_their_own_words(tmp_path, data_dir):
+    sentences = ["Thank you very much for the wonderful dinner.", "Why did you not tell me about the meeting?",
+                 "The weather is cold and rainy this morning."]
+    audios = [load_audio(espeak_wav(tmp_path / f"s{i}.wav", text)) for i, text in enumerate(sentences)]
+    results = transcribe_many(audios, data_dir=data_dir, language="en")
+    expected = [{"dinner", "thank"}, {"meeting", "tell"}, {"weather", "morning"}]
+    for result, words, audio in zip(results, expected, audios):
+        said = set(re.findall(r"[a-z]+", result["text"].lower()))
+        assert words <= said, result["text"]
+        assert all(0 <= w["start"] <= w["end"] <= audio.size / 16000 + 0.5 for w in result["words"])
+    assert not {"dinner"} & set(re.findall(r"[a-z]+", results[1]["text"].lower()))
