@@ -100,7 +100,8 @@ def train_version(*, dataset_id: int, user: User | None, backend_name: str | Non
     progress.log("caching features of labelled clips")
     with Session(engine, expire_on_commit=False) as session:
         labelled = [clip.id for _, clip in q.current_consensus(session, dataset_id=dataset_id)]
-    extract_dataset_features(dataset_id=dataset_id, clip_ids=labelled or [-1], backend=backend, progress=_Nested(progress))
+    if labelled:
+        extract_dataset_features(dataset_id=dataset_id, clip_ids=labelled, backend=backend, progress=_Nested(progress))
     progress.advance(message="features ready")
     with Session(engine, expire_on_commit=False) as session:
         snapshot = build_snapshot(session, dataset_id=dataset_id, versions=backend.feature_versions(),
@@ -152,7 +153,8 @@ def evaluate_version(*, version_id: int, user: User | None, dataset_id: int | No
             raise ValueError("the version has no dataset; name one to evaluate on")
         labelled = [clip.id for _, clip in q.current_consensus(session, dataset_id=dataset_id)]
     backend = backend_for(version)
-    extract_dataset_features(dataset_id=dataset_id, clip_ids=labelled or [-1], backend=backend)
+    if labelled:
+        extract_dataset_features(dataset_id=dataset_id, clip_ids=labelled, backend=backend)
     versions = backend.feature_versions()
     backend.close()
     with Session(engine, expire_on_commit=False) as session:

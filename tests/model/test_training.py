@@ -61,3 +61,28 @@ def test_only_leads_promote_and_promotion_keeps_old_versions(app_db, dataset, le
         versions = q.list_versions(session, dataset_id=dataset.id)
         assert [v.is_active for v in versions] == [False, True]
         assert q.active_version(session, dataset_id=dataset.id).id == version.id
+
+
+def test_evaluate_measures_held_out_and_how_much_annotators_edited_the_clues(app_db, dataset, lead, annotator):
+    from db.models import Annotation
+    from model.inference import predict_dataset
+    from model.training import evaluate_version
+
+    ids = add_labelled_clips(app_db, dataset_id=dataset.id, start=0, count=20)
+    result = predict_dataset(dataset_id=dataset.id, clip_ids=ids[:2])
+    with Session(app_db, expire_on_commit=False) as session:
+        for n, clip_id in enumerate(ids[:2]):
+            prediction = q.prediction_for_clip(session, clip_id=clip_id, version_id=result["model_version_id"])
+            clues = dict(prediction.clues)
+            if n == 0:
+                clues["scene"] = "A bright room."  # rewritten
+            session.add(Annotation(clip_id=clip_id, user_id=annotator.id, prediction_id=prediction.id, clues=clues,
+                                   emotion="happy", status="submitted"))
+        session.commit()
+    metrics = evaluate_version(version_id=result["model_version_id"], user=lead)
+    edits = metrics["annotator_edit_distance"]
+    assert edits["facial"] == 0.0 and 0.4 < edits["scene"] <= 0.5  # one of two scene clues rewritten
+    assert metrics["evaluation"]["n"] >= 1 and "weighted_f1" in metrics["evaluation"]
+    with Session(app_db) as session:
+        stored = q.get_version(session, version_id=result["model_version_id"]).metrics
+        assert stored["annotator_edit_distance"] == edits
