@@ -44,6 +44,8 @@ class ClipInput(BaseModel):
     language: str | None = None
     # Cached extractor outputs keyed by extractor name (see ClipFeature).
     features: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    # The speaker's usual voice over their other clips (`model.features.voice.speaker_baseline`).
+    speaker_baseline: dict[str, Any] | None = None
 
 
 class ClipPrediction(BaseModel):
@@ -84,6 +86,7 @@ class TrainingItem(BaseModel):
     clues: dict[str, str] = Field(default_factory=dict)
     language: str | None = None
     features: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    speaker_baseline: dict[str, Any] | None = None
 
 
 class TrainingSnapshot(BaseModel):

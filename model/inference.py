@@ -23,6 +23,16 @@ from model.registry import make_backend
 CHUNK = 8  # clips per commit and per batched prediction
 
 
+def speaker_baselines(session: Session, *, dataset_id: int, versions: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """Each named speaker's usual voice, from the cached voice features of their clips."""
+    from model.features.voice import speaker_baseline
+
+    if "voice" not in versions:
+        return {}
+    voices = q.features_by_speaker(session, dataset_id=dataset_id, extractor="voice", version=versions["voice"])
+    return {speaker: baseline for speaker, rows in voices.items() if (baseline := speaker_baseline(rows))}
+
+
 def _media(path: str | None, data_dir: Path) -> Path | None:
     return (data_dir / path) if path else None
 
@@ -152,13 +162,18 @@ def predict_dataset(*, dataset_id: int, version_id: int | None = None, clip_ids:
                     ready.append((clip, item, features))
             if not ready:
                 continue
-            for _, item, features in ready:
+            with Session(engine, expire_on_commit=False) as session:
+                for clip, _, features in ready:  # stored first, so this chunk counts toward its speakers' baselines
+                    if set(features) - set(cached[clip.id]):
+                        q.save_features(session, clip_id=clip.id, features=features)
+                session.commit()
+                baselines = speaker_baselines(session, dataset_id=dataset_id, versions=versions)
+            for clip, item, features in ready:
                 item.features = features  # predict reuses them: nothing is extracted twice
+                item.speaker_baseline = baselines.get(clip.speaker) if clip.speaker else None
             predictions = backend.predict([item for _, item, _ in ready])
             with Session(engine, expire_on_commit=False) as session:
                 for (clip, item, features), prediction in zip(ready, predictions):
-                    if set(features) - set(cached[clip.id]):
-                        q.save_features(session, clip_id=clip.id, features=features)
                     q.save_prediction(session, clip_id=clip.id, version_id=version.id,
                                       clues={a.value: t for a, t in prediction.clues.items()},
                                       emotion=prediction.emotion, distribution=prediction.distribution,

@@ -23,7 +23,7 @@ from db.models import Dataset, ModelVersion, User
 from db.queries import audit
 from db.queries import models as q
 from model.base import ClipInput, TrainingItem, TrainingSnapshot
-from model.inference import backend_for, extract_dataset_features
+from model.inference import backend_for, extract_dataset_features, speaker_baselines
 from model.metrics import clue_similarity, edit_distance_from_model, emotion_metrics
 from model.progress import Progress, QuietProgress
 from model.registry import make_backend
@@ -45,12 +45,14 @@ def build_snapshot(session: Session, *, dataset_id: int, versions: dict[str, str
         raise ValueError(f"no dataset {dataset_id}")
     rows = q.current_consensus(session, dataset_id=dataset_id)
     features = q.cached_features(session, clip_ids=[clip.id for _, clip in rows], versions=versions)
+    baselines = speaker_baselines(session, dataset_id=dataset_id, versions=versions)
     train, held = [], []
     for consensus, clip in rows:
         if not consensus.emotion or set(features[clip.id]) < set(versions):
             continue
         item = TrainingItem(clip_id=clip.id, clip_name=clip.name, consensus_id=consensus.id, emotion=consensus.emotion,
-                            clues=dict(consensus.clues), language=_language(clip, dataset), features=features[clip.id])
+                            clues=dict(consensus.clues), language=_language(clip, dataset), features=features[clip.id],
+                            speaker_baseline=baselines.get(clip.speaker) if clip.speaker else None)
         (held if is_held_out(clip.name, held_out_fraction) else train).append(item)
     digest = hashlib.sha256(json.dumps(
         [[i.clip_id, i.consensus_id, i.emotion, i.clues] for i in sorted(train + held, key=lambda i: i.clip_id)],
@@ -69,7 +71,8 @@ def evaluate_items(version: ModelVersion, items: list[TrainingItem], label_set: 
     """Held-out metrics of one version on snapshot items (features cached, nothing recomputed)."""
     backend = backend_for(version, label_set=label_set)
     try:
-        inputs = [ClipInput(name=i.clip_name, clip_id=i.clip_id, language=i.language, features=i.features) for i in items]
+        inputs = [ClipInput(name=i.clip_name, clip_id=i.clip_id, language=i.language, features=i.features,
+                            speaker_baseline=i.speaker_baseline) for i in items]
         predictions = backend.predict(inputs) if inputs else []
     finally:
         backend.close()

@@ -179,3 +179,16 @@ def feature_counts(session: Session, *, dataset_id: int) -> dict[str, int]:
     for extractor, clip_id in rows:
         counts.setdefault(extractor, set()).add(clip_id)
     return {k: len(v) for k, v in sorted(counts.items())}
+
+
+def features_by_speaker(session: Session, *, dataset_id: int, extractor: str,
+                        version: str) -> dict[str, list[dict[str, Any]]]:
+    """{speaker: [cached feature data of each of their clips]} for clips that name a speaker."""
+    rows = session.exec(select(Clip.speaker, ClipFeature.data).join(ClipFeature, ClipFeature.clip_id == Clip.id)
+                        .where(Clip.dataset_id == dataset_id, col(Clip.speaker).is_not(None),
+                               ClipFeature.extractor == extractor, ClipFeature.extractor_version == version,
+                               col(ClipFeature.error).is_(None))).all()
+    out: dict[str, list[dict[str, Any]]] = {}
+    for speaker, data in rows:
+        out.setdefault(speaker, []).append(data)
+    return out

@@ -219,12 +219,16 @@ class BaselineBackend(ModelBackend):
             uncertainty=round(normalised_entropy(distribution), 6),
             spans=[Span(**s) for s in spans], language=language, model_version=self.model_version)
 
+    @staticmethod
+    def _with_speaker(clip: ClipInput, features: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        return {**features, "speaker": clip.speaker_baseline} if clip.speaker_baseline else features
+
     def predict(self, clips: list[ClipInput]) -> list[ClipPrediction]:
         features = []
-        for result in self.extract_many(clips):
+        for clip, result in zip(clips, self.extract_many(clips)):
             if isinstance(result, Exception):
                 raise result
-            features.append(result)
+            features.append(self._with_speaker(clip, result))
         distributions = self.distributions(features)
         return [self.predict_from_features(c, f, d) for c, f, d in zip(clips, features, distributions)]
 
@@ -233,8 +237,9 @@ class BaselineBackend(ModelBackend):
         items = [i for i in snapshot.train if i.emotion]
         if len(items) < 4:
             raise ValueError(f"training needs at least 4 labelled clips, the snapshot has {len(items)}")
-        features = [self.extract_features(ClipInput(name=i.clip_name, clip_id=i.clip_id, features=i.features,
-                                                    language=i.language)) for i in items]
+        inputs = [ClipInput(name=i.clip_name, clip_id=i.clip_id, features=i.features, language=i.language,
+                            speaker_baseline=i.speaker_baseline) for i in items]
+        features = [self._with_speaker(c, self.extract_features(c)) for c in inputs]
         labels = list(snapshot.label_set)
         extra = sorted({i.emotion for i in items} - set(labels))
         labels += extra  # open-vocabulary labels the team used

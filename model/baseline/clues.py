@@ -90,12 +90,22 @@ def vocal_clue(voice: dict[str, Any] | None, features: dict[str, dict[str, Any]]
     parts: list[str] = []
     spans: list[dict[str, Any]] = []
     pitch = voice.get("pitch") or {}
+    usual = features.get("speaker") or {}
     if pitch:
-        rise = pitch.get("rise_pct") or 0.0
+        # The speaker's usual pitch over their clips when known, else this clip's own median.
+        reference = usual.get("pitch_hz") or pitch["median_hz"]
+        where = (f"说话人平时的中位数（{reference:.0f} Hz，{usual['clips']} 段）" if zh else
+                 f"the speaker's usual median ({reference:.0f} Hz over {usual['clips']} clips)") if usual.get("pitch_hz") \
+            else (f"说话人中位数（{reference:.0f} Hz）" if zh else f"the speaker's median ({reference:.0f} Hz)")
+        rise = 100 * (pitch["p95_hz"] / reference - 1) if pitch.get("p95_hz") else 0.0
         if rise >= 20:
-            parts.append(f"音高升至 {pitch['p95_hz']:.0f} Hz，比说话人中位数（{pitch['median_hz']:.0f} Hz）高 {rise:.0f}%" if zh else
-                         f"Pitch rises to {pitch['p95_hz']:.0f} Hz, {rise:.0f}% above the speaker's median ({pitch['median_hz']:.0f} Hz)")
+            parts.append(f"音高升至 {pitch['p95_hz']:.0f} Hz，比{where}高 {rise:.0f}%" if zh else
+                         f"Pitch rises to {pitch['p95_hz']:.0f} Hz, {rise:.0f}% above {where}")
             spans += _span(Aspect.vocal, (pitch.get("peak_time") or 0) - 0.3, (pitch.get("peak_time") or 0) + 0.3, "pitch peak")
+        elif usual.get("pitch_hz") and abs(pitch["median_hz"] / reference - 1) >= 0.1:
+            shift = 100 * (pitch["median_hz"] / reference - 1)
+            parts.append(f"整体音高 {pitch['median_hz']:.0f} Hz，比{where}{'高' if shift > 0 else '低'} {abs(shift):.0f}%" if zh else
+                         f"Pitch {pitch['median_hz']:.0f} Hz overall, {abs(shift):.0f}% {'above' if shift > 0 else 'below'} {where}")
         else:
             flat = (pitch.get("range_semitones") or 0) < 4
             parts.append((f"音高{'平稳' if flat else '有起伏'}，中位数 {pitch['median_hz']:.0f} Hz，音域 {pitch.get('range_semitones', 0):.1f} 个半音") if zh else

@@ -30,6 +30,10 @@ def _get(data: dict[str, Any], *path: str, default: float = 0.0) -> float:
     return value if math.isfinite(value) else default
 
 
+def _relative(value: float, baseline: float) -> float:
+    return value / baseline - 1.0 if value > 0 and baseline > 0 else 0.0
+
+
 def numeric_features(features: dict[str, dict[str, Any]]) -> dict[str, float]:
     """Named numeric features of one clip (missing modalities give zeros)."""
     face, voice = features.get("face", {}), features.get("voice", {})
@@ -48,6 +52,9 @@ def numeric_features(features: dict[str, dict[str, Any]]) -> dict[str, float]:
         "pitch_rise": _get(voice, "pitch", "rise_pct") / 100.0,
         "pitch_range": _get(voice, "pitch", "range_semitones") / 12.0,
         "pitch_sd": _get(voice, "pitch", "sd_semitones") / 3.0,
+        "pitch_vs_speaker": _relative(_get(voice, "pitch", "median_hz"), _get(features.get("speaker", {}), "pitch_hz")),
+        "loudness_vs_speaker": (_get(voice, "intensity", "median_db") - _get(features.get("speaker", {}), "loudness_db"))
+        / 10.0 if _get(features.get("speaker", {}), "loudness_db") and _get(voice, "intensity", "median_db") else 0.0,
         "pitch_end_slope": _get(voice, "pitch", "end_slope_st_per_s") / 10.0,
         "loudness_rise": _get(voice, "intensity", "rise_db") / 10.0,
         "loudness_sd": _get(voice, "intensity", "sd_db") / 10.0,

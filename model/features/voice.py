@@ -74,6 +74,16 @@ def _syllable_peaks(intensity_db: np.ndarray, times: np.ndarray, voiced: np.ndar
     return int(sum(1 for p in peaks if intensity_db[p] > threshold and voiced[p]))
 
 
+def speaker_baseline(voices: list[dict[str, Any]], *, min_clips: int = 3) -> dict[str, Any] | None:
+    """A speaker's usual pitch and loudness: medians over their clips' medians (None with too few clips)."""
+    pitches = [v["pitch"]["median_hz"] for v in voices if (v.get("pitch") or {}).get("median_hz")]
+    if len(pitches) < min_clips:
+        return None
+    louds = [v["intensity"]["median_db"] for v in voices if (v.get("intensity") or {}).get("median_db")]
+    return {"pitch_hz": round(float(np.median(pitches)), 1),
+            "loudness_db": round(float(np.median(louds)), 1) if louds else None, "clips": len(pitches)}
+
+
 def analyze_audio(audio: np.ndarray) -> dict[str, Any]:
     """Prosody of one clip's 16 kHz mono audio."""
     import librosa

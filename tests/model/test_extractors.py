@@ -98,3 +98,18 @@ def test_scene_brightness_motion_people_and_on_screen_text():
     lively = scene_features([dark, bright, dark], [0.0, 0.5, 1.0], faces={"max_faces": 2, "mean_faces": 1.5})
     assert lively["motion"] > 0.5 and lively["faces_max"] == 2
     assert "BREAKING NEWS" in " ".join(lively["text"])
+
+
+def test_speaker_baseline_turns_a_high_clip_into_a_cited_rise():
+    from model.baseline.clues import vocal_clue
+    from model.features.voice import speaker_baseline
+
+    usual = [{"pitch": {"median_hz": hz}, "intensity": {"median_db": 65.0}} for hz in (190.0, 200.0, 210.0)]
+    baseline = speaker_baseline(usual)
+    assert baseline == {"pitch_hz": 200.0, "loudness_db": 65.0, "clips": 3}
+    assert speaker_baseline(usual[:2]) is None
+    voice = {"has_voice": True, "pitch": {"median_hz": 240.0, "p95_hz": 260.0, "range_semitones": 3.0}}
+    clue, _ = vocal_clue(voice, {"voice": voice, "speaker": baseline}, "en")
+    assert "Pitch rises to 260 Hz, 30% above the speaker's usual median (200 Hz over 3 clips)" in clue
+    clue_zh, _ = vocal_clue(voice, {"voice": voice, "speaker": baseline}, "zh")
+    assert "260 Hz" in clue_zh and "30%" in clue_zh

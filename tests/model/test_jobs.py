@@ -93,3 +93,23 @@ def test_train_job_by_an_annotator_fails_with_a_clear_reason(app_db, dataset, an
     add_labelled_clips(app_db, dataset_id=dataset.id, start=0, count=10)
     job = run_job_inline(enqueue("train", params={"dataset_id": dataset.id}, user=annotator))
     assert job.state == JobState.failed.value and "lead" in job.error
+
+
+def test_prediction_compares_a_voice_with_its_speakers_usual_pitch(app_db, dataset):
+    from model.inference import predict_dataset
+
+    ids = add_labelled_clips(app_db, dataset_id=dataset.id, start=0, count=4)
+    with Session(app_db) as session:
+        for clip_id in ids:
+            clip = session.get(Clip, clip_id)
+            clip.speaker = "Ada"
+            session.add(clip)
+        feature = session.exec(select(ClipFeature).where(ClipFeature.clip_id == ids[-1],
+                                                         ClipFeature.extractor == "voice")).one()
+        feature.data = {**feature.data, "pitch": {**feature.data["pitch"], "median_hz": 240.0, "p95_hz": 260.0}}
+        session.add(feature)
+        session.commit()
+    result = predict_dataset(dataset_id=dataset.id, clip_ids=[ids[-1]])
+    with Session(app_db) as session:
+        clue = q.prediction_for_clip(session, clip_id=ids[-1], version_id=result["model_version_id"]).clues["vocal"]
+    assert "above the speaker's usual median (180 Hz over 4 clips)" in clue, clue

@@ -6,7 +6,6 @@ import re
 
 import pytest
 
-from cluelab.settings import get_settings
 from model.features.media import load_audio
 from model.features.speech import speech_features, transcribe, transcribe_many, whisper_dir
 from tests.model.conftest import espeak_wav
