@@ -1,0 +1,158 @@
+"""Gather export rows from the database for one source and split, and write a format.
+
+A source is named as text: `consensus` (current consensus rows), `model:<id>`
+(a model version's predictions), `reference:<source>` (an imported system such
+as `reference:emer-gt`; `reference:raw-labels:*` takes every annotator) or
+`annotations` (each annotator's submitted work).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlmodel import Session, select
+
+from annotation.formats.common import ExportRow
+from annotation.formats.registry import export_rows
+from annotation.permissions import require
+from annotation.vocabulary import AnnotationStatus, Role
+from db.models import Annotation, Clip, Consensus, Dataset, ModelVersion, Prediction, User
+from db.queries.references import references_for_source
+
+
+@dataclass(frozen=True)
+class SourceRef:
+    kind: str  # consensus | model | reference | annotations
+    key: str | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> SourceRef:
+        kind, _, key = text.partition(":")
+        if kind in ("consensus", "annotations") and not key:
+            return cls(kind)
+        if kind == "model" and key.isdigit():
+            return cls(kind, key)
+        if kind == "reference" and key:
+            return cls(kind, key)
+        raise ValueError(f"unknown source {text!r}: use consensus, annotations, model:<id> or reference:<name>")
+
+    def __str__(self) -> str:
+        return self.kind if self.key is None else f"{self.kind}:{self.key}"
+
+
+def _base(clip: Clip) -> dict:
+    meta = {k: v for k, v in (clip.meta or {}).items() if k in ("frame_count", "split", "source_path")}
+    if clip.source_path:
+        meta["video"] = Path(clip.source_path).name
+    return {"name": clip.name, "transcript": clip.transcript or "", "language": clip.language, "meta": meta}
+
+
+def _consensus_rows(session: Session, dataset_id: int) -> list[ExportRow]:
+    users = {u.id: u.username for u in session.exec(select(User))}
+    annotators = {a.id: users.get(a.user_id, "") for a in session.exec(
+        select(Annotation).join(Clip, Clip.id == Annotation.clip_id).where(Clip.dataset_id == dataset_id))}
+    query = (select(Clip, Consensus).join(Consensus, Consensus.clip_id == Clip.id)
+             .where(Clip.dataset_id == dataset_id, Consensus.is_current).order_by(Clip.name))
+    rows = []
+    for clip, consensus in session.exec(query):
+        ids = list(consensus.source_annotation_ids)
+        provenance = {
+            "method": consensus.method, "revision": consensus.revision, "source_annotation_ids": ids,
+            "annotators": [annotators.get(i, "") for i in ids],
+            "accepted_by": users.get(consensus.accepted_by_id, "") if consensus.accepted_by_id else "",
+            "accepted_at": consensus.accepted_at.isoformat() if consensus.accepted_at else "",
+        }
+        rows.append(ExportRow(**_base(clip), emotion=consensus.emotion, clues=dict(consensus.clues),
+                              provenance=provenance))
+    return rows
+
+
+def _model_rows(session: Session, dataset_id: int, version_id: int) -> list[ExportRow]:
+    version = session.get(ModelVersion, version_id)
+    if version is None:
+        raise ValueError(f"no model version {version_id}")
+    query = (select(Clip, Prediction).join(Prediction, Prediction.clip_id == Clip.id)
+             .where(Clip.dataset_id == dataset_id, Prediction.model_version_id == version.id).order_by(Clip.name))
+    return [ExportRow(**_base(clip), emotion=prediction.emotion, clues=dict(prediction.clues),
+                      spans=list(prediction.spans),
+                      provenance={"model_version": version.name, "model_version_id": version.id})
+            for clip, prediction in session.exec(query)]
+
+
+def _reference_rows(session: Session, dataset_id: int, source: str) -> list[ExportRow]:
+    rows = []
+    for clip, reference in references_for_source(session, dataset_id=dataset_id, source=source):
+        base = _base(clip)
+        base["meta"] = {**base["meta"], **(reference.meta or {})}
+        base["language"] = reference.language or base["language"]
+        rows.append(ExportRow(**base, emotion=reference.emotion, clues=dict(reference.clues),
+                              reasoning=reference.reasoning, translations=dict(reference.translations),
+                              spans=list(reference.spans), annotator=(reference.meta or {}).get("annotator"),
+                              provenance={"source": reference.source}))
+    return rows
+
+
+def _annotation_rows(session: Session, dataset_id: int) -> list[ExportRow]:
+    query = (select(Clip, Annotation, User).join(Annotation, Annotation.clip_id == Clip.id)
+             .join(User, User.id == Annotation.user_id)
+             .where(Clip.dataset_id == dataset_id, Annotation.status == AnnotationStatus.submitted.value)
+             .order_by(Clip.name, User.username))
+    rows = []
+    for clip, annotation, user in session.exec(query):
+        base = _base(clip)
+        base["meta"]["rating"] = annotation.rating
+        rows.append(ExportRow(**base, emotion=annotation.emotion or annotation.emotion_other,
+                              clues=dict(annotation.clues), annotator=user.username))
+    return rows
+
+
+def gather_rows(session: Session, *, dataset_id: int, source: str | SourceRef,
+                split: str | None = None) -> list[ExportRow]:
+    """Rows for every clip of the dataset that the source covers, by clip name.
+
+    The split is the clip's `meta["split"]` (train/val/test); None or "all" takes every clip.
+    """
+    ref = source if isinstance(source, SourceRef) else SourceRef.parse(source)
+    if ref.kind == "consensus":
+        rows = _consensus_rows(session, dataset_id)
+    elif ref.kind == "model":
+        rows = _model_rows(session, dataset_id, int(ref.key or 0))
+    elif ref.kind == "reference":
+        rows = _reference_rows(session, dataset_id, ref.key or "")
+    else:
+        rows = _annotation_rows(session, dataset_id)
+    if split in (None, "", "all"):
+        return rows
+    return [row for row in rows if row.meta.get("split") == split]
+
+
+def export_dataset(session: Session, *, dataset: Dataset, source: str, format: str, path: str | Path,
+                   user: User, split: str | None = None) -> list[Path]:
+    """Write one source of a dataset in a format; returns the files (the sidecar last)."""
+    require(user, Role.lead, Role.researcher, action="export data")
+    rows = gather_rows(session, dataset_id=dataset.id, source=source, split=split)  # type: ignore[arg-type]
+    return export_rows(format, rows, path, source=str(source), split=split,
+                       extra={"dataset": dataset.name, "label_set": list(dataset.label_set)})
+
+
+def export_archive(session: Session, *, dataset: Dataset, source: str, format: str, user: User,
+                   exports_dir: Path, split: str | None = None) -> tuple[str, bytes]:
+    """The export as one zip (the file or folder plus its `.meta.json`), for a download."""
+    import io
+    import uuid
+    import zipfile
+
+    from annotation.formats.registry import get_format
+
+    spec = get_format(format)
+    folder = Path(exports_dir) / uuid.uuid4().hex[:12]
+    folder.mkdir(parents=True)
+    stem = f"{dataset.name}-{str(source).replace(':', '-')}-{split or 'all'}-{format}"
+    target = folder / (stem if spec.suffix == "/" else stem + spec.suffix)
+    files = export_dataset(session, dataset=dataset, source=source, format=format, path=target, user=user, split=split)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for file in files:
+            archive.write(file, file.relative_to(folder))
+    return stem + ".zip", buffer.getvalue()

@@ -1,0 +1,89 @@
+"""Import a research data file into a dataset: detect, read, store clips, store references."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlmodel import Session
+
+from annotation.formats.registry import UnknownFormat, read
+from annotation.importer import import_parsed
+from annotation.permissions import require
+from annotation.records import ImportReport, RowError
+from annotation.vocabulary import Role
+from db.models import Dataset, User
+from db.queries.references import missing_clips, store_references
+
+
+def import_file(session: Session, *, dataset: Dataset, path: str | Path, media_dir: str | Path | None,
+                user: User, format: str | None = None, source: str | None = None) -> ImportReport:
+    """Read `path` (format detected unless named) and store it; a second run changes nothing.
+
+    Clips go through `annotation.importer.import_parsed` (de-duplicated by name
+    and content hash); the file's reasoning and labels are stored as
+    references of `source` (the format's default name unless given).
+    """
+    require(user, Role.lead, action="importing research data")
+    _, parsed = read(path, media_dir=media_dir, format=format, source=source)
+    report = import_parsed(session, dataset=dataset, parsed=parsed, user=user,
+                           media_root=Path(media_dir) if media_dir else None)
+    report.errors.extend(e for e in parsed.errors if e not in report.errors)
+    missing = set(missing_clips(session, dataset_id=dataset.id, references=parsed.references))
+    for name in sorted(missing):
+        report.errors.append(RowError(name=name, reason="reference for a clip that was not imported"))
+    kept = [r for r in parsed.references if r.clip_name not in missing]
+    report.references_created, report.references_unchanged = store_references(
+        session, dataset_id=dataset.id, references=kept)
+    return report
+
+
+DATA_SUFFIXES = frozenset({".csv", ".json", ".jsonl", ".txt"})
+
+
+def save_data_uploads(*, user: User, files: list[tuple[str, bytes]], uploads_dir: Path,
+                      max_bytes: int) -> tuple[list[Path], list[str]]:
+    """Write uploaded data files to a new folder; returns what to import and the refusals.
+
+    Several MER-Factory `*_merr_data.json` files import together as one folder.
+    """
+    import uuid
+
+    require(user, Role.lead, action="uploading research data")
+    folder = Path(uploads_dir) / "formats" / uuid.uuid4().hex[:12]
+    folder.mkdir(parents=True)
+    saved, refused = [], []
+    for name, data in files:
+        safe = Path(name).name  # never trust a client's path
+        suffix = Path(safe).suffix.lower()
+        if suffix not in DATA_SUFFIXES:
+            refused.append(f"{safe}: unsupported file type {suffix or '(none)'}")
+        elif not data:
+            refused.append(f"{safe}: the file is empty")
+        elif len(data) > max_bytes:
+            refused.append(f"{safe}: over the {max_bytes / 1e6:.0f} MB limit")
+        else:
+            (folder / safe).write_bytes(data)
+            saved.append(folder / safe)
+    factory = [p for p in saved if p.name.endswith("_merr_data.json")]
+    targets = [p for p in saved if p not in factory] + ([folder] if factory else [])
+    return targets, refused
+
+
+def import_files(session: Session, *, dataset: Dataset, paths: list[Path], media_dir: str | Path | None,
+                 user: User, format: str | None = None, source: str | None = None) -> ImportReport:
+    """`import_file` for each path, one report for all; a file no format knows becomes an error."""
+    total = ImportReport()
+    for path in paths:
+        try:
+            report = import_file(session, dataset=dataset, path=path, media_dir=media_dir, user=user,
+                                 format=format, source=source)
+        except (UnknownFormat, FileNotFoundError, ValueError) as error:
+            total.errors.append(RowError(name=Path(path).name, reason=str(error)))
+            continue
+        total.created += report.created
+        total.duplicates += report.duplicates
+        total.references_created += report.references_created
+        total.references_unchanged += report.references_unchanged
+        total.errors += report.errors
+        total.clip_ids += report.clip_ids
+    return total

@@ -1,0 +1,141 @@
+"""Evaluate & exchange (researcher, lead): score systems on a reference, import and export research files."""
+
+from pathlib import Path
+
+import pandas as pd
+import plotly.express as px
+import streamlit as st
+
+from annotation.datasets import overview
+from annotation.formats import FORMATS
+from annotation.formats.evaluate import available_sources, source_labels
+from annotation.formats.export_service import export_archive
+from annotation.formats.jobs import EVALUATE_KIND
+from annotation.formats.service import import_files, save_data_uploads
+from annotation.permissions import PermissionDenied, has_role
+from annotation.vocabulary import JobState, Role
+from cluelab.jobs import enqueue, get_job
+from cluelab.settings import get_settings
+from components.session import current_user, db_session
+
+SPLITS = ["all", "train", "val", "test"]
+METRIC_COLUMNS = ["accuracy", "weighted_f1", "uar", "war", "wheel_f_level1", "wheel_f_level2",
+                  "clue_overlap_proxy", "clue_overlap", "label_overlap"]
+
+user = current_user()
+settings = get_settings()
+st.title("Evaluate & exchange")
+
+with db_session() as session:
+    items = overview(session)
+if not items:
+    st.info("No datasets yet.")
+    st.stop()
+
+by_name = {item.dataset.name: item.dataset for item in items}
+dataset = by_name[st.selectbox("Dataset", list(by_name), key="fmt_dataset")]
+with db_session() as session:
+    sources = available_sources(session, dataset_id=dataset.id)
+    labels = source_labels(session, dataset_id=dataset.id)
+
+evaluate_tab, import_tab, export_tab = st.tabs(["Evaluate", "Import", "Export"])
+
+with evaluate_tab:
+    reference = st.selectbox("Reference (ground truth)", sources, format_func=lambda s: labels.get(s, s),
+                             key="fmt_reference")
+    others = [s for s in sources if s != reference]
+    systems = st.multiselect("Systems to score", others, default=[s for s in others if s.startswith("model:")],
+                             format_func=lambda s: labels.get(s, s), key="fmt_systems")
+    split = st.selectbox("Split", SPLITS, key="fmt_eval_split")
+    judge_ready = bool(settings.openai_base_url)
+    use_judge = st.checkbox("Also score with the LLM judge (EMER clue and label overlap)", disabled=not judge_ready,
+                            help=None if judge_ready else "Set OPENAI_BASE_URL to use an LLM judge.", key="fmt_judge")
+    if st.button("Score", type="primary", disabled=not systems, key="fmt_score"):
+        st.session_state["fmt_eval_job"] = enqueue(EVALUATE_KIND, user=user, params={
+            "dataset_id": dataset.id, "reference": reference, "systems": systems,
+            "split": None if split == "all" else split, "use_judge": bool(use_judge)})
+
+    @st.fragment(run_every=1.0)
+    def _results(job_id: int) -> None:
+        row = get_job(job_id)
+        if row is None:
+            return
+        if row.state in (JobState.queued.value, JobState.running.value):
+            st.progress(row.progress, text=f"Scoring… {row.done}/{row.total or '?'} {row.message}")
+            return
+        if row.state != JobState.done.value:
+            st.error(row.error or f"Scoring {row.state}.")
+            return
+        table = pd.DataFrame(row.result.get("table", []))
+        if table.empty:
+            st.info("Nothing to score.")
+            return
+        table["system"] = [labels.get(s, s) for s in table["system"]]
+        st.session_state["fmt_table"] = table
+        st.dataframe(table, hide_index=True, width="stretch")
+        metrics = [c for c in METRIC_COLUMNS if c in table.columns]
+        if metrics:
+            long = table.melt(id_vars="system", value_vars=metrics, var_name="metric", value_name="value")
+            st.plotly_chart(px.bar(long.dropna(), x="metric", y="value", color="system", barmode="group",
+                                   title=f"Metrics by system, reference: {labels.get(row.result['reference'])}"),
+                            width="stretch")
+        st.caption("Accuracy, weighted F1, UAR, WAR and wheel F are 0–1; clue overlap (proxy and judge) and "
+                   "label overlap are 0–10, the proxy's 0 being chance.")
+
+    if st.session_state.get("fmt_eval_job"):
+        _results(st.session_state["fmt_eval_job"])
+
+with import_tab:
+    if not has_role(user, Role.lead):
+        st.info("Importing research data is for leads.")
+    else:
+        files = st.file_uploader("EMER CSV, MERR JSON/TXT, MER-Factory JSON, label CSV, JSONL",
+                                 accept_multiple_files=True, key="fmt_uploads")
+        server_path = st.text_input("…or a file or folder on the server", key="fmt_server_path")
+        media_dir = st.text_input("Media folder on the server (videos matched by name; optional)", key="fmt_media")
+        format_choice = st.selectbox("Format", ["detect"] + list(FORMATS),
+                                     format_func=lambda k: FORMATS[k].title if k in FORMATS else "Detect from the file",
+                                     key="fmt_format_in")
+        source_name = st.text_input("Source name (e.g. emer-gt, mer-factory-gemini; default by format)",
+                                    key="fmt_source_name")
+        if st.button("Import", type="primary", disabled=not (files or server_path), key="fmt_import"):
+            targets, refused = [], []
+            if files:
+                targets, refused = save_data_uploads(user=user, files=[(f.name, f.getvalue()) for f in files],
+                                                     uploads_dir=settings.data_dir / "uploads",
+                                                     max_bytes=settings.max_media_bytes)
+            if server_path:
+                targets.append(Path(server_path))
+            for reason in refused:
+                st.warning(reason)
+            try:
+                with db_session() as session:
+                    report = import_files(session, dataset=dataset, paths=targets, media_dir=media_dir or None,
+                                          user=user, format=None if format_choice == "detect" else format_choice,
+                                          source=source_name.strip() or None)
+                    session.commit()
+            except PermissionDenied as error:
+                st.error(str(error))
+            else:
+                (st.success if not report.errors else st.warning)(report.summary())
+                for error in report.errors[:200]:
+                    where = f"row {error.row}" if error.row else (error.name or "")
+                    st.markdown(f"- {where}: {error.reason}")
+
+with export_tab:
+    export_source = st.selectbox("Source", sources, format_func=lambda s: labels.get(s, s), key="fmt_export_source")
+    export_split = st.selectbox("Split", SPLITS, key="fmt_export_split")
+    export_format = st.selectbox("Format", list(FORMATS), format_func=lambda k: FORMATS[k].title,
+                                 key="fmt_format_out")
+    if st.button("Prepare download", key="fmt_export"):
+        try:
+            with db_session() as session:
+                st.session_state["fmt_download"] = export_archive(
+                    session, dataset=dataset, source=export_source, format=export_format, user=user,
+                    exports_dir=settings.data_dir / "exports", split=None if export_split == "all" else export_split)
+        except (ValueError, PermissionDenied) as error:
+            st.error(str(error))
+    if st.session_state.get("fmt_download"):
+        file_name, data = st.session_state["fmt_download"]
+        st.download_button(f"Download {file_name}", data, file_name=file_name, mime="application/zip",
+                           key="fmt_download_button")

@@ -1,0 +1,102 @@
+"""The Evaluate & exchange page, run on its own with a signed-in lead and researcher."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session
+from streamlit.testing.v1 import AppTest
+
+from annotation.datasets import create_dataset
+from annotation.formats.service import import_file
+from cluelab.bootstrap import init_database
+from cluelab.jobs import run_job_inline
+from db.engine import get_engine
+from db.models import ModelVersion, Prediction
+from db.queries.references import clip_ids_by_name
+from db.queries.users import create_user
+
+ROOT = Path(__file__).resolve().parents[2]
+PAGE = str(ROOT / "pages/evaluate_sources.py")
+
+
+@pytest.fixture
+def seeded(emer_v1, mer2023_labels):
+    init_database()
+    with Session(get_engine(), expire_on_commit=False) as session:
+        lead = create_user(session, username="lead", password="test-password-1", roles=["lead"])
+        researcher = create_user(session, username="res", password="test-password-1", roles=["researcher"])
+        dataset = create_dataset(session, actor=lead, name="emer")
+        import_file(session, dataset=dataset, path=emer_v1, media_dir=None, user=lead)
+        version = ModelVersion(backend="baseline", name="baseline-v1", dataset_id=dataset.id)
+        session.add(version)
+        session.flush()
+        ids = clip_ids_by_name(session, dataset_id=dataset.id, names=["sample_00000001", "sample_00000002"])
+        session.add(Prediction(clip_id=ids["sample_00000001"], model_version_id=version.id, emotion="angry",
+                               clues={"facial": "He frowns.", "vocal": "He shouts."}))
+        session.add(Prediction(clip_id=ids["sample_00000002"], model_version_id=version.id, emotion="sad",
+                               clues={"facial": "她低着头。"}))
+        session.commit()
+        return {"dataset": dataset.id, "lead": lead.id, "researcher": researcher.id, "version": version.id, "labels": mer2023_labels}
+
+
+def _page(user_id: int) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    at.session_state["user_id"] = user_id
+    return at.run()
+
+
+def test_researcher_scores_a_model_on_the_imported_reference(seeded):
+    at = _page(seeded["researcher"])
+    assert not at.exception, at.exception
+    at.selectbox(key="fmt_reference").select("reference:emer-gt").run()
+    assert at.multiselect(key="fmt_systems").value == [f"model:{seeded['version']}"]
+    at.button(key="fmt_score").click().run()
+    assert not at.exception, at.exception
+    job = run_job_inline(at.session_state["fmt_eval_job"])  # what the worker does
+    assert job.state == "done", job.error
+    at.run()
+    assert not at.exception, at.exception
+    table = at.session_state["fmt_table"]
+    assert list(table["system"]) == ["Model baseline-v1 (#%d)" % seeded["version"]]
+    assert table.iloc[0]["accuracy"] == 0.5 and table.iloc[0]["clips"] == 2
+    assert len(at.get("plotly_chart")) == 1
+    assert any("Importing research data is for leads" in i.value for i in at.info)
+
+
+def test_lead_imports_from_a_server_path_and_downloads_an_export(seeded):
+    at = _page(seeded["lead"])
+    at.text_input(key="fmt_server_path").input(str(seeded["labels"])).run()
+    at.button(key="fmt_import").click().run()
+    assert not at.exception, at.exception
+    assert "2 new clip(s)" in at.warning[0].value  # two rows of the label file are malformed or duplicated
+    at.selectbox(key="fmt_export_source").select("reference:emer-gt").run()
+    at.selectbox(key="fmt_format_out").select("merr-fine").run()
+    at.button(key="fmt_export").click().run()
+    assert not at.exception, at.exception
+    name, data = at.session_state["fmt_download"]
+    assert name == "emer-reference-emer-gt-all-merr-fine.zip" and data[:2] == b"PK"
+
+
+def test_scoring_job_reports_a_missing_judge(seeded):
+    from cluelab.jobs import enqueue
+    from annotation.formats.jobs import EVALUATE_KIND
+
+    job_id = enqueue(EVALUATE_KIND, params={"dataset_id": seeded["dataset"], "reference": "reference:emer-gt",
+                                            "systems": [f"model:{seeded['version']}"], "use_judge": True})
+    job = run_job_inline(job_id)
+    assert job.state == "failed" and "no LLM judge" in job.error
+
+
+def test_scoring_job_returns_the_table(seeded):
+    from cluelab.jobs import enqueue
+    from annotation.formats.jobs import EVALUATE_KIND
+
+    job_id = enqueue(EVALUATE_KIND, params={"dataset_id": seeded["dataset"], "reference": "reference:emer-gt",
+                                            "systems": [f"model:{seeded['version']}", "consensus"]})
+    job = run_job_inline(job_id)
+    assert job.state == "done" and job.done == 2
+    rows = {r["system"]: r for r in job.result["table"]}
+    assert rows[f"model:{seeded['version']}"]["accuracy"] == 0.5
+    assert rows["consensus"]["clips"] == 0
