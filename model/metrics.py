@@ -11,20 +11,20 @@ from annotation.vocabulary import Aspect
 
 
 def emotion_metrics(truth: list[str], predicted: list[str], labels: list[str]) -> dict[str, Any]:
-    """Accuracy (= WAR), weighted F1 (MER2023), UAR (mean per-class recall, DFEW), per-class F1, confusion."""
-    from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, recall_score
+    """Accuracy (= WAR), weighted F1 (MER2023), UAR (DFEW) from `annotation.metrics`, plus per-class F1 and confusion."""
+    from sklearn.metrics import confusion_matrix, f1_score
+
+    from annotation.metrics import classification_metrics
 
     if not truth:
         return {"n": 0}
     present = [label for label in labels if label in set(truth) | set(predicted)]
     seen = [label for label in labels if label in set(truth)]
     per_class = f1_score(truth, predicted, labels=seen, average=None, zero_division=0)
+    scores = classification_metrics(truth, predicted)
     return {
         "n": len(truth),
-        "accuracy": round(float(accuracy_score(truth, predicted)), 4),
-        "weighted_f1": round(float(f1_score(truth, predicted, labels=seen, average="weighted", zero_division=0)), 4),
-        "uar": round(float(recall_score(truth, predicted, labels=seen, average="macro", zero_division=0)), 4),
-        "war": round(float(accuracy_score(truth, predicted)), 4),
+        **{name: round(value, 4) for name, value in scores.items()},
         "per_class_f1": {label: round(float(v), 4) for label, v in zip(seen, per_class)},
         "confusion": {"labels": present,
                       "matrix": confusion_matrix(truth, predicted, labels=present).astype(int).tolist()},
@@ -45,6 +45,15 @@ def clue_similarity(predicted: list[dict[str, str]], reference: list[dict[str, s
         b = embed([r for _, r in pairs])
         out[aspect.value] = round(float(np.mean(np.sum(a * b, axis=1))), 4)
     return out
+
+
+def clue_overlap(predicted: list[dict[str, str]], reference: list[dict[str, str]]) -> dict[str, float]:
+    """The EMER-scale offline proxy (0 = chance, 10 = same text) from `annotation.metrics`."""
+    from annotation.metrics import clue_overlap_proxy
+
+    if len(reference) < 2:
+        return {}
+    return {k: round(v, 3) for k, v in clue_overlap_proxy(reference, predicted).items() if not k.endswith("_chance")}
 
 
 def edit_distance_from_model(pairs: list[tuple[dict[str, str], dict[str, str]]]) -> dict[str, float]:

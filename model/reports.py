@@ -29,6 +29,7 @@ def version_row(version: ModelVersion) -> dict[str, Any]:
         "UAR": held.get("uar"),
         "WAR": held.get("war"),
         "clue similarity": _mean(held.get("clue_similarity")),
+        "clue overlap (0-10)": (held.get("clue_overlap") or {}).get("overall"),
         "annotator edits": edits.get("mean"),
         "parent weighted F1": (metrics.get("parent_held_out") or {}).get("weighted_f1"),
         "created": version.created_at,

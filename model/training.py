@@ -24,7 +24,7 @@ from db.queries import audit
 from db.queries import models as q
 from model.base import ClipInput, TrainingItem, TrainingSnapshot
 from model.inference import backend_for, extract_dataset_features, speaker_baselines
-from model.metrics import clue_similarity, edit_distance_from_model, emotion_metrics
+from model.metrics import clue_overlap, clue_similarity, edit_distance_from_model, emotion_metrics
 from model.progress import Progress, QuietProgress
 from model.registry import make_backend
 
@@ -80,8 +80,9 @@ def evaluate_items(version: ModelVersion, items: list[TrainingItem], label_set: 
     predicted = [p.emotion for p in predictions]
     labels = list(dict.fromkeys(list(label_set) + sorted(set(truth) | set(predicted))))
     metrics = emotion_metrics(truth, predicted, labels)
-    metrics["clue_similarity"] = clue_similarity([{a.value: t for a, t in p.clues.items()} for p in predictions],
-                                                 [i.clues for i in items])
+    predicted_clues = [{a.value: t for a, t in p.clues.items()} for p in predictions]
+    metrics["clue_similarity"] = clue_similarity(predicted_clues, [i.clues for i in items])
+    metrics["clue_overlap"] = clue_overlap(predicted_clues, [i.clues for i in items])
     return metrics
 
 
