@@ -46,11 +46,13 @@ def build_snapshot(session: Session, *, dataset_id: int, versions: dict[str, str
     rows = q.current_consensus(session, dataset_id=dataset_id)
     features = q.cached_features(session, clip_ids=[clip.id for _, clip in rows], versions=versions)
     baselines = speaker_baselines(session, dataset_id=dataset_id, versions=versions)
+    canonical = {label.lower(): label for label in dataset.label_set}
     train, held = [], []
     for consensus, clip in rows:
         if not consensus.emotion or set(features[clip.id]) < set(versions):
             continue
-        item = TrainingItem(clip_id=clip.id, clip_name=clip.name, consensus_id=consensus.id, emotion=consensus.emotion,
+        emotion = canonical.get(consensus.emotion.strip().lower(), consensus.emotion.strip())
+        item = TrainingItem(clip_id=clip.id, clip_name=clip.name, consensus_id=consensus.id, emotion=emotion,
                             clues=dict(consensus.clues), language=_language(clip, dataset), features=features[clip.id],
                             speaker_baseline=baselines.get(clip.speaker) if clip.speaker else None)
         (held if is_held_out(clip.name, held_out_fraction) else train).append(item)

@@ -58,7 +58,12 @@ def facial_clue(face: dict[str, Any] | None, language: str) -> tuple[str, list[d
         names = ("、" if zh else " and ").join(AU_PHRASES[au][1 if zh else 0] for au, _ in active)
         values = ", ".join(f"{au} {v['max']:.2f}" for au, v in active)
         onset = active[0][1].get("onset")
-        when = (f"{onset:.1f} 秒起" if zh else f" from {onset:.1f} s") if onset is not None else ""
+        if onset is None:
+            when = ""
+        elif onset <= 0.05:
+            when = "开场即" if zh else " from the start"
+        else:
+            when = f"{onset:.1f} 秒起" if zh else f" from {onset:.1f} s"
         parts.append(f"{when}{names}（{values}）" if zh else f"{names[0].upper()}{names[1:]}{when} ({values})")
         spans += _span(Aspect.facial, onset, active[0][1].get("peak_time"), active[0][0])
     else:
