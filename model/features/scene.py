@@ -14,10 +14,10 @@ _ocr_lock = threading.Lock()
 
 @lru_cache(maxsize=1)
 def _ocr():
-    # RapidOCR's own PP-OCRv4 ONNX models from its package folder; detection capped at 640 px for speed.
+    # RapidOCR's own PP-OCRv4 ONNX models from its package folder; detection capped at 480 px for speed.
     from rapidocr_onnxruntime import RapidOCR
 
-    return RapidOCR(intra_op_num_threads=2, inter_op_num_threads=1, det_limit_side_len=640,
+    return RapidOCR(intra_op_num_threads=2, inter_op_num_threads=1, det_limit_side_len=480,
                     det_limit_type="max", use_cls=False)
 
 

@@ -68,8 +68,8 @@ def whisper_model(data_dir: Path, *, threads: int = 2):
 
 
 # Whisper always encodes a 30 s window, so short clips of a known language share one window.
-WINDOW_SECONDS = 28.0
-GAP_SECONDS = 1.0
+WINDOW_SECONDS = 29.0
+GAP_SECONDS = 0.6
 
 
 def _run(audio: np.ndarray, *, data_dir: Path, language: str | None, beam_size: int, threads: int):
@@ -101,7 +101,7 @@ def transcribe_many(audios: list[np.ndarray], *, data_dir: Path, language: str, 
                     threads: int = 2) -> list[dict[str, Any]]:
     """Transcribe clips of one known language, packing short ones into shared 30 s windows.
 
-    Clips are laid end to end with a second of silence between them; each word goes
+    Clips are laid end to end with 0.6 s of silence between them; each word goes
     to the clip its midpoint falls in, and its times are shifted back to that clip.
     """
     sr = 16000
