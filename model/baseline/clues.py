@@ -50,6 +50,16 @@ def facial_clue(face: dict[str, Any] | None, language: str) -> tuple[str, list[d
         return ("没有画面，无法观察面部。" if zh else "No video frames, so no facial evidence."), []
     if not face.get("frames_with_face"):
         return ("采样画面中未发现人脸。" if zh else "No face found in the sampled frames."), []
+    if not face.get("au"):
+        seen = f"{face['frames_with_face']}/{face['frames']}"
+        lead = (f"画面中有人脸（{seen} 帧），但无法读取面部动作" if zh else
+                f"A face is visible ({seen} frames) but its movements could not be read")
+        expression = face.get("expression") or {}
+        if expression:
+            top = max(expression, key=expression.get)
+            lead += (f"；表情模型：{EXPRESSION_ZH.get(top, top)} {expression[top]:.2f}" if zh else
+                     f"; expression model: {top} {expression[top]:.2f}")
+        return lead + ("。" if zh else "."), []
     active = sorted(((au, v) for au, v in (face.get("au") or {}).items() if au in AU_PHRASES and v["max"] >= AU_ACTIVE),
                     key=lambda item: -item[1]["max"])[:3]
     parts: list[str] = []

@@ -109,3 +109,18 @@ def test_baseline_on_english_and_mandarin_clips(tmp_path):
     assert "音" in p_zh.clues[Aspect.vocal]  # Chinese clue text
     assert "No video frames" in p_silent.clues[Aspect.facial] and "No audio" in p_silent.clues[Aspect.vocal]
     assert "Nothing is said" in p_silent.clues[Aspect.verbal]
+
+
+def test_clues_say_plainly_what_could_not_be_measured():
+    from model.baseline.clues import measured_clues
+
+    face_unread = {"frames": 8, "frames_with_face": 3, "au": {}, "expression": {"sad": 0.6, "neutral": 0.4}}
+    clues, spans = measured_clues({"face": face_unread, "voice": {"has_voice": False},
+                                   "speech": {"text": ""}, "scene": {}}, "en")
+    assert clues[Aspect.facial] == "A face is visible (3/8 frames) but its movements could not be read; expression model: sad 0.60."
+    assert clues[Aspect.vocal] == "The audio is silent: no vocal evidence."
+    assert clues[Aspect.verbal] == "Nothing is said: no verbal evidence."
+    assert clues[Aspect.scene] == "No video frames, so no scene evidence."
+    assert spans == []
+    zh, _ = measured_clues({"face": {"frames": 8, "frames_with_face": 0}}, "zh")
+    assert zh[Aspect.facial] == "采样画面中未发现人脸。" and zh[Aspect.vocal] == "没有音轨，无法判断语气。"
