@@ -1,0 +1,194 @@
+"""Model versions, predictions and cached clip features."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from db.models import Annotation, Clip, ClipFeature, Consensus, ModelVersion, Prediction, User, utcnow
+
+# --- versions -------------------------------------------------------------------
+
+
+def list_versions(session: Session, *, dataset_id: int | None = None) -> Sequence[ModelVersion]:
+    """Versions for a dataset (and the dataset-less ones), oldest first."""
+    query = select(ModelVersion).order_by(ModelVersion.id)
+    if dataset_id is not None:
+        query = query.where((ModelVersion.dataset_id == dataset_id) | col(ModelVersion.dataset_id).is_(None))
+    return session.exec(query).all()
+
+
+def get_version(session: Session, *, version_id: int) -> ModelVersion | None:
+    return session.get(ModelVersion, version_id)
+
+
+def active_version(session: Session, *, dataset_id: int | None) -> ModelVersion | None:
+    """The promoted version for the dataset, else a promoted dataset-less one."""
+    query = select(ModelVersion).where(ModelVersion.is_active == True)  # noqa: E712
+    for scope in ([dataset_id] if dataset_id is not None else []) + [None]:
+        where = ModelVersion.dataset_id == scope if scope is not None else col(ModelVersion.dataset_id).is_(None)
+        found = session.exec(query.where(where).order_by(col(ModelVersion.id).desc())).first()
+        if found:
+            return found
+    return None
+
+
+def create_version(session: Session, *, backend: str, name: str, dataset_id: int | None = None,
+                   parent_id: int | None = None, snapshot: dict[str, Any] | None = None,
+                   artifacts_path: str | None = None, metrics: dict[str, Any] | None = None,
+                   config: dict[str, Any] | None = None, is_active: bool = False) -> ModelVersion:
+    version = ModelVersion(backend=backend, name=name, dataset_id=dataset_id, parent_id=parent_id,
+                           snapshot=snapshot or {}, artifacts_path=artifacts_path, metrics=metrics or {},
+                           config=config or {}, is_active=is_active)
+    session.add(version)
+    session.flush()
+    return version
+
+
+def untrained_version(session: Session, *, backend: str, dataset_id: int) -> ModelVersion:
+    """The dataset's untrained starting version of a backend, created (and made active if none is) on first use."""
+    name = f"{backend}-untrained"
+    found = session.exec(select(ModelVersion).where(ModelVersion.dataset_id == dataset_id,
+                                                    ModelVersion.name == name)).first()
+    if found:
+        return found
+    first = active_version(session, dataset_id=dataset_id) is None
+    return create_version(session, backend=backend, name=name, dataset_id=dataset_id, is_active=first,
+                          config={"trained": False})
+
+
+def set_metrics(session: Session, *, version: ModelVersion, metrics: dict[str, Any]) -> ModelVersion:
+    version.metrics = {**version.metrics, **metrics}
+    session.add(version)
+    return version
+
+
+def activate(session: Session, *, version: ModelVersion, user: User | None) -> ModelVersion:
+    """Make `version` the one active for its dataset; the previous one stays, inactive."""
+    others = session.exec(select(ModelVersion).where(ModelVersion.is_active == True,  # noqa: E712
+                                                     ModelVersion.dataset_id == version.dataset_id,
+                                                     ModelVersion.id != version.id)).all()
+    for other in others:
+        other.is_active = False
+        session.add(other)
+    version.is_active = True
+    version.promoted_by_id = user.id if user else None
+    version.promoted_at = utcnow()
+    session.add(version)
+    return version
+
+
+# --- predictions ------------------------------------------------------------------
+
+
+def save_prediction(session: Session, *, clip_id: int, version_id: int, clues: dict[str, str], emotion: str,
+                    distribution: dict[str, float], uncertainty: float,
+                    spans: list[dict[str, Any]]) -> Prediction:
+    """Insert or replace the prediction of one version for one clip."""
+    row = session.exec(select(Prediction).where(Prediction.clip_id == clip_id,
+                                                Prediction.model_version_id == version_id)).first()
+    row = row or Prediction(clip_id=clip_id, model_version_id=version_id)
+    row.clues, row.emotion, row.distribution = clues, emotion, distribution
+    row.uncertainty, row.spans, row.created_at = uncertainty, spans, utcnow()
+    session.add(row)
+    return row
+
+
+def predictions_for_version(session: Session, *, version_id: int) -> Sequence[Prediction]:
+    return session.exec(select(Prediction).where(Prediction.model_version_id == version_id)
+                        .order_by(Prediction.clip_id)).all()
+
+
+def prediction_for_clip(session: Session, *, clip_id: int, version_id: int | None = None) -> Prediction | None:
+    """The clip's prediction from `version_id`, or its newest one from any version."""
+    query = select(Prediction).where(Prediction.clip_id == clip_id)
+    if version_id is not None:
+        query = query.where(Prediction.model_version_id == version_id)
+    return session.exec(query.order_by(col(Prediction.id).desc())).first()
+
+
+def predicted_clip_ids(session: Session, *, version_id: int) -> set[int]:
+    return set(session.exec(select(Prediction.clip_id).where(Prediction.model_version_id == version_id)).all())
+
+
+def clips_of_dataset(session: Session, *, dataset_id: int, clip_ids: list[int] | None = None,
+                     unlabelled_only: bool = False) -> Sequence[Clip]:
+    """Clips to predict, in id order; `unlabelled_only` leaves out clips with current consensus."""
+    query = select(Clip).where(Clip.dataset_id == dataset_id)
+    if clip_ids:
+        query = query.where(col(Clip.id).in_(clip_ids))
+    if unlabelled_only:
+        labelled = select(Consensus.clip_id).where(Consensus.is_current == True)  # noqa: E712
+        query = query.where(col(Clip.id).not_in(labelled))
+    return session.exec(query.order_by(Clip.id)).all()
+
+
+def current_consensus(session: Session, *, dataset_id: int) -> list[tuple[Consensus, Clip]]:
+    rows = session.exec(select(Consensus, Clip).join(Clip, Clip.id == Consensus.clip_id)
+                        .where(Clip.dataset_id == dataset_id, Consensus.is_current == True)  # noqa: E712
+                        .order_by(Clip.id)).all()
+    return [(c, clip) for c, clip in rows]
+
+
+def annotations_on_version(session: Session, *, version_id: int) -> list[tuple[Annotation, Prediction]]:
+    """Submitted annotations that started from this version's predictions."""
+    rows = session.exec(select(Annotation, Prediction).join(Prediction, Prediction.id == Annotation.prediction_id)
+                        .where(Prediction.model_version_id == version_id, Annotation.status == "submitted")).all()
+    return [(a, p) for a, p in rows]
+
+
+# --- features --------------------------------------------------------------------
+
+
+def cached_features(session: Session, *, clip_ids: list[int], versions: dict[str, str]) -> dict[int, dict[str, dict[str, Any]]]:
+    """{clip_id: {extractor: data}} for the given extractor versions (errors left out)."""
+    out: dict[int, dict[str, dict[str, Any]]] = {cid: {} for cid in clip_ids}
+    if not clip_ids:
+        return out
+    rows = session.exec(select(ClipFeature).where(col(ClipFeature.clip_id).in_(clip_ids),
+                                                  col(ClipFeature.extractor).in_(list(versions)))).all()
+    for row in rows:
+        if row.error is None and versions.get(row.extractor) == row.extractor_version:
+            out[row.clip_id][row.extractor] = row.data
+    return out
+
+
+def save_features(session: Session, *, clip_id: int, features: dict[str, dict[str, Any]]) -> int:
+    """Store each extractor's output (keyed by its `version`); returns how many rows were written."""
+    written = 0
+    for extractor, data in features.items():
+        version = str(data.get("version", "0"))
+        exists = session.exec(select(ClipFeature).where(ClipFeature.clip_id == clip_id,
+                                                        ClipFeature.extractor == extractor,
+                                                        ClipFeature.extractor_version == version)).first()
+        if exists:
+            continue
+        session.add(ClipFeature(clip_id=clip_id, extractor=extractor, extractor_version=version, data=data))
+        written += 1
+    session.flush()
+    return written
+
+
+def feature_counts(session: Session, *, dataset_id: int) -> dict[str, int]:
+    """How many clips of the dataset have each extractor cached."""
+    rows = session.exec(select(ClipFeature.extractor, ClipFeature.clip_id).join(Clip, Clip.id == ClipFeature.clip_id)
+                        .where(Clip.dataset_id == dataset_id, col(ClipFeature.error).is_(None))).all()
+    counts: dict[str, set[int]] = {}
+    for extractor, clip_id in rows:
+        counts.setdefault(extractor, set()).add(clip_id)
+    return {k: len(v) for k, v in sorted(counts.items())}
+
+
+def features_by_speaker(session: Session, *, dataset_id: int, extractor: str,
+                        version: str) -> dict[str, list[dict[str, Any]]]:
+    """{speaker: [cached feature data of each of their clips]} for clips that name a speaker."""
+    rows = session.exec(select(Clip.speaker, ClipFeature.data).join(ClipFeature, ClipFeature.clip_id == Clip.id)
+                        .where(Clip.dataset_id == dataset_id, col(Clip.speaker).is_not(None),
+                               ClipFeature.extractor == extractor, ClipFeature.extractor_version == version,
+                               col(ClipFeature.error).is_(None))).all()
+    out: dict[str, list[dict[str, Any]]] = {}
+    for speaker, data in rows:
+        out.setdefault(speaker, []).append(data)
+    return out

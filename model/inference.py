@@ -1,0 +1,188 @@
+"""Feature extraction and prediction over a dataset's clips, with per-clip failures recorded.
+
+Features are cached in ClipFeature per extractor version, so a second run (or
+training) reads them instead of recomputing. A clip that fails is reported to
+the progress sink and the run goes on.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import Session
+
+from cluelab.settings import get_settings
+from db.engine import get_engine
+from db.models import Clip, Dataset, ModelVersion
+from db.queries import models as q
+from model.base import ClipInput, ModelBackend
+from model.progress import Progress, QuietProgress
+from model.registry import make_backend
+
+CHUNK = 8  # clips per commit and per batched prediction
+
+
+def speaker_baselines(session: Session, *, dataset_id: int, versions: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """Each named speaker's usual voice, from the cached voice features of their clips."""
+    from model.features.voice import speaker_baseline
+
+    if "voice" not in versions:
+        return {}
+    voices = q.features_by_speaker(session, dataset_id=dataset_id, extractor="voice", version=versions["voice"])
+    return {speaker: baseline for speaker, rows in voices.items() if (baseline := speaker_baseline(rows))}
+
+
+def _media(path: str | None, data_dir: Path) -> Path | None:
+    return (data_dir / path) if path else None
+
+
+def clip_input(clip: Clip, *, dataset: Dataset | None, data_dir: Path,
+               features: dict[str, dict[str, Any]] | None = None) -> ClipInput:
+    """A backend's view of a stored clip: absolute media paths, transcript, language, cached features."""
+    language = clip.language
+    if not language and dataset is not None and dataset.language not in (None, "", "auto"):
+        language = dataset.language
+    return ClipInput(
+        name=clip.name, clip_id=clip.id, video_path=_media(clip.video_path, data_dir),
+        audio_path=_media(clip.audio_path, data_dir), frames_dir=_media(clip.frames_dir, data_dir),
+        duration=clip.duration, transcript=clip.transcript or "", transcript_words=clip.transcript_words or [],
+        language=language, frame_times=list((clip.meta or {}).get("frame_times") or []), features=features or {})
+
+
+def backend_for(version: ModelVersion, *, label_set: list[str] | None = None) -> ModelBackend:
+    settings = get_settings()
+    artifacts = settings.data_dir / version.artifacts_path if version.artifacts_path else None
+    return make_backend(version.backend, settings=settings, artifacts_path=artifacts,
+                        model_version=version.name, label_set=label_set)
+
+
+def _check_media(clip: Clip, data_dir: Path) -> None:
+    for path in (clip.video_path, clip.audio_path):
+        if path and not (data_dir / path).is_file():
+            raise FileNotFoundError(f"media file missing: {path}")
+
+
+def extract_dataset_features(*, dataset_id: int, clip_ids: list[int] | None = None,
+                             backend: ModelBackend | None = None, progress: Progress | None = None) -> dict[str, int]:
+    """Cache every extractor's output for the dataset's clips; returns counts."""
+    progress = progress or QuietProgress()
+    settings = get_settings()
+    engine = get_engine()
+    with Session(engine, expire_on_commit=False) as session:
+        dataset = session.get(Dataset, dataset_id)
+        if dataset is None:
+            raise ValueError(f"no dataset {dataset_id}")
+        clips = list(q.clips_of_dataset(session, dataset_id=dataset_id, clip_ids=clip_ids))
+    own = backend is None
+    backend = backend or make_backend(settings=settings, label_set=dataset.label_set)
+    versions = backend.feature_versions()
+    progress.set_total(len(clips))
+    counts = {"extracted": 0, "cached": 0, "failed": 0}
+    try:
+        for first in range(0, len(clips), CHUNK):
+            chunk = clips[first:first + CHUNK]
+            with Session(engine, expire_on_commit=False) as session:
+                cached = q.cached_features(session, clip_ids=[c.id for c in chunk], versions=versions)
+            todo: list[tuple[Clip, ClipInput]] = []
+            for clip in chunk:
+                if set(cached[clip.id]) >= set(versions):
+                    counts["cached"] += 1
+                    progress.advance(message=f"{clip.name}: cached")
+                    continue
+                try:
+                    _check_media(clip, settings.data_dir)
+                    todo.append((clip, clip_input(clip, dataset=dataset, data_dir=settings.data_dir,
+                                                  features=cached[clip.id])))
+                except Exception as error:  # noqa: BLE001 — one bad clip must not stop the run
+                    counts["failed"] += 1
+                    progress.fail_item(clip.name, f"{type(error).__name__}: {error}")
+            for (clip, _), features in zip(todo, backend.extract_many([item for _, item in todo])):
+                if isinstance(features, Exception):
+                    counts["failed"] += 1
+                    progress.fail_item(clip.name, f"{type(features).__name__}: {features}")
+                    continue
+                with Session(engine, expire_on_commit=False) as session:
+                    q.save_features(session, clip_id=clip.id, features=features)
+                    session.commit()
+                counts["extracted"] += 1
+                progress.advance(message=f"{clip.name}: features")
+    finally:
+        if own:
+            backend.close()
+    return counts
+
+
+def predict_dataset(*, dataset_id: int, version_id: int | None = None, clip_ids: list[int] | None = None,
+                    unlabelled_only: bool = False, progress: Progress | None = None) -> dict[str, Any]:
+    """Predict clips with a version (default: the active one, else the untrained baseline) and store the results."""
+    progress = progress or QuietProgress()
+    settings = get_settings()
+    engine = get_engine()
+    with Session(engine, expire_on_commit=False) as session:
+        dataset = session.get(Dataset, dataset_id)
+        if dataset is None:
+            raise ValueError(f"no dataset {dataset_id}")
+        if version_id is not None:
+            version = q.get_version(session, version_id=version_id)
+            if version is None:
+                raise ValueError(f"no model version {version_id}")
+        else:
+            version = q.active_version(session, dataset_id=dataset_id) or \
+                q.untrained_version(session, backend=settings.model_backend, dataset_id=dataset_id)
+        session.commit()
+        clips = list(q.clips_of_dataset(session, dataset_id=dataset_id, clip_ids=clip_ids,
+                                        unlabelled_only=unlabelled_only))
+    backend = backend_for(version, label_set=dataset.label_set)
+    versions = backend.feature_versions()
+    progress.set_total(len(clips))
+    progress.log(f"predicting {len(clips)} clips with {version.name}")
+    done = failed = 0
+    try:
+        for start in range(0, len(clips), CHUNK):
+            chunk = clips[start:start + CHUNK]
+            with Session(engine, expire_on_commit=False) as session:
+                cached = q.cached_features(session, clip_ids=[c.id for c in chunk], versions=versions)
+            ready: list[tuple[Clip, ClipInput, dict[str, dict[str, Any]]]] = []
+            items: list[tuple[Clip, ClipInput]] = []
+            for clip in chunk:
+                try:
+                    _check_media(clip, settings.data_dir)
+                    items.append((clip, clip_input(clip, dataset=dataset, data_dir=settings.data_dir,
+                                                   features=cached[clip.id])))
+                except Exception as error:  # noqa: BLE001
+                    failed += 1
+                    progress.fail_item(clip.name, f"{type(error).__name__}: {error}")
+            extracted = backend.extract_many([item for _, item in items])
+            for (clip, item), features in zip(items, extracted):
+                if isinstance(features, Exception):
+                    failed += 1
+                    progress.fail_item(clip.name, f"{type(features).__name__}: {features}")
+                else:
+                    ready.append((clip, item, features))
+            if not ready:
+                continue
+            with Session(engine, expire_on_commit=False) as session:
+                for clip, _, features in ready:  # stored first, so this chunk counts toward its speakers' baselines
+                    if set(features) - set(cached[clip.id]):
+                        q.save_features(session, clip_id=clip.id, features=features)
+                session.commit()
+                baselines = speaker_baselines(session, dataset_id=dataset_id, versions=versions)
+            for clip, item, features in ready:
+                item.features = features  # predict reuses them: nothing is extracted twice
+                item.speaker_baseline = baselines.get(clip.speaker) if clip.speaker else None
+            predictions = backend.predict([item for _, item, _ in ready])
+            with Session(engine, expire_on_commit=False) as session:
+                for (clip, item, features), prediction in zip(ready, predictions):
+                    q.save_prediction(session, clip_id=clip.id, version_id=version.id,
+                                      clues={a.value: t for a, t in prediction.clues.items()},
+                                      emotion=prediction.emotion, distribution=prediction.distribution,
+                                      uncertainty=prediction.uncertainty,
+                                      spans=[s.model_dump(mode="json") for s in prediction.spans])
+                session.commit()
+            done += len(ready)
+            progress.advance(len(ready), message=f"{done} predicted")
+    finally:
+        backend.close()
+    progress.log(f"predicted {done}, failed {failed}")
+    return {"model_version_id": version.id, "model_version": version.name, "predicted": done, "failed": failed}

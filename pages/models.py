@@ -1,0 +1,103 @@
+"""Models (lead, researcher): versions and their held-out metrics, learning curve, confusion; train,
+evaluate, promote and re-predict as background jobs."""
+
+import pandas as pd
+import streamlit as st
+
+import model.jobs  # noqa: F401 — registers the model job kinds
+from annotation.permissions import PermissionDenied, has_role
+from annotation.vocabulary import Role
+from cluelab.jobs import enqueue, list_jobs
+from components.jobs import job_progress
+from components.model_charts import confusion_heatmap, learning_curve
+from components.session import current_user, db_session
+from db.queries.clips import list_datasets
+from db.queries.models import list_versions
+from model.reports import confusion_of, learning_curve as curve_points, version_row
+from model.training import promote
+
+MODEL_JOBS = ("train", "evaluate", "predict", "extract-features")
+
+user = current_user()
+if not has_role(user, Role.lead, Role.researcher):
+    st.error("The Models page is for leads and researchers.")
+    st.stop()
+is_lead = has_role(user, Role.lead)
+st.title("Models")
+
+with db_session() as session:
+    datasets = list(list_datasets(session))
+if not datasets:
+    st.info("No dataset yet: import clips first.")
+    st.stop()
+by_name = {d.name: d for d in datasets}
+dataset = by_name[st.selectbox("Dataset", list(by_name), key="models_dataset")]
+with db_session() as session:
+    versions = list(list_versions(session, dataset_id=dataset.id))
+
+
+def _started(job_id: int, what: str) -> None:
+    st.session_state["models_job"] = job_id
+    st.toast(f"{what} started (job {job_id}).")
+
+
+actions = st.columns(4)
+with actions[0]:
+    if st.button("Train on consensus", type="primary", icon=":material/model_training:"):
+        _started(enqueue("train", params={"dataset_id": dataset.id}, user=user), "Training")
+
+if not versions:
+    st.info("No model version yet. Train one, or pre-annotate the clips with the untrained baseline.")
+    if st.button("Pre-annotate clips", icon=":material/auto_awesome:"):
+        _started(enqueue("predict", params={"dataset_id": dataset.id}, user=user), "Prediction")
+else:
+    rows = [version_row(v) for v in versions]
+    names = {f"{v.name} (#{v.id})": v for v in reversed(versions)}
+    chosen = names[st.selectbox("Version", list(names), key="models_version")]
+    with actions[1]:
+        if st.button("Evaluate", icon=":material/fact_check:"):
+            _started(enqueue("evaluate", params={"model_version_id": chosen.id, "dataset_id": dataset.id}, user=user),
+                     "Evaluation")
+    with actions[2]:
+        if st.button("Promote", icon=":material/verified:", disabled=not is_lead or chosen.is_active,
+                     help="Leads only: make this version active and re-predict the unlabelled clips."):
+            try:
+                result = promote(version_id=chosen.id, user=user)
+                if result["repredict_job_id"]:
+                    _started(result["repredict_job_id"], f"{chosen.name} is active; re-prediction")
+            except PermissionDenied as error:
+                st.error(str(error))
+    with actions[3]:
+        if st.button("Re-predict", icon=":material/refresh:"):
+            _started(enqueue("predict", params={"dataset_id": dataset.id, "model_version_id": chosen.id}, user=user),
+                     "Prediction")
+
+    st.subheader("Versions")
+    st.dataframe(pd.DataFrame(rows).set_index("id"), use_container_width=True)
+    left, right = st.columns(2)
+    with left:
+        st.subheader("Learning curve")
+        learning_curve(curve_points(versions))
+    with right:
+        st.subheader(f"Confusion — {chosen.name}")
+        confusion_heatmap(confusion_of(chosen))
+    held = (chosen.metrics or {}).get("held_out") or {}
+    if held.get("per_class_f1"):
+        st.caption("Per-class F1 on held-out consensus: " +
+                   " · ".join(f"{label} {value:.2f}" for label, value in held["per_class_f1"].items()))
+
+if "models_job" in st.session_state:
+    st.subheader("Current job")
+    job_progress(st.session_state["models_job"])
+
+st.subheader("Model jobs")
+recent = [j for j in list_jobs(limit=50) if j.kind in MODEL_JOBS][:10]
+if not recent:
+    st.caption("No model jobs yet.")
+for row in recent:
+    done = row.done + row.failed
+    st.progress(row.progress, text=f"{row.kind} #{row.id}: {row.state} — {done}/{row.total or '?'}"
+                + (f" · {row.message}" if row.message else ""))
+    if row.log:
+        with st.expander(f"Log of job {row.id}"):
+            st.code(row.log[-2000:], language=None)
