@@ -59,7 +59,7 @@ def cluelab_ingest(sources: list[Path], data_dir: Path, workers: int) -> float:
     from annotation.importer import import_parsed, scan_folder
     from annotation.ingest import ingest_clips
     from cluelab.bootstrap import init_database
-    from cluelab.cli import cli_actor
+    from cluelab.console import cli_actor
     from cluelab.settings import get_settings
     from db.engine import get_engine
     from db.models import Dataset
@@ -93,8 +93,8 @@ def main() -> None:
         ours = cluelab_ingest(sources, root / "data", args.workers)
     rate = lambda seconds: args.clips / seconds * 60  # noqa: E731
     print(f"\n{args.clips} clips of {args.seconds:.0f} s, 1280x720 mpeg4 + aac in; {args.workers} parallel workers\n")
-    print(f"| {"what":<56} | {'seconds':>8} | {'clips/min':>9} |")
-    print(f"|{"-" * 58}|{'-' * 10}|{'-' * 11}|")
+    print(f"| {'what':<56} | {'seconds':>8} | {'clips/min':>9} |")
+    print(f"|{'-' * 58}|{'-' * 10}|{'-' * 11}|")
     print(f"| {'plain ffmpeg: H.264/AAC faststart MP4 only':<56} | {reference:8.2f} | {rate(reference):9.1f} |")
     print(f"| {'ClueLab ingest: MP4 + WAV + frames + thumb + peaks + DB':<56} | {ours:8.2f} | {rate(ours):9.1f} |")
     print(f"\nClueLab / plain ffmpeg throughput: {reference / ours:.2f}")

@@ -39,6 +39,7 @@ class DemoResult:
     new_passwords: dict[str, str] = field(default_factory=dict)
     import_summary: str = ""
     ingest: IngestReport | None = None
+    predicted: int = 0
 
 
 def ensure_demo_users(session: Session, passwords: dict[str, str] | None = None) -> dict[str, str]:
@@ -56,8 +57,9 @@ def ensure_demo_users(session: Session, passwords: dict[str, str] | None = None)
 
 def seed_demo(*, passwords: dict[str, str] | None = None, on_render: Callable[[str], None] | None = None,
               on_total: Callable[[int], None] | None = None,
-              on_progress: Callable[[str, str | None], None] | None = None) -> DemoResult:
-    """Generate (first run only), import and ingest the demo clips; create demo users."""
+              on_progress: Callable[[str, str | None], None] | None = None, predict: bool = True,
+              prediction_progress=None) -> DemoResult:  # noqa: ANN001
+    """Generate (first run only), import and ingest the demo clips; create demo users; pre-annotate."""
     init_database()
     settings = get_settings()
     manifest = generate_demo_media(settings.data_dir / "demo" / "source",
@@ -76,4 +78,22 @@ def seed_demo(*, passwords: dict[str, str] | None = None, on_render: Callable[[s
         session.commit()
         dataset_id = int(dataset.id)
     ingest = ingest_clips(dataset_id=dataset_id, on_total=on_total, on_progress=on_progress)
-    return DemoResult(dataset_id=dataset_id, new_passwords=new_passwords, import_summary=report.summary(), ingest=ingest)
+    result = DemoResult(dataset_id=dataset_id, new_passwords=new_passwords, import_summary=report.summary(),
+                        ingest=ingest)
+    if predict:
+        result.predicted = pre_annotate_missing(dataset_id=dataset_id, progress=prediction_progress)
+    return result
+
+
+def pre_annotate_missing(*, dataset_id: int, progress=None) -> int:  # noqa: ANN001
+    """Predict, with the active version (the untrained baseline at first), the ready clips it has not seen."""
+    from db.queries import models as model_queries
+    from model.inference import predict_dataset
+
+    with Session(get_engine()) as session:
+        version = model_queries.active_version(session, dataset_id=dataset_id)
+        done = model_queries.predicted_clip_ids(session, version_id=version.id) if version else set()
+        todo = [c.id for c in model_queries.clips_of_dataset(session, dataset_id=dataset_id) if c.id not in done]
+    if not todo:
+        return 0
+    return int(predict_dataset(dataset_id=dataset_id, clip_ids=todo, progress=progress)["predicted"])

@@ -6,17 +6,16 @@ import os
 import signal
 import subprocess
 import sys
-from contextlib import contextmanager
 from pathlib import Path
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlmodel import Session
 
 from annotation.vocabulary import LABEL_SETS, Role
+from cluelab.console import BarProgress, cli_actor, console, dataset_or_fail, fail
 from cluelab.settings import get_settings
+from model import cli as model_cli
 
 app = typer.Typer(help="ClueLab: annotate and review explainable multimodal emotion recognition.",
                   no_args_is_help=True, pretty_exceptions_show_locals=False)
@@ -24,36 +23,10 @@ users_app = typer.Typer(help="Accounts and roles.", no_args_is_help=True)
 jobs_app = typer.Typer(help="Background jobs.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 app.add_typer(jobs_app, name="jobs")
-# Piped output (logs, scripts) gets wide tables instead of truncated cells.
-console = Console(width=None if sys.stdout.isatty() else 200)
+for _name, _command in (("predict", model_cli.predict), ("train", model_cli.train), ("models", model_cli.models),
+                        ("promote", model_cli.promote_command)):
+    app.command(_name)(_command)
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def cli_actor():
-    """The command line is trusted like an admin (whoever runs it owns the data directory)."""
-    from db.models import User
-
-    return User(username="cli", password_hash="!", roles=[Role.admin.value])
-
-
-@contextmanager
-def _progress(label: str):
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), TextColumn("{task.fields[last]}"), console=console) as bar:
-        task = bar.add_task(label, total=None, last="")
-
-        def on_total(total: int) -> None:
-            bar.update(task, total=total)
-
-        def on_progress(name: str, error: str | None) -> None:
-            bar.update(task, advance=1, last=f"[red]{name}: {error}" if error else name)
-
-        yield on_total, on_progress
-
-
-def _fail(message: str) -> None:
-    console.print(f"[red]error:[/red] {message}")
-    raise typer.Exit(code=1)
 
 
 @app.command()
@@ -68,13 +41,15 @@ def init() -> None:
 @app.command()
 def demo() -> None:
     """Generate (first run only), import and ingest the synthetic demo dataset; create demo users."""
-    from cluelab.bootstrap import seed_demo
+    from cluelab.bootstrap import pre_annotate_missing, seed_demo
 
-    with _progress("Ingesting demo clips") as (on_total, on_progress):
+    with BarProgress("Ingesting demo clips") as ingest_bar:
         result = seed_demo(on_render=lambda name: console.print(f"rendered {name}", style="dim"),
-                           on_total=on_total, on_progress=on_progress)
+                           on_total=ingest_bar.set_total, on_progress=ingest_bar.item_done, predict=False)
+    with BarProgress("Pre-annotating with the model") as predict_bar:
+        result.predicted = pre_annotate_missing(dataset_id=result.dataset_id, progress=predict_bar)
     console.print(f"Demo dataset: {result.import_summary}; "
-                  f"{result.ingest.ready if result.ingest else 0} clip(s) ingested now.")
+                  f"{result.ingest.ready if result.ingest else 0} clip(s) ingested, {result.predicted} pre-annotated now.")
     if result.new_passwords:
         table = Table(title="Demo accounts — passwords are shown only this once")
         table.add_column("username")
@@ -107,7 +82,7 @@ def import_(
 
     init_database()
     if label_set not in LABEL_SETS:
-        _fail(f"unknown label set {label_set!r}; choose one of {', '.join(LABEL_SETS)}")
+        fail(f"unknown label set {label_set!r}; choose one of {', '.join(LABEL_SETS)}")
     research = format is not None
     if not research and source.exists() and not (source.is_dir() and media is None):
         try:
@@ -126,7 +101,7 @@ def import_(
                 report = import_parsed(session, dataset=row, parsed=read_source(source), user=cli_actor(),
                                        media_root=source if source.is_dir() else source.parent)
         except (ImportFailed, UnknownFormat, ValueError) as error:
-            _fail(str(error))
+            fail(str(error))
         session.commit()
         dataset_id = int(row.id)
     console.print(f"{dataset}: {report.summary()}")
@@ -151,19 +126,20 @@ def export_(
     from db.engine import get_engine
 
     with Session(get_engine()) as session:
-        row = _dataset_or_fail(session, dataset)
+        row = dataset_or_fail(session, dataset)
         try:
             files = export_dataset(session, dataset=row, source=source, format=format, path=out,
                                    user=cli_actor(), split=split)
         except (UnknownFormat, ValueError) as error:
-            _fail(str(error))
+            fail(str(error))
     for file in files:
         console.print(f"wrote {file}")
 
 
 @app.command()
 def evaluate(
-    dataset: str = typer.Option(..., "--dataset", "-d"),
+    dataset: str | None = typer.Option(None, "--dataset", "-d", help="Score sources on this dataset."),
+    version: int | None = typer.Option(None, "--version", help="Or: measure this model version on held-out consensus."),
     reference: str = typer.Option("consensus", help="The ground truth source, e.g. consensus or reference:emer-gt."),
     system: list[str] = typer.Option(None, "--system", "-s", help="Sources to score; every other one when omitted."),
     split: str | None = typer.Option(None, help="train, val or test; all when omitted."),
@@ -172,24 +148,21 @@ def evaluate(
     from annotation.formats.evaluate import available_sources, evaluate_sources
     from db.engine import get_engine
 
+    if version is not None:
+        model_cli.evaluate(version, dataset=dataset)
+        return
+    if dataset is None:
+        fail("give --dataset (score sources) or --version (held-out metrics of a model version)")
+
     with Session(get_engine()) as session:
-        row = _dataset_or_fail(session, dataset)
+        row = dataset_or_fail(session, dataset)
         systems = system or [s for s in available_sources(session, dataset_id=row.id)
                              if s != reference and not s.endswith(":*")]
         try:
             table = evaluate_sources(session, dataset_id=row.id, reference=reference, systems=systems, split=split)
         except ValueError as error:
-            _fail(str(error))
+            fail(str(error))
     console.print(_rich_table(table))
-
-
-def _dataset_or_fail(session: Session, name: str):
-    from db.queries import clips as clip_queries
-
-    row = clip_queries.get_dataset_by_name(session, name=name)
-    if row is None:
-        _fail(f"no dataset named {name!r}")
-    return row
 
 
 def _rich_table(frame) -> Table:  # noqa: ANN001
@@ -202,8 +175,9 @@ def _rich_table(frame) -> Table:  # noqa: ANN001
 def _ingest(*, dataset_id: int | None, workers: int | None = None) -> None:
     from annotation.ingest import ingest_clips
 
-    with _progress("Ingesting") as (on_total, on_progress):
-        report = ingest_clips(dataset_id=dataset_id, workers=workers, on_total=on_total, on_progress=on_progress)
+    with BarProgress("Ingesting") as bar:
+        report = ingest_clips(dataset_id=dataset_id, workers=workers, on_total=bar.set_total,
+                              on_progress=bar.item_done)
     console.print(f"{report.ready} clip(s) ready, {report.failed} failed.")
     for name, error in report.errors.items():
         console.print(f"  [red]{name}[/red]: {error}")
@@ -222,7 +196,7 @@ def ingest_command(
     dataset_id = None
     if dataset:
         with Session(get_engine()) as session:
-            dataset_id = _dataset_or_fail(session, dataset).id
+            dataset_id = dataset_or_fail(session, dataset).id
     _ingest(dataset_id=dataset_id, workers=workers)
 
 
@@ -297,7 +271,7 @@ def users_create(
         try:
             user_queries.create_user(session, username=username, password=password, roles=role)
         except user_queries.AccountError as error:
-            _fail(str(error))
+            fail(str(error))
         session.commit()
     console.print(f"Created {username} ({', '.join(r.value for r in role)}).")
 
@@ -313,7 +287,7 @@ def users_reset_password(username: str) -> None:
     with Session(get_engine()) as session:
         user = user_queries.get_user_by_name(session, username=username)
         if user is None:
-            _fail(f"no user named {username!r}")
+            fail(f"no user named {username!r}")
         password = secrets.token_urlsafe(9)
         user_queries.set_password(session, user=user, password=password)
         session.commit()
@@ -337,7 +311,7 @@ def jobs_retry(job_id: int, wait: bool = typer.Option(False, help="Run it here i
     try:
         retry(job_id, inline=wait)
     except ValueError as error:
-        _fail(str(error))
+        fail(str(error))
     console.print(f"Job {job_id} queued again." if not wait else f"Job {job_id} ran.")
 
 

@@ -28,7 +28,7 @@ from db.models import Job, User, utcnow
 log = logging.getLogger(__name__)
 
 # Modules whose import registers job kinds; the worker imports them all.
-JOB_MODULES = ["annotation.ingest_jobs", "annotation.formats.jobs"]
+JOB_MODULES = ["annotation.ingest_jobs", "annotation.formats.jobs", "model.jobs"]
 
 LOG_LIMIT = 20_000  # characters of log kept on the row (the tail)
 HEARTBEAT_EVERY = timedelta(seconds=5)

@@ -30,6 +30,7 @@ PAGES: list[PageSpec] = [
     PageSpec("pages/jobs.py", "Jobs", ":material/pending_actions:", "Data", LEADS_AND_RESEARCHERS),
     PageSpec("pages/adjudicate.py", "Adjudicate", ":material/gavel:", "Review", LEADS),
     PageSpec("pages/agreement.py", "Agreement", ":material/insights:", "Review", LEADS),
+    PageSpec("pages/models.py", "Models", ":material/model_training:", "Research", LEADS_AND_RESEARCHERS),
     PageSpec("pages/evaluate_sources.py", "Evaluate & exchange", ":material/analytics:", "Research",
              LEADS_AND_RESEARCHERS),
     PageSpec("pages/admin.py", "Users", ":material/manage_accounts:", "Admin", frozenset({Role.admin})),

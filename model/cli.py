@@ -9,50 +9,18 @@ from __future__ import annotations
 import json
 
 import typer
-from rich.console import Console
 from rich.table import Table
 from sqlmodel import Session
 
-from annotation.vocabulary import Role
+from cluelab.console import BarProgress, cli_actor, console, dataset_or_fail
 from db.engine import get_engine
-from db.models import User
 
 model_app = typer.Typer(help="Pre-annotation models: predict, train, evaluate, promote.", no_args_is_help=True)
-console = Console()
-
-
-def _actor() -> User:
-    """The command line acts with every role (whoever runs it owns the data directory)."""
-    return User(username="cli", password_hash="!", roles=[Role.admin.value])
 
 
 def _dataset_id(name: str) -> int:
-    from db.queries.clips import get_dataset_by_name
-
     with Session(get_engine()) as session:
-        dataset = get_dataset_by_name(session, name=name)
-        if dataset is None:
-            console.print(f"[red]error:[/red] no dataset named {name!r}")
-            raise typer.Exit(code=1)
-        return int(dataset.id)
-
-
-class _ConsoleProgress:
-    def __init__(self, label: str) -> None:
-        self.label, self.total, self.done = label, 0, 0
-
-    def set_total(self, total: int) -> None:
-        self.total = total
-
-    def advance(self, n: int = 1, message: str | None = None) -> None:
-        self.done += n
-        console.print(f"{self.label} {self.done}/{self.total or '?'} {message or ''}")
-
-    def fail_item(self, name: str, reason: str) -> None:
-        console.print(f"[red]{name}: {reason}[/red]")
-
-    def log(self, line: str) -> None:
-        console.print(line)
+        return int(dataset_or_fail(session, name).id)
 
 
 @model_app.command("predict")
@@ -62,8 +30,9 @@ def predict(dataset: str = typer.Argument(..., help="Dataset name."),
     """Pre-annotate a dataset's clips and store the predictions."""
     from model.inference import predict_dataset
 
-    result = predict_dataset(dataset_id=_dataset_id(dataset), version_id=version, unlabelled_only=unlabelled_only,
-                             progress=_ConsoleProgress("predict"))
+    with BarProgress("Predicting") as bar:
+        result = predict_dataset(dataset_id=_dataset_id(dataset), version_id=version,
+                                 unlabelled_only=unlabelled_only, progress=bar)
     console.print(f"{result['model_version']}: {result['predicted']} predicted, {result['failed']} failed")
 
 
@@ -74,13 +43,14 @@ def train(dataset: str = typer.Argument(..., help="Dataset name."),
     """Train a new version on the dataset's current consensus and report held-out metrics."""
     from model.training import promote, train_version
 
-    version = train_version(dataset_id=_dataset_id(dataset), user=_actor(), backend_name=backend,
-                            progress=_ConsoleProgress("train"))
+    with BarProgress("Training") as bar:
+        version = train_version(dataset_id=_dataset_id(dataset), user=cli_actor(), backend_name=backend,
+                                progress=bar)
     held, before = version.metrics.get("held_out", {}), version.metrics.get("parent_held_out", {})
     console.print(f"{version.name} (id {version.id}): weighted F1 {held.get('weighted_f1')} "
                   f"(parent {before.get('weighted_f1')}), UAR {held.get('uar')}, n={held.get('n')}")
     if promote_after:
-        promote(version_id=version.id, user=_actor(), repredict=False)
+        promote(version_id=version.id, user=cli_actor(), repredict=False)
         predict(dataset, version=version.id, unlabelled_only=True)
 
 
@@ -90,7 +60,7 @@ def evaluate(version: int = typer.Argument(..., help="Model version id."),
     """Measure a version on the current held-out consensus."""
     from model.training import evaluate_version
 
-    metrics = evaluate_version(version_id=version, user=_actor(), dataset_id=_dataset_id(dataset) if dataset else None)
+    metrics = evaluate_version(version_id=version, user=cli_actor(), dataset_id=_dataset_id(dataset) if dataset else None)
     console.print_json(json.dumps(metrics, ensure_ascii=False))
 
 
@@ -116,7 +86,7 @@ def promote_command(version: int = typer.Argument(..., help="Model version id.")
     """Make a version active; re-predict the unlabelled clips with it."""
     from model.training import promote
 
-    promote(version_id=version, user=_actor(), repredict=False)
+    promote(version_id=version, user=cli_actor(), repredict=False)
     console.print(f"version {version} is active")
     if repredict:
         from db.queries.models import get_version
@@ -126,6 +96,7 @@ def promote_command(version: int = typer.Argument(..., help="Model version id.")
         if row is not None and row.dataset_id is not None:
             from model.inference import predict_dataset
 
-            result = predict_dataset(dataset_id=row.dataset_id, version_id=version, unlabelled_only=True,
-                                     progress=_ConsoleProgress("predict"))
+            with BarProgress("Re-predicting") as bar:
+                result = predict_dataset(dataset_id=row.dataset_id, version_id=version, unlabelled_only=True,
+                                         progress=bar)
             console.print(f"{result['predicted']} re-predicted, {result['failed']} failed")

@@ -166,6 +166,7 @@ def predict_dataset(*, dataset_id: int, version_id: int | None = None, clip_ids:
                 for clip, _, features in ready:  # stored first, so this chunk counts toward its speakers' baselines
                     if set(features) - set(cached[clip.id]):
                         q.save_features(session, clip_id=clip.id, features=features)
+                    q.store_asr_transcript(session, clip_id=clip.id, speech=features.get("speech"))
                 session.commit()
                 baselines = speaker_baselines(session, dataset_id=dataset_id, versions=versions)
             for clip, item, features in ready:

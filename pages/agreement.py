@@ -13,7 +13,6 @@ from components import agreement_charts as charts
 from components.session import current_user
 from db.engine import session_scope
 from db.queries import clips as clip_queries
-from db.queries import consensus as queries
 
 
 @st.cache_data(ttl=120, show_spinner="Computing agreement…")

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from annotation.vocabulary import AnnotationStatus
-from db.models import Annotation, AuditLog, Clip, Consensus, Dataset, Prediction, User, utcnow
+from db.models import Annotation, AuditLog, Clip, Consensus, Prediction, User, utcnow
 
 
 class ConsensusConflict(RuntimeError):

@@ -155,6 +155,22 @@ def cached_features(session: Session, *, clip_ids: list[int], versions: dict[str
     return out
 
 
+def store_asr_transcript(session: Session, *, clip_id: int, speech: dict[str, Any] | None) -> bool:
+    """Give a clip without a transcript the one speech recognition heard, so annotators read it too."""
+    if not speech or speech.get("source") != "asr" or not str(speech.get("text", "")).strip():
+        return False
+    clip = session.get(Clip, clip_id)
+    if clip is None or clip.transcript.strip():
+        return False
+    clip.transcript = speech["text"].strip()
+    clip.transcript_words = [{"word": w["word"], "start": w["start"], "end": w["end"]}
+                             for w in speech.get("words", []) if {"word", "start", "end"} <= set(w)]
+    clip.transcript_source = "asr"
+    clip.language = clip.language or speech.get("language")
+    session.add(clip)
+    return True
+
+
 def save_features(session: Session, *, clip_id: int, features: dict[str, dict[str, Any]]) -> int:
     """Store each extractor's output (keyed by its `version`); returns how many rows were written."""
     written = 0

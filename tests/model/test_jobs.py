@@ -113,3 +113,23 @@ def test_prediction_compares_a_voice_with_its_speakers_usual_pitch(app_db, datas
     with Session(app_db) as session:
         clue = q.prediction_for_clip(session, clip_id=ids[-1], version_id=result["model_version_id"]).clues["vocal"]
     assert "above the speaker's usual median (180 Hz over 4 clips)" in clue, clue
+
+
+@pytest.mark.slow
+def test_prediction_gives_a_clip_without_transcript_the_asr_transcript(app_db, dataset):
+    from cluelab.settings import get_settings
+    from model.inference import predict_dataset
+
+    data_dir = get_settings().data_dir
+    media = talking_clip(data_dir / "media" / "asr", "asr", "The weather is lovely today.")
+    with Session(app_db, expire_on_commit=False) as session:
+        clip = _media_clip(session, dataset_id=dataset.id, name="asr", media=media, data_dir=data_dir)
+        clip.transcript, clip.language = "", None
+        session.commit()
+    result = predict_dataset(dataset_id=dataset.id)
+    assert result["predicted"] == 1
+    with Session(app_db) as session:
+        stored = session.get(Clip, clip.id)
+        assert stored.transcript_source == "asr" and stored.language == "en"
+        assert "today" in stored.transcript.lower()  # espeak speech is not always heard word for word
+        assert stored.transcript_words and all(w["end"] >= w["start"] for w in stored.transcript_words)
