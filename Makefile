@@ -44,6 +44,8 @@ demo: setup
 
 bench: setup
 	$(PY) bench/ingest.py
+	$(PY) bench/predict.py
+	$(PY) bench/agreement.py
 	$(PY) bench/formats.py
 
 clean:
