@@ -24,6 +24,12 @@ import numpy as np
 from annotation.media import ffmpeg_binary
 
 WIDTH, HEIGHT, FPS = 640, 360, 25
+# Face geometry in pixels, tuned so the face models read the drawn expressions (see tests).
+EYE_HALF_HEIGHT = 5
+BROW_GAP = 12
+BROW_RAISE = 16
+BROW_INNER = 14
+SMILE = 14
 DEMO_DATASET_NAME = "Demo (synthetic)"
 
 
@@ -180,19 +186,19 @@ def _draw_face(image: np.ndarray, expression: Expression, intensity: float, talk
     cv2.ellipse(image, (cx, cy - 55), (82, 55), 0, 180, 360, (40, 50, 70), -1)  # hair
     for side in (-1, 1):
         ex, ey = cx + side * 30, cy - 15
-        opening = 0 if blink else max(2, int(9 * (1 + 0.6 * e.eye_open)))
+        opening = 0 if blink else max(2, int(EYE_HALF_HEIGHT * (1 + 0.6 * e.eye_open)))
         cv2.ellipse(image, (ex, ey), (15, opening), 0, 0, 360, (245, 245, 245), -1)
         if opening > 2:
             cv2.circle(image, (ex, ey), min(7, opening), dark, -1)
         else:
             cv2.line(image, (ex - 14, ey), (ex + 14, ey), dark, 2)
-        by = ey - 20 - int(10 * e.brow_raise)
-        inner = (cx + side * 10, by - int(8 * e.brow_inner))
+        by = ey - BROW_GAP - int(BROW_RAISE * e.brow_raise)
+        inner = (cx + side * 10, by - int(BROW_INNER * e.brow_inner))
         outer = (cx + side * 48, by + int(3 * e.brow_inner))
         cv2.line(image, inner, outer, dark, 5)
     cv2.line(image, (cx, cy - 5), (cx - 6, cy + 25), (110, 140, 190), 2)  # nose
     my = cy + 50
-    corners = int(14 * e.smile)
+    corners = int(SMILE * e.smile)
     jaw = int(3 + 14 * max(talk, e.mouth_open))
     left, right = (cx - 28, my - corners), (cx + 28, my - corners)
     upper = np.array([left, (cx, my - 2), right], dtype=np.int32)
