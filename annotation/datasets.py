@@ -66,25 +66,12 @@ def save_uploads(*, actor: User | None, dataset_id: int, files: list[tuple[str, 
 
     Returns the folder and the refusals (file name and reason).
     """
-    import uuid
-
     from annotation.media import MEDIA_SUFFIXES
     from annotation.subtitles import SUBTITLE_SUFFIXES
+    from annotation.uploads import new_upload_folder, write_uploads
 
     require(actor, Role.lead, action="uploading clips")
-    folder = uploads_dir / f"dataset-{dataset_id}" / uuid.uuid4().hex[:12]
-    folder.mkdir(parents=True)
-    refused = []
-    allowed = MEDIA_SUFFIXES | set(SUBTITLE_SUFFIXES)
-    for name, data in files:
-        safe = Path(name).name  # never trust a client's path
-        suffix = Path(safe).suffix.lower()
-        if suffix not in allowed:
-            refused.append(f"{safe}: unsupported file type {suffix or '(none)'}")
-        elif not data:
-            refused.append(f"{safe}: the file is empty")
-        elif len(data) > max_bytes:
-            refused.append(f"{safe}: over the {max_bytes / 1e6:.0f} MB limit")
-        else:
-            (folder / safe).write_bytes(data)
+    folder = new_upload_folder(uploads_dir / f"dataset-{dataset_id}")
+    _, refused = write_uploads(folder, files, allowed_suffixes=MEDIA_SUFFIXES | set(SUBTITLE_SUFFIXES),
+                               max_bytes=max_bytes)
     return folder, refused

@@ -46,24 +46,11 @@ def save_data_uploads(*, user: User, files: list[tuple[str, bytes]], uploads_dir
 
     Several MER-Factory `*_merr_data.json` files import together as one folder.
     """
-    import uuid
+    from annotation.uploads import new_upload_folder, write_uploads
 
     require(user, Role.lead, action="uploading research data")
-    folder = Path(uploads_dir) / "formats" / uuid.uuid4().hex[:12]
-    folder.mkdir(parents=True)
-    saved, refused = [], []
-    for name, data in files:
-        safe = Path(name).name  # never trust a client's path
-        suffix = Path(safe).suffix.lower()
-        if suffix not in DATA_SUFFIXES:
-            refused.append(f"{safe}: unsupported file type {suffix or '(none)'}")
-        elif not data:
-            refused.append(f"{safe}: the file is empty")
-        elif len(data) > max_bytes:
-            refused.append(f"{safe}: over the {max_bytes / 1e6:.0f} MB limit")
-        else:
-            (folder / safe).write_bytes(data)
-            saved.append(folder / safe)
+    folder = new_upload_folder(Path(uploads_dir) / "formats")
+    saved, refused = write_uploads(folder, files, allowed_suffixes=DATA_SUFFIXES, max_bytes=max_bytes)
     factory = [p for p in saved if p.name.endswith("_merr_data.json")]
     targets = [p for p in saved if p not in factory] + ([folder] if factory else [])
     return targets, refused

@@ -96,3 +96,20 @@ def test_subtitle_file_in_gb18030(tmp_path: Path):
     text, words = read_subtitle_file(path)
     assert text == "我很难过"
     assert "".join(w.word for w in words) == "我很难过"
+
+
+def test_uploads_keep_only_media_with_safe_names(tmp_path: Path):
+    from annotation.datasets import save_uploads
+
+    lead = User(username="l", password_hash="!", roles=[Role.lead.value])
+    folder, refused = save_uploads(actor=lead, dataset_id=1, uploads_dir=tmp_path, max_bytes=1000, files=[
+        ("../../escape.mp4", b"x" * 10), ("clip.srt", b"1\n"), ("notes.exe", b"MZ"), ("empty.mp4", b""),
+        ("big.mp4", b"x" * 2000)])
+    assert sorted(p.name for p in folder.iterdir()) == ["clip.srt", "escape.mp4"]
+    assert folder.is_relative_to(tmp_path)
+    assert len(refused) == 3
+    assert any("unsupported file type .exe" in r for r in refused)
+    assert any("empty" in r for r in refused) and any("limit" in r for r in refused)
+    with pytest.raises(PermissionDenied):
+        save_uploads(actor=User(username="a", password_hash="!", roles=["annotator"]), dataset_id=1,
+                     uploads_dir=tmp_path, max_bytes=1000, files=[])
