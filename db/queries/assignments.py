@@ -1,0 +1,268 @@
+"""Leases of clip slots to annotators.
+
+A slot is *taken* by an assignment that is `done` (annotation submitted) or
+`active` with a lease that has not expired (`expires_at` NULL means a lead
+reserved it without expiry). Expired leases simply stop counting, so their
+slots return to the pool without a sweeper.
+
+Claiming is serialised per clip: on PostgreSQL the clip row is locked with
+`FOR UPDATE SKIP LOCKED` (busy clips are passed over, not waited on) and the
+slots are recounted after the lock; on SQLite the whole claim runs inside
+`BEGIN IMMEDIATE`, which admits one writer at a time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from annotation.vocabulary import AnnotationStatus, ClipStatus, QueueStrategy
+from db.models import Annotation, Assignment, Clip, Dataset, ModelVersion, Prediction, User, utcnow
+
+ACTIVE = "active"
+DONE = "done"
+RELEASED = "released"
+
+# Random order without a stored column: a multiplicative hash of the id, salted by the seed.
+_HASH_MULTIPLIER = 2654435761
+_HASH_MODULUS = 4294967291
+
+
+def is_sqlite(session: Session) -> bool:
+    return session.get_bind().dialect.name == "sqlite"
+
+
+def begin_write(session: Session) -> None:
+    """Start a write transaction that serialises writers on SQLite (no-op elsewhere).
+
+    Python's sqlite3 opens a deferred transaction lazily; two deferred readers
+    that both try to write deadlock into SQLITE_BUSY. `BEGIN IMMEDIATE` takes
+    the write lock up front and waits (busy_timeout) for it instead.
+    """
+    if not is_sqlite(session):
+        return
+    connection = session.connection()
+    dbapi = connection.connection.dbapi_connection
+    if dbapi is not None and not dbapi.in_transaction:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def live_condition(now: datetime) -> Any:
+    """Assignments that hold a slot at `now`."""
+    return sa.or_(
+        Assignment.state == DONE,
+        sa.and_(Assignment.state == ACTIVE, sa.or_(Assignment.expires_at.is_(None), Assignment.expires_at > now)),
+    )
+
+
+def taken_slots(session: Session, *, clip_id: int, now: datetime, exclude_user_id: int | None = None) -> int:
+    query = select(sa.func.count()).select_from(Assignment).where(Assignment.clip_id == clip_id, live_condition(now))
+    if exclude_user_id is not None:
+        query = query.where(Assignment.user_id != exclude_user_id)
+    return int(session.exec(query).one())
+
+
+def live_lease(session: Session, *, user_id: int, dataset_id: int, now: datetime) -> Assignment | None:
+    """The user's oldest live lease in the dataset whose clip they have not finished."""
+    query = (
+        select(Assignment)
+        .join(Clip, Clip.id == Assignment.clip_id)
+        .where(
+            Assignment.user_id == user_id,
+            Assignment.state == ACTIVE,
+            sa.or_(Assignment.expires_at.is_(None), Assignment.expires_at > now),
+            Clip.dataset_id == dataset_id,
+            Clip.status == ClipStatus.ready.value,
+        )
+        .order_by(Assignment.expires_at.is_not(None), Assignment.leased_at, Assignment.id)
+        .limit(1)
+    )
+    return session.exec(query).first()
+
+
+def assignment_for(session: Session, *, clip_id: int, user_id: int) -> Assignment | None:
+    return session.exec(select(Assignment).where(Assignment.clip_id == clip_id, Assignment.user_id == user_id)).first()
+
+
+def active_model_version_id(session: Session, *, dataset_id: int) -> int | None:
+    """The active version trained for this dataset, else the newest active one."""
+    query = (
+        select(ModelVersion.id)
+        .where(ModelVersion.is_active.is_(True), sa.or_(ModelVersion.dataset_id == dataset_id, ModelVersion.dataset_id.is_(None)))
+        .order_by(ModelVersion.dataset_id.is_(None), ModelVersion.id.desc())
+        .limit(1)
+    )
+    return session.exec(query).first()
+
+
+def random_rank(seed: int) -> Any:
+    """A seeded pseudo-random position for each clip (64-bit arithmetic on every backend)."""
+    return (sa.cast(Clip.id, sa.BigInteger) * _HASH_MULTIPLIER + seed) % _HASH_MODULUS
+
+
+def _capacity(overlap: int) -> Any:
+    return sa.func.coalesce(Clip.overlap_override, overlap)
+
+
+def candidate_query(
+    *, dataset: Dataset, user_id: int, now: datetime, model_version_id: int | None, exclude: Sequence[int]
+) -> sa.Select:
+    """Ready clips with an open slot that this user has not done, most useful first."""
+    taken = (
+        select(sa.func.count())
+        .select_from(Assignment)
+        .where(Assignment.clip_id == Clip.id, live_condition(now))
+        .scalar_subquery()
+    )
+    done_by_user = sa.exists().where(
+        Annotation.clip_id == Clip.id,
+        Annotation.user_id == user_id,
+        Annotation.status.in_([AnnotationStatus.submitted.value, AnnotationStatus.skipped.value]),
+    )
+    query = select(Clip.id).where(
+        Clip.dataset_id == dataset.id,
+        Clip.status == ClipStatus.ready.value,
+        taken < _capacity(dataset.overlap),
+        ~done_by_user,
+    )
+    if exclude:
+        query = query.where(Clip.id.not_in(list(exclude)))
+    strategy = dataset.strategy or QueueStrategy.uncertainty.value
+    if strategy == QueueStrategy.uncertainty.value and model_version_id is not None:
+        query = query.outerjoin(
+            Prediction, sa.and_(Prediction.clip_id == Clip.id, Prediction.model_version_id == model_version_id)
+        ).order_by(Prediction.uncertainty.desc().nulls_last(), Clip.id)
+    elif strategy == QueueStrategy.random.value:
+        seed = int((dataset.settings or {}).get("random_seed", 0))
+        query = query.order_by(random_rank(seed), Clip.id)
+    else:
+        query = query.order_by(Clip.id)
+    return query.limit(1)
+
+
+def claim_next(session: Session, *, dataset: Dataset, user_id: int, lease: timedelta, max_tries: int = 50) -> Assignment | None:
+    """Lease one open slot to the user, or None when the queue is empty for them.
+
+    Runs in the caller's transaction, which must have been opened with
+    `begin_write` and must commit promptly: the lock it takes is the guarantee.
+    """
+    now = utcnow()
+    postgres = not is_sqlite(session)
+    model_version_id = active_model_version_id(session, dataset_id=dataset.id)
+    tried: list[int] = []
+    for _ in range(max_tries):
+        query = candidate_query(dataset=dataset, user_id=user_id, now=now, model_version_id=model_version_id, exclude=tried)
+        if postgres:
+            query = query.with_for_update(of=Clip, skip_locked=True)
+        clip_id = session.exec(query).first()
+        if clip_id is None:
+            return None
+        tried.append(clip_id)
+        # Recount under the lock: the candidate query's snapshot may predate a rival's commit.
+        capacity = session.exec(select(_capacity(dataset.overlap)).where(Clip.id == clip_id)).one()
+        if taken_slots(session, clip_id=clip_id, now=now) >= capacity:
+            continue
+        return upsert_lease(session, clip_id=clip_id, user_id=user_id, expires_at=now + lease, now=now)
+    return None
+
+
+def upsert_lease(
+    session: Session, *, clip_id: int, user_id: int, expires_at: datetime | None, now: datetime, assigned_by_id: int | None = None
+) -> Assignment:
+    """Make (clip, user) an active lease: a new row, or a reused expired/released one."""
+    assignment = assignment_for(session, clip_id=clip_id, user_id=user_id)
+    if assignment is None:
+        assignment = Assignment(clip_id=clip_id, user_id=user_id)
+    assignment.state = ACTIVE
+    assignment.leased_at = now
+    assignment.expires_at = expires_at
+    if assigned_by_id is not None:
+        assignment.assigned_by_id = assigned_by_id
+    session.add(assignment)
+    session.flush()
+    return assignment
+
+
+def lock_clip(session: Session, *, clip_id: int) -> Clip | None:
+    """The clip row, locked for this transaction on PostgreSQL (SQLite: `begin_write` already holds the lock)."""
+    query = select(Clip).where(Clip.id == clip_id)
+    if not is_sqlite(session):
+        query = query.with_for_update()
+    return session.exec(query).first()
+
+
+def clip_capacity(clip: Clip, dataset: Dataset) -> int:
+    return clip.overlap_override if clip.overlap_override is not None else dataset.overlap
+
+
+def finish(session: Session, *, assignment: Assignment, state: str) -> None:
+    assignment.state = state
+    session.add(assignment)
+
+
+# --- lead views ---------------------------------------------------------------
+
+
+def annotator_progress(session: Session, *, dataset_id: int) -> list[dict[str, Any]]:
+    """Per annotator: submitted, skipped, drafts, live leases and median seconds per submitted clip."""
+    now = utcnow()
+    rows: dict[int, dict[str, Any]] = {}
+    users = session.exec(select(User).order_by(User.username)).all()
+    names = {u.id: u.username for u in users}
+    status_counts = session.exec(
+        select(Annotation.user_id, Annotation.status, sa.func.count())
+        .join(Clip, Clip.id == Annotation.clip_id)
+        .where(Clip.dataset_id == dataset_id)
+        .group_by(Annotation.user_id, Annotation.status)
+    ).all()
+    for user_id, status, count in status_counts:
+        row = rows.setdefault(user_id, _empty_progress(names.get(user_id, str(user_id))))
+        row[status] = int(count)
+    leases = session.exec(
+        select(Assignment.user_id, sa.func.count())
+        .join(Clip, Clip.id == Assignment.clip_id)
+        .where(Clip.dataset_id == dataset_id, Assignment.state == ACTIVE,
+               sa.or_(Assignment.expires_at.is_(None), Assignment.expires_at > now))
+        .group_by(Assignment.user_id)
+    ).all()
+    for user_id, count in leases:
+        rows.setdefault(user_id, _empty_progress(names.get(user_id, str(user_id))))["leased"] = int(count)
+    for user_id, row in rows.items():
+        seconds = session.exec(
+            select(Annotation.seconds_spent)
+            .join(Clip, Clip.id == Annotation.clip_id)
+            .where(Clip.dataset_id == dataset_id, Annotation.user_id == user_id,
+                   Annotation.status == AnnotationStatus.submitted.value)
+        ).all()
+        row["median_seconds"] = _median(list(seconds))
+    return sorted(rows.values(), key=lambda r: r["annotator"])
+
+
+def _empty_progress(name: str) -> dict[str, Any]:
+    return {"annotator": name, "submitted": 0, "skipped": 0, "draft": 0, "leased": 0, "median_seconds": None}
+
+
+def _median(values: list[float]) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def open_slots(session: Session, *, dataset: Dataset) -> int:
+    """Slots still to fill in the dataset (ready clips × overlap − taken)."""
+    now = utcnow()
+    capacity = session.exec(
+        select(sa.func.coalesce(sa.func.sum(_capacity(dataset.overlap)), 0))
+        .where(Clip.dataset_id == dataset.id, Clip.status == ClipStatus.ready.value)
+    ).one()
+    taken = session.exec(
+        select(sa.func.count()).select_from(Assignment).join(Clip, Clip.id == Assignment.clip_id)
+        .where(Clip.dataset_id == dataset.id, Clip.status == ClipStatus.ready.value, live_condition(now))
+    ).one()
+    return max(0, int(capacity) - int(taken))
