@@ -1,0 +1,85 @@
+"""Four-aspect clue editor: text areas prefilled from the model, a word diff under each,
+"reset to model" and an explicit "no evidence in this aspect".
+
+State lives in st.session_state under keys namespaced by clip id (see `keys`),
+so moving to another clip starts from fresh widgets.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable
+
+import streamlit as st
+
+from annotation.text import word_diff
+from annotation.vocabulary import ASPECTS, Aspect
+
+# Characters that Markdown or Streamlit (LaTeX, directives) would interpret, as entities.
+_MARKDOWN_ENTITIES = str.maketrans({c: f"&#{ord(c)};" for c in "*_`[]#~$:|\\<>&\"'"})
+
+
+def keys(clip_id: int, aspect: Aspect | str) -> tuple[str, str]:
+    """(text key, no-evidence key) for one aspect of one clip."""
+    value = aspect.value if isinstance(aspect, Aspect) else aspect
+    return f"clue_{clip_id}_{value}", f"noev_{clip_id}_{value}"
+
+
+def escape_markdown(text: str) -> str:
+    return text.translate(_MARKDOWN_ENTITIES)
+
+
+def diff_markup(model_text: str, text: str) -> str:
+    """HTML for the word diff of `text` against the model: <ins> added, <del> removed. All text escaped."""
+    if not model_text.strip() and not text.strip():
+        return "<span class='cl-diff-none'>No model clue and no text.</span>"
+    if model_text.strip() == text.strip():
+        return "<span class='cl-diff-none'>Unchanged from the model.</span>"
+    parts = []
+    for part in word_diff(model_text, text):
+        chunk = escape_markdown(part.text)
+        if part.op == "added":
+            parts.append(f"<ins style='background:#d3f9d8;text-decoration:none'>{chunk}</ins>")
+        elif part.op == "removed":
+            parts.append(f"<del style='background:#ffe3e3'>{chunk}</del>")
+        else:
+            parts.append(chunk)
+    return "Diff vs model: " + " ".join(parts)
+
+
+def clue_editor(*, clip_id: int, model_clues: dict[str, str], on_change: Callable[[], None],
+                disabled: bool = False) -> None:
+    """Render the four aspects in a 2×2 grid. Values must already be seeded in session_state."""
+    rows = [ASPECTS[:2], ASPECTS[2:]]
+    for row in rows:
+        for column, aspect in zip(st.columns(2), row):
+            with column:
+                _aspect_box(clip_id=clip_id, aspect=aspect, model_text=model_clues.get(aspect.value, ""),
+                            on_change=on_change, disabled=disabled)
+
+
+def _reset(clip_id: int, aspect: Aspect, model_text: str, on_change: Callable[[], None]) -> None:
+    text_key, no_key = keys(clip_id, aspect)
+    st.session_state[text_key] = model_text
+    st.session_state[no_key] = False
+    on_change()
+
+
+def _aspect_box(*, clip_id: int, aspect: Aspect, model_text: str, on_change: Callable[[], None], disabled: bool) -> None:
+    text_key, no_key = keys(clip_id, aspect)
+    no_evidence = bool(st.session_state.get(no_key))
+    st.text_area(aspect.title, key=text_key, height=110, on_change=on_change, help=aspect.describes,
+                 disabled=disabled or no_evidence,
+                 placeholder="No evidence marked" if no_evidence else f"Describe the {aspect.title.lower()} clues")
+    left, right = st.columns([3, 2])
+    with left:
+        st.checkbox("No evidence in this aspect", key=no_key, on_change=on_change, disabled=disabled)
+    with right:
+        st.button("Reset to model", key=f"reset_{clip_id}_{aspect.value}", on_click=_reset,
+                  args=(clip_id, aspect, model_text, on_change), disabled=disabled or not model_text,
+                  use_container_width=True)
+    if not no_evidence:
+        st.markdown(
+            f"<div class='cl-diff' style='font-size:0.8rem'>{diff_markup(model_text, st.session_state.get(text_key, '') or '')}</div>",
+            unsafe_allow_html=True,
+        )
