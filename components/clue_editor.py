@@ -12,14 +12,16 @@ from collections.abc import Callable
 
 import streamlit as st
 
+from annotation.annotate import AnnotationInput
 from annotation.text import word_diff
 from annotation.vocabulary import ASPECTS, Aspect
+from components import emotion_picker, rating
 
 # Characters that Markdown or Streamlit (LaTeX, directives) would interpret, as entities.
 _MARKDOWN_ENTITIES = str.maketrans({c: f"&#{ord(c)};" for c in "*_`[]#~$:|\\<>&\"'"})
 
 
-def keys(clip_id: int, aspect: Aspect | str) -> tuple[str, str]:
+def keys(clip_id: int | str, aspect: Aspect | str) -> tuple[str, str]:
     """(text key, no-evidence key) for one aspect of one clip."""
     value = aspect.value if isinstance(aspect, Aspect) else aspect
     return f"clue_{clip_id}_{value}", f"noev_{clip_id}_{value}"
@@ -47,7 +49,7 @@ def diff_markup(model_text: str, text: str) -> str:
     return "Diff vs model: " + " ".join(parts)
 
 
-def clue_editor(*, clip_id: int, model_clues: dict[str, str], on_change: Callable[[], None],
+def clue_editor(*, clip_id: int | str, model_clues: dict[str, str], on_change: Callable[[], None],
                 disabled: bool = False) -> None:
     """Render the four aspects in a 2×2 grid. Values must already be seeded in session_state."""
     rows = [ASPECTS[:2], ASPECTS[2:]]
@@ -58,14 +60,14 @@ def clue_editor(*, clip_id: int, model_clues: dict[str, str], on_change: Callabl
                             on_change=on_change, disabled=disabled)
 
 
-def _reset(clip_id: int, aspect: Aspect, model_text: str, on_change: Callable[[], None]) -> None:
+def _reset(clip_id: int | str, aspect: Aspect, model_text: str, on_change: Callable[[], None]) -> None:
     text_key, no_key = keys(clip_id, aspect)
     st.session_state[text_key] = model_text
     st.session_state[no_key] = False
     on_change()
 
 
-def _aspect_box(*, clip_id: int, aspect: Aspect, model_text: str, on_change: Callable[[], None], disabled: bool) -> None:
+def _aspect_box(*, clip_id: int | str, aspect: Aspect, model_text: str, on_change: Callable[[], None], disabled: bool) -> None:
     text_key, no_key = keys(clip_id, aspect)
     no_evidence = bool(st.session_state.get(no_key))
     st.text_area(aspect.title, key=text_key, height=110, on_change=on_change, help=aspect.describes,
@@ -77,9 +79,56 @@ def _aspect_box(*, clip_id: int, aspect: Aspect, model_text: str, on_change: Cal
     with right:
         st.button("Reset to model", key=f"reset_{clip_id}_{aspect.value}", on_click=_reset,
                   args=(clip_id, aspect, model_text, on_change), disabled=disabled or not model_text,
-                  use_container_width=True)
+                  width="stretch")
     if not no_evidence:
         st.markdown(
             f"<div class='cl-diff' style='font-size:0.8rem'>{diff_markup(model_text, st.session_state.get(text_key, '') or '')}</div>",
             unsafe_allow_html=True,
         )
+
+
+# --- the whole annotation form's state (clues, emotion, rating, confidence, note) ---------
+
+
+def note_key(clip_id: int | str) -> str:
+    return f"note_{clip_id}"
+
+
+def is_seeded(clip_id: int | str) -> bool:
+    return keys(clip_id, ASPECTS[0])[0] in st.session_state
+
+
+def seed_form(clip_id: int | str, values: AnnotationInput) -> None:
+    """Put `values` into the form's widget state (before the widgets are drawn)."""
+    for aspect in ASPECTS:
+        text_key, no_key = keys(clip_id, aspect)
+        st.session_state[text_key] = values.clues.get(aspect.value, "")
+        st.session_state[no_key] = aspect.value in values.no_evidence
+    st.session_state[emotion_picker.emotion_key(clip_id)] = values.emotion
+    st.session_state[emotion_picker.other_key(clip_id)] = values.emotion_other or ""
+    st.session_state[rating.rating_key(clip_id)] = values.rating
+    st.session_state[rating.confidence_key(clip_id)] = values.confidence
+    st.session_state[note_key(clip_id)] = values.note
+
+
+def form_values(clip_id: int | str) -> AnnotationInput:
+    """The form as an AnnotationInput."""
+    state = st.session_state
+    clues, no_evidence = {}, []
+    for aspect in ASPECTS:
+        text_key, no_key = keys(clip_id, aspect)
+        clues[aspect.value] = state.get(text_key, "") or ""
+        if state.get(no_key):
+            no_evidence.append(aspect.value)
+    return AnnotationInput(
+        clues=clues, no_evidence=no_evidence, emotion=state.get(emotion_picker.emotion_key(clip_id)),
+        emotion_other=(state.get(emotion_picker.other_key(clip_id)) or "").strip() or None,
+        rating=state.get(rating.rating_key(clip_id)), confidence=state.get(rating.confidence_key(clip_id)),
+        note=state.get(note_key(clip_id), "") or "",
+    )
+
+
+def forget_form(clip_id: int | str) -> None:
+    """Drop every state key of this clip's form."""
+    for key in [k for k in st.session_state if isinstance(k, str) and (k.endswith(f"_{clip_id}") or f"_{clip_id}_" in k)]:
+        del st.session_state[key]

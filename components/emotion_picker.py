@@ -10,11 +10,11 @@ OTHER = "other"
 SHORTCUT_KEYS = [f"alt+{i}" for i in range(1, 10)]
 
 
-def emotion_key(clip_id: int) -> str:
+def emotion_key(clip_id: int | str) -> str:
     return f"emotion_{clip_id}"
 
 
-def other_key(clip_id: int) -> str:
+def other_key(clip_id: int | str) -> str:
     return f"emotion_other_{clip_id}"
 
 
@@ -26,12 +26,12 @@ def choices(label_set: list[str], open_vocabulary: bool) -> list[str]:
     return [*label_set, OTHER] if open_vocabulary and OTHER not in label_set else list(label_set)
 
 
-def _choose(clip_id: int, label: str, on_change: Callable[[], None]) -> None:
+def _choose(clip_id: int | str, label: str, on_change: Callable[[], None]) -> None:
     st.session_state[emotion_key(clip_id)] = label
     on_change()
 
 
-def emotion_picker(*, clip_id: int, label_set: list[str], open_vocabulary: bool, suggestion: str | None,
+def emotion_picker(*, clip_id: int | str, label_set: list[str], open_vocabulary: bool, suggestion: str | None,
                    distribution: dict[str, float], on_change: Callable[[], None], disabled: bool = False) -> dict[str, str]:
     """Render the picker; returns {button key: shortcut} for the keyboard map."""
     chosen = st.session_state.get(emotion_key(clip_id))
@@ -52,7 +52,7 @@ def emotion_picker(*, clip_id: int, label_set: list[str], open_vocabulary: bool,
             hint = f" ({index + 1})" if index < len(SHORTCUT_KEYS) else ""
             with column:
                 st.button(label + hint, key=button_key(index), on_click=_choose, args=(clip_id, label, on_change),
-                          type="primary" if chosen == label else "secondary", use_container_width=True,
+                          type="primary" if chosen == label else "secondary", width="stretch",
                           disabled=disabled)
             if index < len(SHORTCUT_KEYS):
                 shortcuts[button_key(index)] = SHORTCUT_KEYS[index]

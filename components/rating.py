@@ -12,11 +12,11 @@ RATING_SHORTCUTS = {1: "alt+q", 2: "alt+w", 3: "alt+e", 4: "alt+r"}
 CONFIDENCE_LEVELS = {1: "1 · guess", 2: "2", 3: "3", 4: "4", 5: "5 · sure"}
 
 
-def rating_key(clip_id: int) -> str:
+def rating_key(clip_id: int | str) -> str:
     return f"rating_{clip_id}"
 
 
-def confidence_key(clip_id: int) -> str:
+def confidence_key(clip_id: int | str) -> str:
     return f"confidence_{clip_id}"
 
 
@@ -24,12 +24,12 @@ def button_key(value: int) -> str:
     return f"rate_{value}"
 
 
-def _rate(clip_id: int, value: int, on_change: Callable[[], None]) -> None:
+def _rate(clip_id: int | str, value: int, on_change: Callable[[], None]) -> None:
     st.session_state[rating_key(clip_id)] = value
     on_change()
 
 
-def rating_picker(*, clip_id: int, on_change: Callable[[], None], disabled: bool = False) -> dict[str, str]:
+def rating_picker(*, clip_id: int | str, on_change: Callable[[], None], disabled: bool = False) -> dict[str, str]:
     """Four buttons; returns {button key: shortcut}."""
     chosen = st.session_state.get(rating_key(clip_id))
     st.markdown("**How good is the model's reasoning?** (required)")
@@ -37,10 +37,10 @@ def rating_picker(*, clip_id: int, on_change: Callable[[], None], disabled: bool
         with column:
             st.button(f"{value} · {REASONING_RATINGS[value]}", key=button_key(value), on_click=_rate,
                       args=(clip_id, value, on_change), type="primary" if chosen == value else "secondary",
-                      use_container_width=True, disabled=disabled)
+                      width="stretch", disabled=disabled)
     return {button_key(v): s for v, s in RATING_SHORTCUTS.items()}
 
 
-def confidence_picker(*, clip_id: int, on_change: Callable[[], None], disabled: bool = False) -> None:
+def confidence_picker(*, clip_id: int | str, on_change: Callable[[], None], disabled: bool = False) -> None:
     st.radio("Your confidence", options=list(CONFIDENCE_LEVELS), key=confidence_key(clip_id),
              format_func=CONFIDENCE_LEVELS.get, horizontal=True, on_change=on_change, disabled=disabled)

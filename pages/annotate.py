@@ -36,55 +36,20 @@ def current_user():
 # --- form state ---------------------------------------------------------------------
 
 
-def note_key(clip_id: int) -> str:
-    return f"note_{clip_id}"
-
-
 def seed_form(task: work.Task) -> None:
     """Put the draft (or the model's clues) into the widgets, once per clip and page visit."""
     clip_id = task.clip.id
-    first_text_key, _ = clue_editor.keys(clip_id, ASPECTS[0])
-    if first_text_key in st.session_state:
+    if clue_editor.is_seeded(clip_id):
         return
-    values = task.initial_input()
-    for aspect in ASPECTS:
-        text_key, no_key = clue_editor.keys(clip_id, aspect)
-        st.session_state[text_key] = values.clues.get(aspect.value, "")
-        st.session_state[no_key] = aspect.value in values.no_evidence
-    st.session_state[emotion_picker.emotion_key(clip_id)] = values.emotion
-    st.session_state[emotion_picker.other_key(clip_id)] = values.emotion_other or ""
-    st.session_state[rating.rating_key(clip_id)] = values.rating
-    st.session_state[rating.confidence_key(clip_id)] = values.confidence
-    st.session_state[note_key(clip_id)] = values.note
+    clue_editor.seed_form(clip_id, task.initial_input())
     if f"t0_{clip_id}" not in st.session_state:
         st.session_state[f"t0_{clip_id}"] = time.monotonic()
         st.session_state[f"seconds_base_{clip_id}"] = task.annotation.seconds_spent if task.annotation else 0.0
 
 
-def form_values(clip_id: int) -> work.AnnotationInput:
-    state = st.session_state
-    clues, no_evidence = {}, []
-    for aspect in ASPECTS:
-        text_key, no_key = clue_editor.keys(clip_id, aspect)
-        clues[aspect.value] = state.get(text_key, "") or ""
-        if state.get(no_key):
-            no_evidence.append(aspect.value)
-    return work.AnnotationInput(
-        clues=clues, no_evidence=no_evidence, emotion=state.get(emotion_picker.emotion_key(clip_id)),
-        emotion_other=(state.get(emotion_picker.other_key(clip_id)) or "").strip() or None,
-        rating=state.get(rating.rating_key(clip_id)), confidence=state.get(rating.confidence_key(clip_id)),
-        note=state.get(note_key(clip_id), "") or "",
-    )
-
-
 def seconds_spent(clip_id: int) -> float:
     started = st.session_state.get(f"t0_{clip_id}", time.monotonic())
     return float(st.session_state.get(f"seconds_base_{clip_id}", 0.0)) + (time.monotonic() - started)
-
-
-def forget_clip(clip_id: int) -> None:
-    for key in [k for k in st.session_state if isinstance(k, str) and k.endswith(f"_{clip_id}")]:
-        del st.session_state[key]
 
 
 # --- actions (widget callbacks: they run before the page is drawn) ---------------------------
@@ -94,7 +59,7 @@ def autosave(user_id: int, clip_id: int) -> None:
     try:
         with session_scope() as session:
             user = work.get_user(session, user_id=user_id)
-            work.save_draft(session, user=user, clip_id=clip_id, values=form_values(clip_id),
+            work.save_draft(session, user=user, clip_id=clip_id, values=clue_editor.form_values(clip_id),
                             seconds_spent=seconds_spent(clip_id))
         st.session_state.pop(PROBLEMS, None)
     except (QueueError, PermissionDenied, ValueError) as error:
@@ -105,7 +70,7 @@ def do_submit(user_id: int, clip_id: int, clip_name: str) -> None:
     try:
         with session_scope() as session:
             user = work.get_user(session, user_id=user_id)
-            work.submit(session, user=user, clip_id=clip_id, values=form_values(clip_id),
+            work.submit(session, user=user, clip_id=clip_id, values=clue_editor.form_values(clip_id),
                         seconds_spent=seconds_spent(clip_id))
     except work.InvalidAnnotation as invalid:
         st.session_state[PROBLEMS] = invalid.problems
@@ -115,7 +80,7 @@ def do_submit(user_id: int, clip_id: int, clip_name: str) -> None:
         return
     st.session_state.pop(PROBLEMS, None)
     st.session_state[FLASH] = ("success", f"Submitted {clip_name}. Here is the next clip.")
-    forget_clip(clip_id)
+    clue_editor.forget_form(clip_id)
     load_progress.clear()
 
 
@@ -136,7 +101,7 @@ def do_skip(user_id: int, clip_id: int, clip_name: str) -> None:
     st.session_state.pop(PROBLEMS, None)
     st.session_state.pop(SKIP_REASON, None)
     st.session_state.pop(SKIP_NOTE, None)
-    forget_clip(clip_id)
+    clue_editor.forget_form(clip_id)
     load_progress.clear()
 
 
@@ -204,11 +169,11 @@ def render_task(user_id: int, task: work.Task) -> None:
 
     st.markdown("#### Clues" + ("" if prediction else " · no model prediction for this clip"))
     clue_editor.clue_editor(clip_id=clip.id, model_clues=task.model_clues(), on_change=save)
-    st.text_area("Note (optional)", key=note_key(clip.id), on_change=save, height=68)
+    st.text_area("Note (optional)", key=clue_editor.note_key(clip.id), on_change=save, height=68)
 
     submit_col, reason_col, note_col, skip_col = st.columns([2, 2, 3, 1], vertical_alignment="bottom")
     with submit_col:
-        st.button("Submit and next (Ctrl+Enter)", key="submit", type="primary", use_container_width=True,
+        st.button("Submit and next (Ctrl+Enter)", key="submit", type="primary", width="stretch",
                   on_click=do_submit, args=(user_id, clip.id, clip.name))
     with reason_col:
         st.selectbox("Skip reason", list(work.SKIP_REASONS), key=SKIP_REASON, index=None,
@@ -216,7 +181,7 @@ def render_task(user_id: int, task: work.Task) -> None:
     with note_col:
         st.text_input("Skip note", key=SKIP_NOTE, placeholder="Required for “other”")
     with skip_col:
-        st.button("Skip (Alt+K)", key="skip", use_container_width=True, on_click=do_skip,
+        st.button("Skip (Alt+K)", key="skip", width="stretch", on_click=do_skip,
                   args=(user_id, clip.id, clip.name))
     st.caption("Keys: Alt+1…9 emotion · Alt+Q/W/E/R rating 1–4 · Ctrl+Enter submit · Alt+K skip · Alt+P play/pause")
     add_shortcuts(submit="ctrl+enter", skip="alt+k", **shortcuts)

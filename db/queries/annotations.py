@@ -59,7 +59,9 @@ def update_versioned(session: Session, *, annotation_id: int, expected_version: 
     )
     if result.rowcount != 1:
         session.expire_all()
-        raise StaleEdit(session.get(Annotation, annotation_id), expected_version)
+        current = session.get(Annotation, annotation_id)
+        # A detached copy: the caller rolls back, which would expire the loaded row.
+        raise StaleEdit(Annotation.model_validate(current.model_dump()) if current else None, expected_version)
     annotation = session.get(Annotation, annotation_id)
     session.refresh(annotation)
     return annotation
