@@ -192,3 +192,19 @@ def dataset_progress(session: Session, *, user: User, dataset_id: int) -> dict[s
         "strategy": dataset.strategy,
         "lease_minutes": dataset.lease_minutes,
     }
+
+
+def list_annotators(session: Session, *, user: User) -> list[User]:
+    require(user, Role.lead, action="list annotators")
+    users = session.exec(select(User).where(User.active.is_(True)).order_by(User.username)).all()
+    return [u for u in users if Role.annotator.value in (u.roles or [])]
+
+
+def resolve_clip_names(session: Session, *, dataset_id: int, names: Sequence[str]) -> tuple[list[int], list[str]]:
+    """Clip ids for the given names in the dataset, and the names that matched nothing."""
+    wanted = [n.strip() for n in names if n.strip()]
+    if not wanted:
+        return [], []
+    found = dict(session.exec(
+        select(Clip.name, Clip.id).where(Clip.dataset_id == dataset_id, Clip.name.in_(wanted))).all())
+    return [found[n] for n in wanted if n in found], [n for n in wanted if n not in found]
