@@ -7,15 +7,19 @@ so moving to another clip starts from fresh widgets.
 
 from __future__ import annotations
 
-import html
+import re
 from collections.abc import Callable
 
 import streamlit as st
 
 from annotation.annotate import AnnotationInput
-from annotation.text import word_diff
+from annotation.text import has_cjk, word_diff
 from annotation.vocabulary import ASPECTS, Aspect
 from components import emotion_picker, rating
+
+_SPACE_BEFORE_PUNCTUATION = re.compile(r" +([,.;:!?%)\]”’])")
+_SPACE_AFTER_OPENING = re.compile(r"([(\[“‘]) +")
+_PUNCTUATION_START = re.compile(r"^[,.;:!?%)\]”’，。；：！？、]")
 
 # Characters that Markdown or Streamlit (LaTeX, directives) would interpret, as entities.
 _MARKDOWN_ENTITIES = str.maketrans({c: f"&#{ord(c)};" for c in "*_`[]#~$:|\\<>&\"'"})
@@ -37,16 +41,18 @@ def diff_markup(model_text: str, text: str) -> str:
         return "<span class='cl-diff-none'>No model clue and no text.</span>"
     if model_text.strip() == text.strip():
         return "<span class='cl-diff-none'>Unchanged from the model.</span>"
-    parts = []
+    out = ""
     for part in word_diff(model_text, text):
-        chunk = escape_markdown(part.text)
+        tidy = _SPACE_AFTER_OPENING.sub(r"\1", _SPACE_BEFORE_PUNCTUATION.sub(r"\1", part.text))
+        chunk = escape_markdown(tidy)
         if part.op == "added":
-            parts.append(f"<ins style='background:#d3f9d8;text-decoration:none'>{chunk}</ins>")
+            chunk = f"<ins style='background:#d3f9d8;text-decoration:none'>{chunk}</ins>"
         elif part.op == "removed":
-            parts.append(f"<del style='background:#ffe3e3'>{chunk}</del>")
-        else:
-            parts.append(chunk)
-    return "Diff vs model: " + " ".join(parts)
+            chunk = f"<del style='background:#ffe3e3'>{chunk}</del>"
+        # Words are separated by a space; punctuation and Chinese text join directly.
+        joins_directly = not out or _PUNCTUATION_START.match(tidy) or (has_cjk(tidy) and not tidy.isascii())
+        out += chunk if joins_directly else " " + chunk
+    return "Diff vs model: " + out
 
 
 def clue_editor(*, clip_id: int | str, model_clues: dict[str, str], on_change: Callable[[], None],
@@ -82,7 +88,7 @@ def _aspect_box(*, clip_id: int | str, aspect: Aspect, model_text: str, on_chang
                   width="stretch")
     if not no_evidence:
         st.markdown(
-            f"<div class='cl-diff' style='font-size:0.8rem'>{diff_markup(model_text, st.session_state.get(text_key, '') or '')}</div>",
+            f"<div class='cl-diff' style='font-size:0.8rem;margin-bottom:0.9rem'>{diff_markup(model_text, st.session_state.get(text_key, '') or '')}</div>",
             unsafe_allow_html=True,
         )
 

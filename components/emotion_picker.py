@@ -42,18 +42,18 @@ def emotion_picker(*, clip_id: int | str, label_set: list[str], open_vocabulary:
         st.caption(f"Model suggests **{suggestion}**" + (f" ({spread})" if spread else ""))
     options = choices(label_set, open_vocabulary)
     shortcuts: dict[str, str] = {}
-    per_row = 5
+    per_row = 3
     for start in range(0, len(options), per_row):
         for offset, column in enumerate(st.columns(per_row)):
             index = start + offset
             if index >= len(options):
                 break
             label = options[index]
-            hint = f" ({index + 1})" if index < len(SHORTCUT_KEYS) else ""
+            hint = f"Alt+{index + 1}" if index < len(SHORTCUT_KEYS) else None
             with column:
-                st.button(label + hint, key=button_key(index), on_click=_choose, args=(clip_id, label, on_change),
+                st.button(label, key=button_key(index), on_click=_choose, args=(clip_id, label, on_change),
                           type="primary" if chosen == label else "secondary", width="stretch",
-                          disabled=disabled)
+                          disabled=disabled, help=hint)
             if index < len(SHORTCUT_KEYS):
                 shortcuts[button_key(index)] = SHORTCUT_KEYS[index]
     if open_vocabulary and chosen == OTHER:

@@ -33,11 +33,12 @@ def rating_picker(*, clip_id: int | str, on_change: Callable[[], None], disabled
     """Four buttons; returns {button key: shortcut}."""
     chosen = st.session_state.get(rating_key(clip_id))
     st.markdown("**How good is the model's reasoning?** (required)")
-    for value, column in zip(REASONING_RATINGS, st.columns(4)):
+    columns = st.columns(2) + st.columns(2)
+    for value, column in zip(REASONING_RATINGS, columns):
         with column:
             st.button(f"{value} · {REASONING_RATINGS[value]}", key=button_key(value), on_click=_rate,
                       args=(clip_id, value, on_change), type="primary" if chosen == value else "secondary",
-                      width="stretch", disabled=disabled)
+                      width="stretch", disabled=disabled, help=RATING_SHORTCUTS[value].title())
     return {button_key(v): s for v, s in RATING_SHORTCUTS.items()}
 
 

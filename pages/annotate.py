@@ -42,6 +42,7 @@ def seed_form(task: work.Task) -> None:
     if clue_editor.is_seeded(clip_id):
         return
     clue_editor.seed_form(clip_id, task.initial_input())
+    st.session_state[f"restored_{clip_id}"] = task.annotation is not None
     if f"t0_{clip_id}" not in st.session_state:
         st.session_state[f"t0_{clip_id}"] = time.monotonic()
         st.session_state[f"seconds_base_{clip_id}"] = task.annotation.seconds_spent if task.annotation else 0.0
@@ -154,7 +155,13 @@ def render_task(user_id: int, task: work.Task) -> None:
     lease = f" · yours until {task.lease_expires_at:%H:%M} UTC" if task.lease_expires_at else ""
     duration = f" · {clip.duration:.1f} s" if clip.duration else ""
     st.subheader(clip.name)
-    st.caption(f"{dataset.name}{duration}{lease}" + (" · draft restored" if task.annotation else ""))
+    if st.session_state.get(f"restored_{clip.id}"):
+        draft = " · draft restored"
+    elif task.annotation is not None:
+        draft = f" · draft saved {task.annotation.updated_at:%H:%M:%S} UTC"
+    else:
+        draft = ""
+    st.caption(f"{dataset.name}{duration}{lease}{draft}")
 
     media, choices = st.columns([3, 2], gap="medium")
     with media:
@@ -188,6 +195,7 @@ def render_task(user_id: int, task: work.Task) -> None:
 
 
 def main() -> None:
+    st.set_page_config(page_title="Annotate", layout="wide")
     st.title("Annotate")
     user = current_user()
     if user is None:
