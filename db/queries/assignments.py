@@ -108,10 +108,16 @@ def _capacity(overlap: int) -> Any:
     return sa.func.coalesce(Clip.overlap_override, overlap)
 
 
-def candidate_query(
+def candidate_queries(
     *, dataset: Dataset, user_id: int, now: datetime, model_version_id: int | None, exclude: Sequence[int]
-) -> sa.Select:
-    """Ready clips with an open slot that this user has not done, most useful first."""
+) -> list[sa.Select]:
+    """Queries for ready clips with an open slot that this user has not done, most useful first.
+
+    Tried in order; each returns at most one clip id. Uncertainty order walks the
+    (model_version_id, uncertainty, clip_id) index backwards, so finding the next
+    clip reads a handful of rows, not the whole dataset; clips the model has not
+    scored come after, in id order.
+    """
     taken = (
         select(sa.func.count())
         .select_from(Assignment)
@@ -123,25 +129,33 @@ def candidate_query(
         Annotation.user_id == user_id,
         Annotation.status.in_([AnnotationStatus.submitted.value, AnnotationStatus.skipped.value]),
     )
-    query = select(Clip.id).where(
+    open_for_user = [
         Clip.dataset_id == dataset.id,
         Clip.status == ClipStatus.ready.value,
         taken < _capacity(dataset.overlap),
         ~done_by_user,
-    )
+    ]
     if exclude:
-        query = query.where(Clip.id.not_in(list(exclude)))
+        open_for_user.append(Clip.id.not_in(list(exclude)))
     strategy = dataset.strategy or QueueStrategy.uncertainty.value
     if strategy == QueueStrategy.uncertainty.value and model_version_id is not None:
-        query = query.outerjoin(
-            Prediction, sa.and_(Prediction.clip_id == Clip.id, Prediction.model_version_id == model_version_id)
-        ).order_by(Prediction.uncertainty.desc().nulls_last(), Clip.id)
-    elif strategy == QueueStrategy.random.value:
+        scored = sa.and_(Prediction.model_version_id == model_version_id, Prediction.uncertainty.is_not(None))
+        by_uncertainty = (
+            select(Clip.id)
+            .select_from(Prediction)
+            .join(Clip, Clip.id == Prediction.clip_id)
+            .where(scored, *open_for_user)
+            .order_by(Prediction.uncertainty.desc(), Prediction.clip_id.desc())
+            .limit(1)
+        )
+        unscored = sa.exists().where(Prediction.clip_id == Clip.id, scored)
+        rest = select(Clip.id).where(*open_for_user, ~unscored).order_by(Clip.id).limit(1)
+        return [by_uncertainty, rest]
+    query = select(Clip.id).where(*open_for_user)
+    if strategy == QueueStrategy.random.value:
         seed = int((dataset.settings or {}).get("random_seed", 0))
-        query = query.order_by(random_rank(seed), Clip.id)
-    else:
-        query = query.order_by(Clip.id)
-    return query.limit(1)
+        return [query.order_by(random_rank(seed), Clip.id).limit(1)]
+    return [query.order_by(Clip.id).limit(1)]
 
 
 def claim_next(session: Session, *, dataset: Dataset, user_id: int, lease: timedelta, max_tries: int = 50) -> Assignment | None:
@@ -154,13 +168,19 @@ def claim_next(session: Session, *, dataset: Dataset, user_id: int, lease: timed
     postgres = not is_sqlite(session)
     model_version_id = active_model_version_id(session, dataset_id=dataset.id)
     tried: list[int] = []
+    phase = 0
     for _ in range(max_tries):
-        query = candidate_query(dataset=dataset, user_id=user_id, now=now, model_version_id=model_version_id, exclude=tried)
+        queries = candidate_queries(dataset=dataset, user_id=user_id, now=now, model_version_id=model_version_id,
+                                    exclude=tried)
+        if phase >= len(queries):
+            return None
+        query = queries[phase]
         if postgres:
             query = query.with_for_update(of=Clip, skip_locked=True)
         clip_id = session.exec(query).first()
         if clip_id is None:
-            return None
+            phase += 1
+            continue
         tried.append(clip_id)
         # Recount under the lock: the candidate query's snapshot may predate a rival's commit.
         capacity = session.exec(select(_capacity(dataset.overlap)).where(Clip.id == clip_id)).one()

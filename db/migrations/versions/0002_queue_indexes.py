@@ -16,8 +16,8 @@ INDEXES = {
     "ix_assignment_clip_state_expires": ("assignment", ["clip_id", "state", "expires_at"]),
     # A user's live leases (resume) and lead progress.
     "ix_assignment_user_state": ("assignment", ["user_id", "state"]),
-    # Least-certain-first for the active model version.
-    "ix_prediction_version_uncertainty": ("prediction", ["model_version_id", "uncertainty"]),
+    # Least-certain-first for the active model version, walked backwards in index order.
+    "ix_prediction_version_uncertainty": ("prediction", ["model_version_id", "uncertainty", "clip_id"]),
     # Ready clips of a dataset in id order (sequential strategy, counts).
     "ix_clip_dataset_status_id": ("clip", ["dataset_id", "status", "id"]),
     # "Done today" and the annotator's own history.
