@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field, field_validator
 from sqlmodel import Session, select
 
 from annotation.permissions import PermissionDenied, require
-from annotation.queue import QueueError, next_clip
+from annotation.queue import QueueError, next_lease
 from annotation.vocabulary import ASPECTS, REASONING_RATINGS, AnnotationStatus, ClipStatus, Role
 from db.models import Annotation, Assignment, Clip, Dataset, Prediction, User, utcnow
 from db.queries import annotations as aq
@@ -131,16 +131,12 @@ class Task:
 
 
 def _prediction_for(session: Session, *, clip: Clip) -> Prediction | None:
-    version_id = q.active_model_version_id(session, dataset_id=clip.dataset_id)
-    if version_id is None:
-        return None
-    return session.exec(
-        select(Prediction).where(Prediction.clip_id == clip.id, Prediction.model_version_id == version_id)
-    ).first()
+    return q.active_prediction(session, clip_id=clip.id, dataset_id=clip.dataset_id)
 
 
-def _task(session: Session, *, user: User, clip: Clip) -> Task:
-    assignment = q.assignment_for(session, clip_id=clip.id, user_id=user.id)
+def _task(session: Session, *, user: User, clip: Clip, assignment: Assignment | None = None) -> Task:
+    if assignment is None:
+        assignment = q.assignment_for(session, clip_id=clip.id, user_id=user.id)
     return Task(
         clip=clip,
         dataset=session.get(Dataset, clip.dataset_id),
@@ -152,8 +148,10 @@ def _task(session: Session, *, user: User, clip: Clip) -> Task:
 
 def load_task(session: Session, *, user: User, dataset_id: int) -> Task | None:
     """The user's current or next clip with its prediction and draft; None when the queue is empty."""
-    clip = next_clip(session, user=user, dataset_id=dataset_id)
-    return _task(session, user=user, clip=clip) if clip is not None else None
+    lease = next_lease(session, user=user, dataset_id=dataset_id)
+    if lease is None:
+        return None
+    return _task(session, user=user, clip=session.get(Clip, lease.clip_id), assignment=lease)
 
 
 def load_clip_task(session: Session, *, user: User, clip_id: int) -> Task:
@@ -176,8 +174,7 @@ def save_draft(session: Session, *, user: User, clip_id: int, values: Annotation
                seconds_spent: float | None = None) -> Annotation:
     """Store the form as the user's draft for the clip (creating it on first save)."""
     require(user, Role.annotator, action="save a draft")
-    try:
-        q.begin_write(session)
+    with q.write_transaction(session):
         annotation = aq.get_for(session, clip_id=clip_id, user_id=user.id)
         data = _now_values(values, seconds_spent)
         if annotation is None:
@@ -192,19 +189,14 @@ def save_draft(session: Session, *, user: User, clip_id: int, values: Annotation
         else:
             annotation = aq.update_versioned(session, annotation_id=annotation.id,
                                              expected_version=annotation.version, values=data)
-        session.commit()
-        return annotation
-    except Exception:
-        session.rollback()
-        raise
+    return annotation
 
 
 def submit(session: Session, *, user: User, clip_id: int, values: AnnotationInput,
            seconds_spent: float | None = None) -> Annotation:
     """Validate and submit; the slot becomes done. Raises InvalidAnnotation, LeaseLost or AlreadyFinished."""
     require(user, Role.annotator, action="submit an annotation")
-    try:
-        q.begin_write(session)
+    with q.write_transaction(session):
         clip = q.lock_clip(session, clip_id=clip_id)
         if clip is None:
             raise QueueError(f"No clip with id {clip_id}.")
@@ -218,11 +210,7 @@ def submit(session: Session, *, user: User, clip_id: int, values: AnnotationInpu
         data.update(status=AnnotationStatus.submitted.value, submitted_at=now, skip_reason=None)
         annotation = _write_final(session, user=user, clip=clip, data=data)
         q.finish(session, assignment=assignment, state=q.DONE)
-        session.commit()
-        return annotation
-    except Exception:
-        session.rollback()
-        raise
+    return annotation
 
 
 def skip(session: Session, *, user: User, clip_id: int, reason: str, note: str = "",
@@ -233,8 +221,7 @@ def skip(session: Session, *, user: User, clip_id: int, reason: str, note: str =
         raise QueueError(f"Choose a skip reason: {', '.join(SKIP_REASONS.values())}.")
     if reason == "other" and not note.strip():
         raise QueueError("Say why you skip this clip.")
-    try:
-        q.begin_write(session)
+    with q.write_transaction(session):
         clip = q.lock_clip(session, clip_id=clip_id)
         if clip is None:
             raise QueueError(f"No clip with id {clip_id}.")
@@ -249,11 +236,7 @@ def skip(session: Session, *, user: User, clip_id: int, reason: str, note: str =
         assignment = q.assignment_for(session, clip_id=clip_id, user_id=user.id)
         if assignment is not None:
             q.finish(session, assignment=assignment, state=q.RELEASED)
-        session.commit()
-        return annotation
-    except Exception:
-        session.rollback()
-        raise
+    return annotation
 
 
 def _hold_slot(session: Session, *, user: User, clip: Clip, dataset: Dataset) -> Assignment:
@@ -286,8 +269,7 @@ def edit_submission(session: Session, *, user: User, annotation_id: int, expecte
                     values: AnnotationInput) -> Annotation:
     """Change a submitted annotation; StaleEdit if it changed since `expected_version` was read."""
     require(user, Role.annotator, action="edit an annotation")
-    try:
-        q.begin_write(session)
+    with q.write_transaction(session):
         annotation = aq.get(session, annotation_id=annotation_id)
         if annotation is None or annotation.user_id != user.id:
             raise PermissionDenied("You can edit only your own annotations.")
@@ -301,11 +283,7 @@ def edit_submission(session: Session, *, user: User, annotation_id: int, expecte
             raise InvalidAnnotation(problems)
         updated = aq.update_versioned(session, annotation_id=annotation_id, expected_version=expected_version,
                                       values=values.values())
-        session.commit()
-        return updated
-    except Exception:
-        session.rollback()
-        raise
+    return updated
 
 
 # --- reading ---------------------------------------------------------------------

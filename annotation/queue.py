@@ -17,7 +17,7 @@ from sqlmodel import Session, select
 
 from annotation.permissions import require
 from annotation.vocabulary import AnnotationStatus, ClipStatus, QueueStrategy, Role
-from db.models import Clip, Dataset, User, utcnow
+from db.models import Assignment, Clip, Dataset, User, utcnow
 from db.queries import annotations as annotation_queries
 from db.queries import assignments as q
 
@@ -44,9 +44,14 @@ def next_clip(session: Session, *, user: User, dataset_id: int) -> Clip | None:
 
     Commits its claim before returning, so the slot is visible to every other annotator at once.
     """
+    lease = next_lease(session, user=user, dataset_id=dataset_id)
+    return session.get(Clip, lease.clip_id) if lease is not None else None
+
+
+def next_lease(session: Session, *, user: User, dataset_id: int) -> Assignment | None:
+    """`next_clip`, returning the lease (its clip_id and expiry)."""
     require(user, Role.annotator, action="take clips from the queue")
-    try:
-        q.begin_write(session)
+    with q.write_transaction(session):
         dataset = _dataset(session, dataset_id)
         now = utcnow()
         held = q.live_lease(session, user_id=user.id, dataset_id=dataset_id, now=now)
@@ -54,25 +59,17 @@ def next_clip(session: Session, *, user: User, dataset_id: int) -> Clip | None:
             if held.expires_at is not None:  # working on it: extend the lease
                 held.expires_at = now + lease_length(dataset)
                 session.add(held)
-            clip_id = held.clip_id
-        else:
-            claimed = q.claim_next(session, dataset=dataset, user_id=user.id, lease=lease_length(dataset))
-            clip_id = claimed.clip_id if claimed is not None else None
-        session.commit()
-    except Exception:
-        session.rollback()
-        raise
-    return session.get(Clip, clip_id) if clip_id is not None else None
+            return held
+        return q.claim_next(session, dataset=dataset, user_id=user.id, lease=lease_length(dataset))
 
 
 def release(session: Session, *, user: User, clip_id: int) -> None:
     """Give a leased clip back to the pool (the user's draft stays)."""
     require(user, Role.annotator, action="release a clip")
-    q.begin_write(session)
-    assignment = q.assignment_for(session, clip_id=clip_id, user_id=user.id)
-    if assignment is not None and assignment.state == q.ACTIVE:
-        q.finish(session, assignment=assignment, state=q.RELEASED)
-    session.commit()
+    with q.write_transaction(session):
+        assignment = q.assignment_for(session, clip_id=clip_id, user_id=user.id)
+        if assignment is not None and assignment.state == q.ACTIVE:
+            q.finish(session, assignment=assignment, state=q.RELEASED)
 
 
 # --- lead controls --------------------------------------------------------------
@@ -98,36 +95,35 @@ def assign_clips(session: Session, *, user: User, dataset_id: int, clip_ids: Seq
                  annotator_ids: Sequence[int]) -> AssignResult:
     """Reserve slots on `clip_ids` for each named annotator (no lease expiry), within overlap."""
     require(user, Role.lead, action="assign clips")
-    q.begin_write(session)
-    dataset = _dataset(session, dataset_id)
-    annotators = [session.get(User, a) for a in annotator_ids]
-    missing = [a for a, u in zip(annotator_ids, annotators) if u is None]
-    if missing:
-        raise QueueError(f"No user with id {', '.join(map(str, missing))}.")
-    not_annotators = [u.username for u in annotators if Role.annotator.value not in u.roles]
-    if not_annotators:
-        raise QueueError(f"Not annotators: {', '.join(not_annotators)}.")
-    result = AssignResult()
-    now = utcnow()
-    for clip_id in clip_ids:
-        clip = q.lock_clip(session, clip_id=clip_id)
-        if clip is None or clip.dataset_id != dataset_id:
-            raise QueueError(f"Clip {clip_id} is not in dataset {dataset.name}.")
-        capacity = q.clip_capacity(clip, dataset)
-        for annotator in annotators:
-            existing = q.assignment_for(session, clip_id=clip_id, user_id=annotator.id)
-            annotation = annotation_queries.get_for(session, clip_id=clip_id, user_id=annotator.id)
-            if (existing is not None and existing.state == q.DONE) or (
-                annotation is not None and annotation.status != AnnotationStatus.draft.value
-            ):
-                result.already.append((clip_id, annotator.id))
-                continue
-            if q.taken_slots(session, clip_id=clip_id, now=now, exclude_user_id=annotator.id) >= capacity:
-                result.full.append(clip_id)
-                continue
-            q.upsert_lease(session, clip_id=clip_id, user_id=annotator.id, expires_at=None, now=now, assigned_by_id=user.id)
-            result.assigned.append((clip_id, annotator.id))
-    session.commit()
+    with q.write_transaction(session):
+        dataset = _dataset(session, dataset_id)
+        annotators = [session.get(User, a) for a in annotator_ids]
+        missing = [a for a, u in zip(annotator_ids, annotators) if u is None]
+        if missing:
+            raise QueueError(f"No user with id {', '.join(map(str, missing))}.")
+        not_annotators = [u.username for u in annotators if Role.annotator.value not in u.roles]
+        if not_annotators:
+            raise QueueError(f"Not annotators: {', '.join(not_annotators)}.")
+        result = AssignResult()
+        now = utcnow()
+        for clip_id in clip_ids:
+            clip = q.lock_clip(session, clip_id=clip_id)
+            if clip is None or clip.dataset_id != dataset_id:
+                raise QueueError(f"Clip {clip_id} is not in dataset {dataset.name}.")
+            capacity = q.clip_capacity(clip, dataset)
+            for annotator in annotators:
+                existing = q.assignment_for(session, clip_id=clip_id, user_id=annotator.id)
+                annotation = annotation_queries.get_for(session, clip_id=clip_id, user_id=annotator.id)
+                if (existing is not None and existing.state == q.DONE) or (
+                    annotation is not None and annotation.status != AnnotationStatus.draft.value
+                ):
+                    result.already.append((clip_id, annotator.id))
+                    continue
+                if q.taken_slots(session, clip_id=clip_id, now=now, exclude_user_id=annotator.id) >= capacity:
+                    result.full.append(clip_id)
+                    continue
+                q.upsert_lease(session, clip_id=clip_id, user_id=annotator.id, expires_at=None, now=now, assigned_by_id=user.id)
+                result.assigned.append((clip_id, annotator.id))
     return result
 
 
@@ -140,19 +136,18 @@ def set_overlap(session: Session, *, user: User, dataset_id: int, overlap: int,
     require(user, Role.lead, action="change overlap")
     if not 1 <= overlap <= 50:
         raise QueueError("Overlap must be between 1 and 50.")
-    q.begin_write(session)
-    dataset = _dataset(session, dataset_id)
-    if clip_ids is None:
-        dataset.overlap = overlap
-        session.add(dataset)
-        changed = 1
-    else:
-        clips = session.exec(select(Clip).where(Clip.id.in_(list(clip_ids)), Clip.dataset_id == dataset_id)).all()
-        for clip in clips:
-            clip.overlap_override = overlap
-            session.add(clip)
-        changed = len(clips)
-    session.commit()
+    with q.write_transaction(session):
+        dataset = _dataset(session, dataset_id)
+        if clip_ids is None:
+            dataset.overlap = overlap
+            session.add(dataset)
+            changed = 1
+        else:
+            clips = session.exec(select(Clip).where(Clip.id.in_(list(clip_ids)), Clip.dataset_id == dataset_id)).all()
+            for clip in clips:
+                clip.overlap_override = overlap
+                session.add(clip)
+            changed = len(clips)
     return changed
 
 
@@ -163,17 +158,16 @@ def set_strategy(session: Session, *, user: User, dataset_id: int, strategy: str
         strategy = QueueStrategy(strategy).value
     except ValueError:
         raise QueueError(f"Unknown strategy {strategy!r}: choose {', '.join(s.value for s in QueueStrategy)}.") from None
-    q.begin_write(session)
-    dataset = _dataset(session, dataset_id)
-    dataset.strategy = strategy
-    if lease_minutes is not None:
-        if lease_minutes < 1:
-            raise QueueError("A lease lasts at least one minute.")
-        dataset.lease_minutes = lease_minutes
-    if random_seed is not None:
-        dataset.settings = {**(dataset.settings or {}), "random_seed": int(random_seed)}
-    session.add(dataset)
-    session.commit()
+    with q.write_transaction(session):
+        dataset = _dataset(session, dataset_id)
+        dataset.strategy = strategy
+        if lease_minutes is not None:
+            if lease_minutes < 1:
+                raise QueueError("A lease lasts at least one minute.")
+            dataset.lease_minutes = lease_minutes
+        if random_seed is not None:
+            dataset.settings = {**(dataset.settings or {}), "random_seed": int(random_seed)}
+        session.add(dataset)
     return dataset
 
 

@@ -14,6 +14,7 @@ Targets: p95 load < 300 ms, p95 submit < 50 ms, no clip past its overlap, no err
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import tempfile
 import threading
@@ -68,6 +69,9 @@ def populate(engine: Engine, *, clips: int, annotators: int, overlap: int = 3) -
                  "uncertainty": ((clip_id * 7919) % 10007) / 10007.0}
                 for clip_id in ids[start:start + CHUNK]
             ])
+    if engine.dialect.name == "sqlite":  # fold the bulk load's WAL into the database before timing
+        with engine.connect() as connection:
+            connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     if engine.dialect.name == "postgresql":
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             connection.execute(sa.text("ANALYZE"))
@@ -79,7 +83,7 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))] if ordered else float("nan")
 
 
-def run(engine: Engine, *, dataset_id: int, users: list[User], per_annotator: int) -> dict:
+def run(engine: Engine, *, dataset_id: int, users: list[User], per_annotator: int, think_ms: float = 0.0) -> dict:
     load_ms: list[float] = []
     draft_ms: list[float] = []
     submit_ms: list[float] = []
@@ -106,6 +110,8 @@ def run(engine: Engine, *, dataset_id: int, users: list[User], per_annotator: in
                     t2 = time.perf_counter()
                     submit(session, user=user, clip_id=task.clip.id, values=values, seconds_spent=6.0)
                     t3 = time.perf_counter()
+                if think_ms:  # the annotator looks at the clip between requests
+                    time.sleep(think_ms / 1000)
                 with lock:
                     load_ms.append((t1 - t0) * 1000)
                     draft_ms.append((t2 - t1) * 1000)
@@ -140,10 +146,16 @@ def main() -> None:
     parser.add_argument("--annotators", type=int, default=20)
     parser.add_argument("--per-annotator", type=int, default=30)
     parser.add_argument("--backends", default="sqlite,postgres")
+    parser.add_argument("--think-ms", type=float, default=1000.0,
+                        help="pause per clip in the paced run (real annotators take 30 s or more per clip)")
     parser.add_argument("--postgres-admin", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
     args = parser.parse_args()
 
-    results = {}
+    # Three runs per backend: one annotator alone (server time without queueing), all
+    # annotators back to back (a stress test: every thread always has a request in
+    # flight), and all annotators pausing --think-ms per clip.
+    runs = [("solo", 1, 0.0), ("burst", args.annotators, 0.0), ("paced", args.annotators, args.think_ms)]
+    results: dict[tuple[str, str], dict] = {}
     for backend in args.backends.split(","):
         admin = None
         name = f"cluelab_bench_{uuid.uuid4().hex[:8]}"
@@ -158,9 +170,14 @@ def main() -> None:
             try:
                 upgrade_to_head(engine)
                 t0 = time.perf_counter()
-                dataset_id, users = populate(engine, clips=args.clips, annotators=args.annotators)
+                dataset_id, users = populate(engine, clips=args.clips, annotators=args.annotators + 1)
                 print(f"[{backend}] {args.clips} clips ready in {time.perf_counter() - t0:.1f} s", flush=True)
-                results[backend] = run(engine, dataset_id=dataset_id, users=users, per_annotator=args.per_annotator)
+                results[(backend, "solo")] = run(engine, dataset_id=dataset_id, users=users[-1:],
+                                                 per_annotator=args.per_annotator)
+                for label, count, think in runs[1:]:
+                    results[(backend, label)] = run(engine, dataset_id=dataset_id, users=users[:count],
+                                                    per_annotator=args.per_annotator, think_ms=think)
+                    print(f"[{backend}] {label} done", flush=True)
             finally:
                 engine.dispose()
                 if admin is not None:
@@ -168,16 +185,21 @@ def main() -> None:
                         connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
                     admin.dispose()
 
-    print(f"\n{args.clips} clips, {args.annotators} concurrent annotators, {args.per_annotator} clips each, overlap 3")
-    header = f"{'backend':<10}{'op':<8}{'n':>6}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}"
+    print(f"\n{args.clips} clips, overlap 3, {args.per_annotator} clips per annotator; solo = 1 annotator, "
+          f"burst = {args.annotators} back to back, paced = {args.annotators} with {args.think_ms:.0f} ms per clip; "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    header = f"{'backend':<10}{'run':<7}{'op':<8}{'n':>6}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}"
     print(header)
     print("-" * len(header))
-    for backend, r in results.items():
+    for (backend, label), r in results.items():
         for op in ("load", "draft", "submit"):
             values = r[op]
-            print(f"{backend:<10}{op:<8}{len(values):>6}{statistics.median(values) if values else float('nan'):>9.1f}"
+            print(f"{backend:<10}{label:<7}{op:<8}{len(values):>6}"
+                  f"{statistics.median(values) if values else float('nan'):>9.1f}"
                   f"{percentile(values, 0.95):>9.1f}{max(values) if values else float('nan'):>9.1f}")
-        print(f"{backend:<10}submitted {r['submitted']} in {r['elapsed']:.1f} s · errors {len(r['errors'])} · "
+    print()
+    for (backend, label), r in results.items():
+        print(f"{backend:<10}{label:<7}submitted {r['submitted']} in {r['elapsed']:.1f} s · errors {len(r['errors'])} · "
               f"clips past overlap {r['over_overlap']}")
         for error in r["errors"][:5]:
             print(f"    {error}")

@@ -10,7 +10,7 @@ from streamlit_shortcuts import add_shortcuts
 from annotation import annotate as work
 from annotation.permissions import PermissionDenied, has_role
 from annotation.queue import QueueError
-from annotation.vocabulary import ASPECTS, Role
+from annotation.vocabulary import Role
 from cluelab.settings import get_settings
 from components import clue_editor, emotion_picker, rating
 from components.player import player

@@ -51,20 +51,20 @@ def update_versioned(session: Session, *, annotation_id: int, expected_version: 
     changes = _only_editable(values)
     changes["updated_at"] = utcnow()
     changes["version"] = Annotation.version + 1
-    result = session.execute(
+    updated = session.scalars(
         sa.update(Annotation)
         .where(Annotation.id == annotation_id, Annotation.version == expected_version)
         .values(**changes)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:
-        session.expire_all()
-        current = session.get(Annotation, annotation_id)
+        .returning(Annotation),
+        execution_options={"populate_existing": True, "synchronize_session": False},
+    ).first()
+    if updated is None:
+        current = session.scalars(
+            select(Annotation).where(Annotation.id == annotation_id).execution_options(populate_existing=True)
+        ).first()
         # A detached copy: the caller rolls back, which would expire the loaded row.
         raise StaleEdit(Annotation.model_validate(current.model_dump()) if current else None, expected_version)
-    annotation = session.get(Annotation, annotation_id)
-    session.refresh(annotation)
-    return annotation
+    return updated
 
 
 def _only_editable(values: dict[str, Any]) -> dict[str, Any]:

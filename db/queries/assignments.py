@@ -13,7 +13,9 @@ slots are recounted after the lock; on SQLite the whole claim runs inside
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -36,19 +38,81 @@ def is_sqlite(session: Session) -> bool:
     return session.get_bind().dialect.name == "sqlite"
 
 
-def begin_write(session: Session) -> None:
-    """Start a write transaction that serialises writers on SQLite (no-op elsewhere).
+class FairLock:
+    """A reentrant lock granted in arrival order (threading locks are not fair: a
+    thread that releases and re-acquires at once can starve the others)."""
 
-    Python's sqlite3 opens a deferred transaction lazily; two deferred readers
-    that both try to write deadlock into SQLITE_BUSY. `BEGIN IMMEDIATE` takes
-    the write lock up front and waits (busy_timeout) for it instead.
+    def __init__(self) -> None:
+        self._condition = threading.Condition(threading.Lock())
+        self._next_ticket = 0
+        self._serving = 0
+        self._owner: int | None = None
+        self._depth = 0
+
+    def __enter__(self) -> FairLock:
+        me = threading.get_ident()
+        with self._condition:
+            if self._owner == me:
+                self._depth += 1
+                return self
+            ticket = self._next_ticket
+            self._next_ticket += 1
+            while ticket != self._serving:
+                self._condition.wait()
+            self._owner, self._depth = me, 1
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        with self._condition:
+            self._depth -= 1
+            if self._depth == 0:
+                self._owner = None
+                self._serving += 1
+                self._condition.notify_all()
+
+
+_WRITE_LOCKS: dict[str, FairLock] = {}
+_WRITE_LOCKS_GUARD = threading.Lock()
+
+
+def _write_lock(session: Session) -> FairLock:
+    url = session.get_bind().url.render_as_string(hide_password=True)
+    with _WRITE_LOCKS_GUARD:
+        return _WRITE_LOCKS.setdefault(url, FairLock())
+
+
+@contextmanager
+def write_transaction(session: Session) -> Iterator[None]:
+    """One write unit of work: commits on success, rolls back on error.
+
+    On SQLite it first takes an in-process lock for the database, then
+    `BEGIN IMMEDIATE`. Python's sqlite3 opens transactions lazily, and two
+    deferred readers that both try to write fail with SQLITE_BUSY; IMMEDIATE
+    takes the write lock up front. The in-process lock queues the app's own
+    threads fairly instead of leaving them to SQLite's sleep-and-retry busy
+    handler, whose back-off makes for multi-second stragglers; other
+    processes are still kept out by IMMEDIATE and busy_timeout.
     """
     if not is_sqlite(session):
+        try:
+            yield
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
         return
+    # Connection first, then the lock: a lock holder never waits on the pool.
     connection = session.connection()
-    dbapi = connection.connection.dbapi_connection
-    if dbapi is not None and not dbapi.in_transaction:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    with _write_lock(session):
+        dbapi = connection.connection.dbapi_connection
+        if dbapi is not None and not dbapi.in_transaction:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        try:
+            yield
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
 
 
 def live_condition(now: datetime) -> Any:
@@ -104,8 +168,30 @@ def random_rank(seed: int) -> Any:
     return (sa.cast(Clip.id, sa.BigInteger) * _HASH_MULTIPLIER + seed) % _HASH_MODULUS
 
 
+def active_prediction(session: Session, *, clip_id: int, dataset_id: int) -> Prediction | None:
+    """The clip's prediction by the dataset's active model version (one query)."""
+    return session.exec(
+        select(Prediction)
+        .join(ModelVersion, ModelVersion.id == Prediction.model_version_id)
+        .where(Prediction.clip_id == clip_id, ModelVersion.is_active.is_(True),
+               sa.or_(ModelVersion.dataset_id == dataset_id, ModelVersion.dataset_id.is_(None)))
+        .order_by(ModelVersion.dataset_id.is_(None), ModelVersion.id.desc())
+        .limit(1)
+    ).first()
+
+
 def _capacity(overlap: int) -> Any:
     return sa.func.coalesce(Clip.overlap_override, overlap)
+
+
+def _taken_subquery(now: datetime) -> Any:
+    """Taken slots of the clip in the enclosing query."""
+    return (
+        select(sa.func.count())
+        .select_from(Assignment)
+        .where(Assignment.clip_id == Clip.id, live_condition(now))
+        .scalar_subquery()
+    )
 
 
 def candidate_queries(
@@ -118,12 +204,7 @@ def candidate_queries(
     clip reads a handful of rows, not the whole dataset; clips the model has not
     scored come after, in id order.
     """
-    taken = (
-        select(sa.func.count())
-        .select_from(Assignment)
-        .where(Assignment.clip_id == Clip.id, live_condition(now))
-        .scalar_subquery()
-    )
+    taken = _taken_subquery(now)
     done_by_user = sa.exists().where(
         Annotation.clip_id == Clip.id,
         Annotation.user_id == user_id,
@@ -161,8 +242,7 @@ def candidate_queries(
 def claim_next(session: Session, *, dataset: Dataset, user_id: int, lease: timedelta, max_tries: int = 50) -> Assignment | None:
     """Lease one open slot to the user, or None when the queue is empty for them.
 
-    Runs in the caller's transaction, which must have been opened with
-    `begin_write` and must commit promptly: the lock it takes is the guarantee.
+    Runs inside the caller's `write_transaction`: the lock it holds is the guarantee.
     """
     now = utcnow()
     postgres = not is_sqlite(session)
@@ -183,8 +263,9 @@ def claim_next(session: Session, *, dataset: Dataset, user_id: int, lease: timed
             continue
         tried.append(clip_id)
         # Recount under the lock: the candidate query's snapshot may predate a rival's commit.
-        capacity = session.exec(select(_capacity(dataset.overlap)).where(Clip.id == clip_id)).one()
-        if taken_slots(session, clip_id=clip_id, now=now) >= capacity:
+        capacity, taken = session.exec(
+            select(_capacity(dataset.overlap), _taken_subquery(now)).where(Clip.id == clip_id)).one()
+        if taken >= capacity:
             continue
         return upsert_lease(session, clip_id=clip_id, user_id=user_id, expires_at=now + lease, now=now)
     return None
@@ -208,7 +289,7 @@ def upsert_lease(
 
 
 def lock_clip(session: Session, *, clip_id: int) -> Clip | None:
-    """The clip row, locked for this transaction on PostgreSQL (SQLite: `begin_write` already holds the lock)."""
+    """The clip row, locked for this transaction on PostgreSQL (on SQLite `write_transaction` holds the lock)."""
     query = select(Clip).where(Clip.id == clip_id)
     if not is_sqlite(session):
         query = query.with_for_update()

@@ -8,7 +8,6 @@ import pytest
 from sqlmodel import Session, select
 from streamlit.testing.v1 import AppTest
 
-from annotation.vocabulary import ASPECTS
 from db.engine import get_engine
 from db.migrate import upgrade_to_head
 from db.models import Annotation

@@ -6,7 +6,14 @@ import pytest
 from sqlmodel import Session
 
 from annotation.annotate import (
-    Adjudicated, AlreadyFinished, AnnotationInput, InvalidAnnotation, edit_submission, my_work, progress, save_draft,
+    Adjudicated,
+    AlreadyFinished,
+    AnnotationInput,
+    InvalidAnnotation,
+    edit_submission,
+    my_work,
+    progress,
+    save_draft,
     submit,
 )
 from annotation.permissions import PermissionDenied
