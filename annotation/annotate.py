@@ -317,7 +317,7 @@ class Progress:
 
 
 def progress(session: Session, *, user: User, dataset_id: int) -> Progress:
-    """Done today (UTC), clips still available to the user, median seconds per submitted clip."""
+    """Done today (UTC), clips left for the user (the current one included), median seconds per clip."""
     dataset = session.get(Dataset, dataset_id)
     if dataset is None:
         raise QueueError(f"No dataset with id {dataset_id}.")
@@ -328,7 +328,12 @@ def progress(session: Session, *, user: User, dataset_id: int) -> Progress:
         select(sa.func.count()).select_from(Annotation).join(Clip, Clip.id == Annotation.clip_id).where(
             Annotation.user_id == user.id, Clip.dataset_id == dataset_id,
             Annotation.status != AnnotationStatus.draft.value)).one())
-    remaining = min(q.open_slots(session, dataset=dataset), max(0, ready - finished_by_user))
+    mine_now = int(session.exec(
+        select(sa.func.count()).select_from(Assignment).join(Clip, Clip.id == Assignment.clip_id).where(
+            Assignment.user_id == user.id, Clip.dataset_id == dataset_id, Assignment.state == q.ACTIVE,
+            sa.or_(Assignment.expires_at.is_(None), Assignment.expires_at > utcnow()))).one())
+    # Open slots plus the clips the user holds, capped by the clips the user has not finished.
+    remaining = min(q.open_slots(session, dataset=dataset) + mine_now, max(0, ready - finished_by_user))
     seconds = aq.seconds_for_user(session, user_id=user.id)
     return Progress(
         done_today=aq.count_since(session, user_id=user.id, since=midnight),

@@ -19,8 +19,14 @@ from db.engine import session_scope
 FLASH = "annotate_flash"
 PROBLEMS = "annotate_problems"
 DATASET = "annotate_dataset_id"
-SKIP_REASON = "annotate_skip_reason"
-SKIP_NOTE = "annotate_skip_note"
+
+
+def skip_reason_key(clip_id: int) -> str:
+    return f"skip_reason_{clip_id}"
+
+
+def skip_note_key(clip_id: int) -> str:
+    return f"skip_note_{clip_id}"
 
 
 def current_user():
@@ -86,7 +92,7 @@ def do_submit(user_id: int, clip_id: int, clip_name: str) -> None:
 
 
 def do_skip(user_id: int, clip_id: int, clip_name: str) -> None:
-    reason = st.session_state.get(SKIP_REASON)
+    reason = st.session_state.get(skip_reason_key(clip_id))
     if reason is None:
         st.session_state[FLASH] = ("error", "Choose why you skip this clip first.")
         return
@@ -94,14 +100,12 @@ def do_skip(user_id: int, clip_id: int, clip_name: str) -> None:
         with session_scope() as session:
             user = work.get_user(session, user_id=user_id)
             work.skip(session, user=user, clip_id=clip_id, reason=reason,
-                      note=st.session_state.get(SKIP_NOTE, "") or "", seconds_spent=seconds_spent(clip_id))
+                      note=st.session_state.get(skip_note_key(clip_id), "") or "", seconds_spent=seconds_spent(clip_id))
     except (QueueError, PermissionDenied) as error:
         st.session_state[FLASH] = ("error", str(error))
         return
     st.session_state[FLASH] = ("info", f"Skipped {clip_name} ({work.SKIP_REASONS[reason].lower()}).")
     st.session_state.pop(PROBLEMS, None)
-    st.session_state.pop(SKIP_REASON, None)
-    st.session_state.pop(SKIP_NOTE, None)
     clue_editor.forget_form(clip_id)
     load_progress.clear()
 
@@ -183,10 +187,10 @@ def render_task(user_id: int, task: work.Task) -> None:
         st.button("Submit and next (Ctrl+Enter)", key="submit", type="primary", width="stretch",
                   on_click=do_submit, args=(user_id, clip.id, clip.name))
     with reason_col:
-        st.selectbox("Skip reason", list(work.SKIP_REASONS), key=SKIP_REASON, index=None,
+        st.selectbox("Skip reason", list(work.SKIP_REASONS), key=skip_reason_key(clip.id), index=None,
                      format_func=work.SKIP_REASONS.get, placeholder="Why skip?")
     with note_col:
-        st.text_input("Skip note", key=SKIP_NOTE, placeholder="Required for “other”")
+        st.text_input("Skip note", key=skip_note_key(clip.id), placeholder="Required for “other”")
     with skip_col:
         st.button("Skip (Alt+K)", key="skip", width="stretch", on_click=do_skip,
                   args=(user_id, clip.id, clip.name))

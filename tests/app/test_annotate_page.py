@@ -126,7 +126,7 @@ def test_reset_to_model_and_skip_with_reason(world):
     assert clue(at, clip.id, "facial").value == f"model facial clue for {clip.name}"
     at.button(key="skip").click().run()
     assert any("Choose why you skip" in e.value for e in at.error)
-    at.selectbox(key="annotate_skip_reason").select("cant_tell").run()
+    at.selectbox(key=f"skip_reason_{clip.id}").select("cant_tell").run()
     at.button(key="skip").click().run()
     assert not at.exception
     assert "Skipped" in at.info[0].value

@@ -76,6 +76,8 @@ def prepared(tmp_path: Path):
     data_dir = tmp_path / "data"
     (data_dir / "media").mkdir(parents=True)
     make_mp4(data_dir / "media" / "clip1.mp4")
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "sine=frequency=220:sample_rate=16000:duration=4",
+                    "-ac", "1", str(data_dir / "media" / "voice.wav")], check=True)
     engine = make_engine(f"sqlite:///{data_dir / 'cluelab.db'}")
     upgrade_to_head(engine)
     with Session(engine, expire_on_commit=False) as session:
@@ -91,13 +93,18 @@ def prepared(tmp_path: Path):
                  transcript_words=[{"word": w, "start": s, "end": e} for w, s, e in WORDS])
             for i in (1, 2)
         ]
+        # Served after clip1 (by falling uncertainty): an audio-only clip, then a text-only one.
+        clips[1].name, clips[1].has_video, clips[1].video_path = "voice-only", False, None
+        clips[1].audio_path = "media/voice.wav"
+        text_only = Clip(dataset_id=dataset.id, name="text-only", status="ready", transcript="Fine. Whatever you say.")
+        clips.append(text_only)
         session.add_all(clips)
         version = ModelVersion(backend="baseline", name="v1", is_active=True, dataset_id=dataset.id)
         session.add(version)
         session.flush()
         for i, clip in enumerate(clips):
             session.add(Prediction(
-                clip_id=clip.id, model_version_id=version.id, emotion="surprise", uncertainty=1.0 - i,
+                clip_id=clip.id, model_version_id=version.id, emotion="surprise", uncertainty=1.0 - i / 10,
                 distribution={"surprise": 0.55, "happy": 0.3, "neutral": 0.15},
                 clues={"facial": "Raised brows and an open mouth.", "vocal": "A steady tone with rising pitch.",
                        "verbal": "Says they did not expect this.", "scene": "A plain, bright test pattern."},
@@ -197,15 +204,35 @@ def test_annotate_flow_in_chromium(server):
 
             page.get_by_role("button", name="Submit and next").click()
             expect(page.get_by_text("Submitted clip1")).to_be_visible(timeout=30_000)
-            expect(page.get_by_role("heading", name="clip2")).to_be_visible(timeout=30_000)
-            page.screenshot(path=str(ARTIFACTS / "annotate-next.png"), full_page=True)
+            # Next: an audio-only clip plays in an audio element, and its words seek it.
+            expect(page.get_by_role("heading", name="voice-only")).to_be_visible(timeout=30_000)
+            audio = page.locator("audio")
+            expect(audio).to_be_attached(timeout=30_000)
+            expect(page.locator("video")).to_have_count(0)
+            page.wait_for_function("() => [...document.querySelectorAll('*')].map(e => e.shadowRoot)"
+                                   ".filter(Boolean).some(r => { const a = r.querySelector('audio');"
+                                   " return a && a.readyState >= 1; })", timeout=30_000)
+            page.locator(".cl-word", has_text="today").click()
+            page.wait_for_timeout(300)
+            assert audio.evaluate("a => a.currentTime") == pytest.approx(2.8, abs=0.15)
+            page.screenshot(path=str(ARTIFACTS / "annotate-audio-only.png"), full_page=True)
+            # Skip it with a reason; then a text-only clip shows its transcript and says there is no media.
+            page.get_by_role("combobox", name="Skip reason").click()
+            page.get_by_role("option", name="Bad media").click()
+            page.get_by_role("button", name="Skip (Alt+K)").click()
+            expect(page.get_by_role("heading", name="text-only")).to_be_visible(timeout=30_000)
+            expect(page.get_by_text("Text-only clip: no audio or video.")).to_be_visible()
+            expect(page.get_by_text("Fine. Whatever you say.")).to_be_visible()
+            page.screenshot(path=str(ARTIFACTS / "annotate-text-only.png"), full_page=True)
         finally:
             browser.close()
 
     engine = make_engine(f"sqlite:///{data_dir / 'cluelab.db'}")
     with Session(engine) as session:
         stored = session.exec(select(Annotation).where(Annotation.clip_id == clip_id)).one()
+        skipped = session.exec(select(Annotation).where(Annotation.status == "skipped")).one()
     engine.dispose()
+    assert skipped.skip_reason == "bad_media"
     assert stored.status == "submitted"
     assert stored.clues["facial"] == "Raised brows, eyes wide, a quick smile at the end."
     assert stored.clues["verbal"] == "Says they did not expect this, sounding pleased."
