@@ -51,12 +51,16 @@ def next_clip(session: Session, *, user: User, dataset_id: int) -> Clip | None:
 def next_lease(session: Session, *, user: User, dataset_id: int) -> Assignment | None:
     """`next_clip`, returning the lease (its clip_id and expiry)."""
     require(user, Role.annotator, action="take clips from the queue")
+    dataset = _dataset(session, dataset_id)
+    now = utcnow()
+    # Every rerun of the page asks again: resuming a fresh lease is a read, not a write.
+    held = q.live_lease(session, user_id=user.id, dataset_id=dataset_id, now=now)
+    if held is not None and (held.expires_at is None or held.expires_at - now > lease_length(dataset) / 2):
+        return held
     with q.write_transaction(session):
-        dataset = _dataset(session, dataset_id)
-        now = utcnow()
         held = q.live_lease(session, user_id=user.id, dataset_id=dataset_id, now=now)
         if held is not None:
-            if held.expires_at is not None:  # working on it: extend the lease
+            if held.expires_at is not None:  # still working on it: extend the lease
                 held.expires_at = now + lease_length(dataset)
                 session.add(held)
             return held

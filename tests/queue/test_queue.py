@@ -165,3 +165,16 @@ def test_non_annotator_cannot_take_clips(db_engine):
     (researcher,) = make_users(db_engine, ["res"], roles=["researcher"])
     with Session(db_engine) as session, pytest.raises(PermissionDenied):
         next_clip(session, user=researcher, dataset_id=dataset.id)
+
+
+def test_resuming_a_lease_that_is_running_out_extends_it(db_engine):
+    dataset, (clip,) = make_dataset(db_engine, clips=1, overlap=1, lease_minutes=30)
+    (ann,) = make_users(db_engine, ["ann"])
+    with Session(db_engine) as session:
+        next_clip(session, user=ann, dataset_id=dataset.id)
+        session.execute(sa.update(Assignment).values(expires_at=utcnow() + timedelta(minutes=2)))
+        session.commit()
+        assert next_clip(session, user=ann, dataset_id=dataset.id).id == clip.id
+        session.expire_all()
+        expires = session.exec(select(Assignment.expires_at)).one()
+    assert expires - utcnow() > timedelta(minutes=25)
