@@ -131,21 +131,25 @@ def taken_slots(session: Session, *, clip_id: int, now: datetime, exclude_user_i
 
 
 def live_lease(session: Session, *, user_id: int, dataset_id: int, now: datetime) -> Assignment | None:
-    """The user's oldest live lease in the dataset whose clip they have not finished."""
-    query = (
-        select(Assignment)
+    """The user's live lease in the dataset on a ready clip: lead-reserved first, then oldest.
+
+    Driven by the user's own (few) active assignments; filtering on the clip in
+    SQL tempts SQLite into walking the dataset's clips instead.
+    """
+    rows = session.exec(
+        select(Assignment, Clip.dataset_id, Clip.status)
         .join(Clip, Clip.id == Assignment.clip_id)
         .where(
             Assignment.user_id == user_id,
             Assignment.state == ACTIVE,
             sa.or_(Assignment.expires_at.is_(None), Assignment.expires_at > now),
-            Clip.dataset_id == dataset_id,
-            Clip.status == ClipStatus.ready.value,
         )
         .order_by(Assignment.expires_at.is_not(None), Assignment.leased_at, Assignment.id)
-        .limit(1)
-    )
-    return session.exec(query).first()
+    ).all()
+    for assignment, clip_dataset_id, clip_status in rows:
+        if clip_dataset_id == dataset_id and clip_status == ClipStatus.ready.value:
+            return assignment
+    return None
 
 
 def assignment_for(session: Session, *, clip_id: int, user_id: int) -> Assignment | None:
@@ -169,14 +173,16 @@ def random_rank(seed: int) -> Any:
 
 
 def active_prediction(session: Session, *, clip_id: int, dataset_id: int) -> Prediction | None:
-    """The clip's prediction by the dataset's active model version (one query)."""
+    """The clip's prediction by the dataset's active model version.
+
+    Two point lookups on purpose: as one join, SQLite's planner walks every
+    prediction of the active version instead of the (clip_id, version) key.
+    """
+    version_id = active_model_version_id(session, dataset_id=dataset_id)
+    if version_id is None:
+        return None
     return session.exec(
-        select(Prediction)
-        .join(ModelVersion, ModelVersion.id == Prediction.model_version_id)
-        .where(Prediction.clip_id == clip_id, ModelVersion.is_active.is_(True),
-               sa.or_(ModelVersion.dataset_id == dataset_id, ModelVersion.dataset_id.is_(None)))
-        .order_by(ModelVersion.dataset_id.is_(None), ModelVersion.id.desc())
-        .limit(1)
+        select(Prediction).where(Prediction.clip_id == clip_id, Prediction.model_version_id == version_id)
     ).first()
 
 
@@ -356,14 +362,20 @@ def _median(values: list[float]) -> float | None:
 
 
 def open_slots(session: Session, *, dataset: Dataset) -> int:
-    """Slots still to fill in the dataset (ready clips × overlap − taken)."""
+    """Slots still to fill in the dataset (ready clips × overlap − taken).
+
+    Capacity is counted as ready clips × overlap plus the few overridden clips'
+    difference, so both parts read indexes only.
+    """
     now = utcnow()
-    capacity = session.exec(
-        select(sa.func.coalesce(sa.func.sum(_capacity(dataset.overlap)), 0))
-        .where(Clip.dataset_id == dataset.id, Clip.status == ClipStatus.ready.value)
+    ready = Clip.dataset_id == dataset.id, Clip.status == ClipStatus.ready.value
+    ready_count = session.exec(select(sa.func.count()).select_from(Clip).where(*ready)).one()
+    overridden = session.exec(
+        select(sa.func.coalesce(sa.func.sum(Clip.overlap_override - dataset.overlap), 0))
+        .where(*ready, Clip.overlap_override.is_not(None))
     ).one()
     taken = session.exec(
         select(sa.func.count()).select_from(Assignment).join(Clip, Clip.id == Assignment.clip_id)
-        .where(Clip.dataset_id == dataset.id, Clip.status == ClipStatus.ready.value, live_condition(now))
+        .where(*ready, live_condition(now))
     ).one()
-    return max(0, int(capacity) - int(taken))
+    return max(0, int(ready_count) * dataset.overlap + int(overridden) - int(taken))

@@ -20,6 +20,8 @@ INDEXES = {
     "ix_prediction_version_uncertainty": ("prediction", ["model_version_id", "uncertainty", "clip_id"]),
     # Ready clips of a dataset in id order (sequential strategy, counts).
     "ix_clip_dataset_status_id": ("clip", ["dataset_id", "status", "id"]),
+    # The few clips whose overlap a lead raised (open-slot counts).
+    "ix_clip_dataset_overlap_override": ("clip", ["dataset_id", "overlap_override"]),
     # "Done today" and the annotator's own history.
     "ix_annotation_user_status_submitted": ("annotation", ["user_id", "status", "submitted_at"]),
 }
