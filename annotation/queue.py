@@ -126,7 +126,8 @@ def assign_clips(session: Session, *, user: User, dataset_id: int, clip_ids: Seq
                 if q.taken_slots(session, clip_id=clip_id, now=now, exclude_user_id=annotator.id) >= capacity:
                     result.full.append(clip_id)
                     continue
-                q.upsert_lease(session, clip_id=clip_id, user_id=annotator.id, expires_at=None, now=now, assigned_by_id=user.id)
+                q.upsert_lease(session, clip_id=clip_id, user_id=annotator.id, expires_at=None, now=now,
+                               assigned_by_id=user.id)
                 result.assigned.append((clip_id, annotator.id))
     return result
 
@@ -161,7 +162,8 @@ def set_strategy(session: Session, *, user: User, dataset_id: int, strategy: str
     try:
         strategy = QueueStrategy(strategy).value
     except ValueError:
-        raise QueueError(f"Unknown strategy {strategy!r}: choose {', '.join(s.value for s in QueueStrategy)}.") from None
+        names = ", ".join(s.value for s in QueueStrategy)
+        raise QueueError(f"Unknown strategy {strategy!r}: choose {names}.") from None
     with q.write_transaction(session):
         dataset = _dataset(session, dataset_id)
         dataset.strategy = strategy

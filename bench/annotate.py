@@ -54,7 +54,8 @@ def populate(engine: Engine, *, clips: int, annotators: int, overlap: int = 3) -
     with engine.begin() as connection:
         for start in range(0, clips, CHUNK):
             rows = [
-                {"dataset_id": dataset_id, "name": f"clip{i:06d}", "status": "ready", "video_path": f"media/clip{i:06d}.mp4",
+                {"dataset_id": dataset_id, "name": f"clip{i:06d}", "status": "ready",
+                 "video_path": f"media/clip{i:06d}.mp4",
                  "audio_path": f"media/clip{i:06d}.wav", "peaks": peaks, "duration": 10.0, "fps": 25.0, "width": 640,
                  "height": 360, "has_video": True, "has_audio": True, "transcript": " ".join(w["word"] for w in words),
                  "transcript_words": words}

@@ -73,7 +73,8 @@ def _reset(clip_id: int | str, aspect: Aspect, model_text: str, on_change: Calla
     on_change()
 
 
-def _aspect_box(*, clip_id: int | str, aspect: Aspect, model_text: str, on_change: Callable[[], None], disabled: bool) -> None:
+def _aspect_box(*, clip_id: int | str, aspect: Aspect, model_text: str, on_change: Callable[[], None],
+                disabled: bool) -> None:
     text_key, no_key = keys(clip_id, aspect)
     no_evidence = bool(st.session_state.get(no_key))
     st.text_area(aspect.title, key=text_key, height=110, on_change=on_change, help=aspect.describes,
@@ -87,10 +88,9 @@ def _aspect_box(*, clip_id: int | str, aspect: Aspect, model_text: str, on_chang
                   args=(clip_id, aspect, model_text, on_change), disabled=disabled or not model_text,
                   width="stretch")
     if not no_evidence:
-        st.markdown(
-            f"<div class='cl-diff' style='font-size:0.8rem;margin-bottom:0.9rem'>{diff_markup(model_text, st.session_state.get(text_key, '') or '')}</div>",
-            unsafe_allow_html=True,
-        )
+        diff = diff_markup(model_text, st.session_state.get(text_key, "") or "")
+        st.markdown(f"<div class='cl-diff' style='font-size:0.8rem;margin-bottom:0.9rem'>{diff}</div>",
+                    unsafe_allow_html=True)
 
 
 # --- the whole annotation form's state (clues, emotion, rating, confidence, note) ---------
@@ -136,5 +136,6 @@ def form_values(clip_id: int | str) -> AnnotationInput:
 
 def forget_form(clip_id: int | str) -> None:
     """Drop every state key of this clip's form."""
-    for key in [k for k in st.session_state if isinstance(k, str) and (k.endswith(f"_{clip_id}") or f"_{clip_id}_" in k)]:
+    mine = [k for k in st.session_state if isinstance(k, str) and (k.endswith(f"_{clip_id}") or f"_{clip_id}_" in k)]
+    for key in mine:
         del st.session_state[key]

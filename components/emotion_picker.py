@@ -32,7 +32,8 @@ def _choose(clip_id: int | str, label: str, on_change: Callable[[], None]) -> No
 
 
 def emotion_picker(*, clip_id: int | str, label_set: list[str], open_vocabulary: bool, suggestion: str | None,
-                   distribution: dict[str, float], on_change: Callable[[], None], disabled: bool = False) -> dict[str, str]:
+                   distribution: dict[str, float], on_change: Callable[[], None],
+                   disabled: bool = False) -> dict[str, str]:
     """Render the picker; returns {button key: shortcut} for the keyboard map."""
     chosen = st.session_state.get(emotion_key(clip_id))
     st.markdown("**Emotion**")

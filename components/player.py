@@ -188,7 +188,8 @@ def media_url(path: Path, mimetype: str, slot: str) -> str | None:
     return runtime.get_instance().media_file_mgr.add(str(path), mimetype, f"cluelab-player-{slot}")
 
 
-def player_data(clip: Any, *, data_dir: Path, spans: list[dict[str, Any]] | None = None, slot: str = "main") -> dict[str, Any]:
+def player_data(clip: Any, *, data_dir: Path, spans: list[dict[str, Any]] | None = None,
+                slot: str = "main") -> dict[str, Any]:
     """The component's data for a clip (JSON only; no markup)."""
     video = data_dir / clip.video_path if clip.video_path else None
     audio = data_dir / clip.audio_path if clip.audio_path else None

@@ -159,7 +159,7 @@ def main() -> None:
             "Emotion": r.annotation.emotion_other or r.annotation.emotion or "",
             "Rating": r.annotation.rating,
             "Seconds": round(r.annotation.seconds_spent),
-            "Submitted (UTC)": r.annotation.submitted_at.strftime("%Y-%m-%d %H:%M") if r.annotation.submitted_at else "",
+            "Submitted (UTC)": f"{r.annotation.submitted_at:%Y-%m-%d %H:%M}" if r.annotation.submitted_at else "",
             "Editable": "yes" if r.editable else ("adjudicated" if r.adjudicated else "no"),
         } for r in rows],
         hide_index=True, width="stretch",

@@ -46,7 +46,8 @@ def create(session: Session, *, clip_id: int, user_id: int, values: dict[str, An
     return annotation
 
 
-def update_versioned(session: Session, *, annotation_id: int, expected_version: int, values: dict[str, Any]) -> Annotation:
+def update_versioned(session: Session, *, annotation_id: int, expected_version: int,
+                     values: dict[str, Any]) -> Annotation:
     """`UPDATE … WHERE id = :id AND version = :expected`; raise StaleEdit when no row matched."""
     changes = _only_editable(values)
     changes["updated_at"] = utcnow()
@@ -99,7 +100,8 @@ def adjudicated_clip_ids(session: Session, *, clip_ids: list[int]) -> set[int]:
     return set(rows)
 
 
-def count_since(session: Session, *, user_id: int, since: datetime, status: str = AnnotationStatus.submitted.value) -> int:
+def count_since(session: Session, *, user_id: int, since: datetime,
+                status: str = AnnotationStatus.submitted.value) -> int:
     return int(session.exec(
         select(sa.func.count()).select_from(Annotation)
         .where(Annotation.user_id == user_id, Annotation.status == status, Annotation.submitted_at >= since)

@@ -1,4 +1,4 @@
-"""My work in AppTest: own submissions only, edits saved with a version check, conflicts shown, adjudicated clips locked."""
+"""My work in AppTest: own submissions only, versioned edits, conflicts shown, adjudicated clips locked."""
 
 from __future__ import annotations
 

@@ -111,7 +111,8 @@ def test_expired_lease_can_still_be_submitted_while_the_slot_is_free(db_engine):
 
 def test_strategies_order_the_queue(db_engine):
     unc, unc_clips = make_dataset(db_engine, clips=5, overlap=1, name="u")
-    seq, seq_clips = make_dataset(db_engine, clips=5, overlap=1, name="s", strategy="sequential", with_predictions=False)
+    seq, seq_clips = make_dataset(db_engine, clips=5, overlap=1, name="s", strategy="sequential",
+                                  with_predictions=False)
     rnd, rnd_clips = make_dataset(db_engine, clips=8, overlap=1, name="r", strategy="random",
                                   settings={"random_seed": 7}, with_predictions=False)
     users = make_users(db_engine, ["a", "b"])
@@ -142,7 +143,8 @@ def test_only_ready_clips_are_served(db_engine):
 
 def test_clip_overlap_override_and_lead_controls(db_engine):
     dataset, clips = make_dataset(db_engine, clips=2, overlap=1)
-    lead, ann, bob, cy = (*make_users(db_engine, ["lead"], roles=["lead"]), *make_users(db_engine, ["ann", "bob", "cy"]))
+    (lead,) = make_users(db_engine, ["lead"], roles=["lead"])
+    ann, bob, cy = make_users(db_engine, ["ann", "bob", "cy"])
     with Session(db_engine) as session:
         with pytest.raises(PermissionDenied):
             set_overlap(session, user=ann, dataset_id=dataset.id, overlap=2)

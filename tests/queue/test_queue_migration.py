@@ -15,7 +15,8 @@ def test_queue_indexes_upgrade_and_downgrade(db_engine):
     with db_engine.begin() as connection:
         config.attributes["connection"] = connection
         command.downgrade(config, "0001_initial_schema")
-    assert "ix_assignment_clip_state_expires" not in {i["name"] for i in sa.inspect(db_engine).get_indexes("assignment")}
+    names = {i["name"] for i in sa.inspect(db_engine).get_indexes("assignment")}
+    assert "ix_assignment_clip_state_expires" not in names
     with db_engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
