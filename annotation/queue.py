@@ -153,6 +153,7 @@ def set_overlap(session: Session, *, user: User, dataset_id: int, overlap: int,
                 clip.overlap_override = overlap
                 session.add(clip)
             changed = len(clips)
+    q.forget_filled_prefix(dataset_id)  # raised overlap can reopen filled clips
     return changed
 
 

@@ -14,6 +14,7 @@ slots are recounted after the lock; on SQLite the whole claim runs inside
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -200,15 +201,93 @@ def _taken_subquery(now: datetime) -> Any:
     )
 
 
+# --- the filled prefix --------------------------------------------------------------
+#
+# Clips fill from the front of the queue order, and a clip whose slots are all
+# *submitted* stays full (only a lead raising overlap reopens it). Late in a
+# project the candidate query would walk thousands of such clips on every
+# request, so each process remembers where the filled prefix ends and starts
+# there. The position only ever moves forward; it is forgotten when this
+# process changes overlap and after FILLED_PREFIX_TTL seconds, so a change made
+# by another process is picked up within that time.
+
+FILLED_PREFIX_TTL = 300.0
+ALL_FILLED = "all filled"
+_filled_prefix: dict[tuple, tuple[Any, float]] = {}
+_filled_prefix_guard = threading.Lock()
+
+
+def forget_filled_prefix(dataset_id: int) -> None:
+    with _filled_prefix_guard:
+        for key in [k for k in _filled_prefix if k[1] == dataset_id]:
+            del _filled_prefix[key]
+
+
+def _submitted_subquery() -> Any:
+    return (
+        select(sa.func.count()).select_from(Assignment)
+        .where(Assignment.clip_id == Clip.id, Assignment.state == DONE)
+        .scalar_subquery()
+    )
+
+
+def filled_prefix_end(session: Session, *, dataset: Dataset, model_version_id: int | None) -> Any:
+    """Queue position of the first clip not yet filled with submissions, ALL_FILLED, or None (no shortcut).
+
+    Uncertainty order: a (uncertainty, clip_id) pair; sequential order: a clip id.
+    """
+    strategy = dataset.strategy or QueueStrategy.uncertainty.value
+    if strategy == QueueStrategy.uncertainty.value and model_version_id is None:
+        return None
+    if strategy not in (QueueStrategy.uncertainty.value, QueueStrategy.sequential.value):
+        return None
+    # created_at tells a dataset from a later one that reuses its id (a restored or reset database).
+    key = (session.get_bind().url.render_as_string(hide_password=True), dataset.id, dataset.created_at, strategy,
+           model_version_id, dataset.overlap)
+    with _filled_prefix_guard:
+        cached = _filled_prefix.get(key)
+    start = cached[0] if cached is not None and time.monotonic() - cached[1] < FILLED_PREFIX_TTL else None
+    if start == ALL_FILLED:
+        start = None  # re-check from the front: new clips may have arrived
+    not_filled = sa.or_(Clip.status != ClipStatus.ready.value, _submitted_subquery() < _capacity(dataset.overlap))
+    if strategy == QueueStrategy.uncertainty.value:
+        query = (
+            select(Prediction.uncertainty, Prediction.clip_id)
+            .select_from(Prediction)
+            .join(Clip, Clip.id == Prediction.clip_id)
+            .where(Prediction.model_version_id == model_version_id, Prediction.uncertainty.is_not(None),
+                   Clip.dataset_id == dataset.id, not_filled)
+            .order_by(Prediction.uncertainty.desc(), Prediction.clip_id.desc())
+            .limit(1)
+        )
+        if start is not None:
+            query = query.where(sa.tuple_(Prediction.uncertainty, Prediction.clip_id) <= sa.tuple_(*start))
+        row = session.exec(query).first()
+        end = tuple(row) if row is not None else ALL_FILLED
+    else:
+        query = select(Clip.id).where(Clip.dataset_id == dataset.id, not_filled).order_by(Clip.id).limit(1)
+        if start is not None:
+            query = query.where(Clip.id >= start)
+        found = session.exec(query).first()
+        end = found if found is not None else ALL_FILLED
+    with _filled_prefix_guard:
+        if cached is not None and start is not None:
+            _filled_prefix[key] = (end, cached[1])  # moved forward; keep the original age
+        else:
+            _filled_prefix[key] = (end, time.monotonic())
+    return end
+
+
 def candidate_queries(
-    *, dataset: Dataset, user_id: int, now: datetime, model_version_id: int | None, exclude: Sequence[int]
+    *, dataset: Dataset, user_id: int, now: datetime, model_version_id: int | None, exclude: Sequence[int],
+    prefix_end: Any = None,
 ) -> list[sa.Select]:
     """Queries for ready clips with an open slot that this user has not done, most useful first.
 
     Tried in order; each returns at most one clip id. Uncertainty order walks the
-    (model_version_id, uncertainty, clip_id) index backwards, so finding the next
-    clip reads a handful of rows, not the whole dataset; clips the model has not
-    scored come after, in id order.
+    (model_version_id, uncertainty, clip_id) index backwards from `prefix_end`
+    (see `filled_prefix_end`), so finding the next clip reads a handful of rows,
+    not the whole dataset; clips the model has not scored come after, in id order.
     """
     taken = _taken_subquery(now)
     done_by_user = sa.exists().where(
@@ -235,13 +314,20 @@ def candidate_queries(
             .order_by(Prediction.uncertainty.desc(), Prediction.clip_id.desc())
             .limit(1)
         )
+        if isinstance(prefix_end, tuple):
+            by_uncertainty = by_uncertainty.where(
+                sa.tuple_(Prediction.uncertainty, Prediction.clip_id) <= sa.tuple_(*prefix_end))
         unscored = sa.exists().where(Prediction.clip_id == Clip.id, scored)
         rest = select(Clip.id).where(*open_for_user, ~unscored).order_by(Clip.id).limit(1)
-        return [by_uncertainty, rest]
+        return [rest] if prefix_end == ALL_FILLED else [by_uncertainty, rest]
     query = select(Clip.id).where(*open_for_user)
     if strategy == QueueStrategy.random.value:
         seed = int((dataset.settings or {}).get("random_seed", 0))
         return [query.order_by(random_rank(seed), Clip.id).limit(1)]
+    if prefix_end == ALL_FILLED:
+        return []
+    if prefix_end is not None:
+        query = query.where(Clip.id >= prefix_end)
     return [query.order_by(Clip.id).limit(1)]
 
 
@@ -253,11 +339,12 @@ def claim_next(session: Session, *, dataset: Dataset, user_id: int, lease: timed
     now = utcnow()
     postgres = not is_sqlite(session)
     model_version_id = active_model_version_id(session, dataset_id=dataset.id)
+    prefix_end = filled_prefix_end(session, dataset=dataset, model_version_id=model_version_id)
     tried: list[int] = []
     phase = 0
     for _ in range(max_tries):
         queries = candidate_queries(dataset=dataset, user_id=user_id, now=now, model_version_id=model_version_id,
-                                    exclude=tried)
+                                    exclude=tried, prefix_end=prefix_end)
         if phase >= len(queries):
             return None
         query = queries[phase]

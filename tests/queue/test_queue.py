@@ -180,3 +180,19 @@ def test_resuming_a_lease_that_is_running_out_extends_it(db_engine):
         session.expire_all()
         expires = session.exec(select(Assignment.expires_at)).one()
     assert expires - utcnow() > timedelta(minutes=25)
+
+
+@pytest.mark.parametrize("strategy", ["uncertainty", "sequential"])
+def test_filled_clips_are_passed_over_and_reopen_when_a_lead_raises_overlap(db_engine, strategy):
+    dataset, clips = make_dataset(db_engine, clips=5, overlap=1, strategy=strategy)
+    order = list(reversed(clips)) if strategy == "uncertainty" else clips
+    (lead,) = make_users(db_engine, ["lead"], roles=["lead"])
+    users = make_users(db_engine, ["a", "b", "c", "d"])
+    with Session(db_engine) as session:
+        for user, clip in zip(users[:2], order[:2], strict=True):
+            assert next_clip(session, user=user, dataset_id=dataset.id).id == clip.id
+            submit(session, user=user, clip_id=clip.id, values=filled())
+        # The first two are full for good; the queue starts after them.
+        assert next_clip(session, user=users[2], dataset_id=dataset.id).id == order[2].id
+        set_overlap(session, user=lead, dataset_id=dataset.id, overlap=2, clip_ids=[order[0].id])
+        assert next_clip(session, user=users[3], dataset_id=dataset.id).id == order[0].id
