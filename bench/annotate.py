@@ -6,7 +6,8 @@ submit. Timings are wall-clock per call inside the thread, so they include
 waiting for locks and for the interpreter, as a server would.
 
     PYTHONPATH=$PWD python bench/annotate.py [--clips 100000] [--annotators 20] [--per-annotator 30]
-        [--backends sqlite,postgres] [--postgres-admin postgresql+psycopg://postgres@127.0.0.1:5432/postgres]
+        [--think-ms 1000] [--prefilled 0] [--backends sqlite,postgres]
+        [--postgres-admin postgresql+psycopg://postgres@127.0.0.1:5432/postgres]
 
 Targets: p95 load < 300 ms, p95 submit < 50 ms, no clip past its overlap, no errors.
 """
@@ -31,7 +32,7 @@ from annotation.annotate import AnnotationInput, load_task, save_draft, submit
 from annotation.vocabulary import ASPECTS
 from db.engine import make_engine
 from db.migrate import upgrade_to_head
-from db.models import Annotation, Clip, Dataset, ModelVersion, Prediction, User
+from db.models import Annotation, Assignment, Clip, Dataset, ModelVersion, Prediction, User
 
 CHUNK = 5000
 
@@ -77,6 +78,24 @@ def populate(engine: Engine, *, clips: int, annotators: int, overlap: int = 3) -
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             connection.execute(sa.text("ANALYZE"))
     return dataset_id, users
+
+
+def prefill(engine: Engine, *, dataset_id: int, clips: int, overlap: int = 3) -> None:
+    """Fill the `clips` least certain clips with submitted slots by extra annotators (late in a project)."""
+    if clips <= 0:
+        return
+    with engine.begin() as connection:
+        connection.execute(sa.insert(User), [
+            {"username": f"earlier{i}", "password_hash": "x", "roles": ["annotator"], "display_name": "",
+             "active": True} for i in range(overlap)])
+        earlier = [r[0] for r in connection.execute(sa.select(User.id).where(User.username.like("earlier%")))]
+        top = [r[0] for r in connection.execute(
+            sa.select(Prediction.clip_id).join(Clip, Clip.id == Prediction.clip_id)
+            .where(Clip.dataset_id == dataset_id)
+            .order_by(Prediction.uncertainty.desc(), Prediction.clip_id.desc()).limit(clips))]
+        rows = [{"clip_id": clip_id, "user_id": user_id, "state": "done"} for clip_id in top for user_id in earlier]
+        for start in range(0, len(rows), 20_000):
+            connection.execute(sa.insert(Assignment), rows[start:start + 20_000])
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -149,6 +168,8 @@ def main() -> None:
     parser.add_argument("--backends", default="sqlite,postgres")
     parser.add_argument("--think-ms", type=float, default=1000.0,
                         help="pause per clip in the paced run (real annotators take 30 s or more per clip)")
+    parser.add_argument("--prefilled", type=int, default=0,
+                        help="clips already filled before timing (e.g. 50000: half-way through the project)")
     parser.add_argument("--postgres-admin", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
     args = parser.parse_args()
 
@@ -172,6 +193,7 @@ def main() -> None:
                 upgrade_to_head(engine)
                 t0 = time.perf_counter()
                 dataset_id, users = populate(engine, clips=args.clips, annotators=args.annotators + 1)
+                prefill(engine, dataset_id=dataset_id, clips=args.prefilled)
                 print(f"[{backend}] {args.clips} clips ready in {time.perf_counter() - t0:.1f} s", flush=True)
                 results[(backend, "solo")] = run(engine, dataset_id=dataset_id, users=users[-1:],
                                                  per_annotator=args.per_annotator)
@@ -186,7 +208,8 @@ def main() -> None:
                         connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
                     admin.dispose()
 
-    print(f"\n{args.clips} clips, overlap 3, {args.per_annotator} clips per annotator; solo = 1 annotator, "
+    print(f"\n{args.clips} clips ({args.prefilled} already filled), overlap 3, {args.per_annotator} clips per "
+          f"annotator; solo = 1 annotator, "
           f"burst = {args.annotators} back to back, paced = {args.annotators} with {args.think_ms:.0f} ms per clip; "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     header = f"{'backend':<10}{'run':<7}{'op':<8}{'n':>6}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}"
