@@ -30,9 +30,11 @@ ACTIVE = "active"
 DONE = "done"
 RELEASED = "released"
 
-# Random order without a stored column: a multiplicative hash of the id, salted by the seed.
+# Random order without a stored column: a multiplicative hash of the id (a fixed
+# permutation, indexed by migration 0002 as written here), rotated by the seed.
 _HASH_MULTIPLIER = 2654435761
 _HASH_MODULUS = 4294967291
+RANDOM_RANK_SQL = f"(CAST(id AS BIGINT) * {_HASH_MULTIPLIER}) % {_HASH_MODULUS}"
 
 
 def is_sqlite(session: Session) -> bool:
@@ -168,9 +170,14 @@ def active_model_version_id(session: Session, *, dataset_id: int) -> int | None:
     return session.exec(query).first()
 
 
-def random_rank(seed: int) -> Any:
-    """A seeded pseudo-random position for each clip (64-bit arithmetic on every backend)."""
-    return (sa.cast(Clip.id, sa.BigInteger) * _HASH_MULTIPLIER + seed) % _HASH_MODULUS
+def random_rank() -> Any:
+    """The clip's place in the fixed permutation, spelled exactly as its index (64-bit on every backend)."""
+    return sa.literal_column(RANDOM_RANK_SQL.replace("CAST(id", "CAST(clip.id"))
+
+
+def random_start(seed: int) -> int:
+    """Where the seed's rotation of the permutation begins: order by (rank + seed) mod P."""
+    return (-seed) % _HASH_MODULUS
 
 
 def active_prediction(session: Session, *, clip_id: int, dataset_id: int) -> Prediction | None:
@@ -322,8 +329,11 @@ def candidate_queries(
         return [rest] if prefix_end == ALL_FILLED else [by_uncertainty, rest]
     query = select(Clip.id).where(*open_for_user)
     if strategy == QueueStrategy.random.value:
-        seed = int((dataset.settings or {}).get("random_seed", 0))
-        return [query.order_by(random_rank(seed), Clip.id).limit(1)]
+        start = random_start(int((dataset.settings or {}).get("random_seed", 0)))
+        rank = random_rank()
+        # Two index range scans: from the seed's starting rank to the end, then wrap around.
+        return [query.where(rank >= start).order_by(rank).limit(1),
+                query.where(rank < start).order_by(rank).limit(1)]
     if prefix_end == ALL_FILLED:
         return []
     if prefix_end is not None:

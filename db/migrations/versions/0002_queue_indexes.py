@@ -3,6 +3,7 @@
 Revision ID: 0002_queue_indexes
 Revises: 0001_initial_schema
 """
+import sqlalchemy as sa
 from alembic import op
 
 revision = "0002_queue_indexes"
@@ -27,11 +28,18 @@ INDEXES = {
 }
 
 
+# The random strategy's permutation of clip ids; the query spells it the same way
+# (db.queries.assignments.RANDOM_RANK_SQL), so both backends walk this index.
+RANDOM_RANK_SQL = "(CAST(id AS BIGINT) * 2654435761) % 4294967291"
+
+
 def upgrade() -> None:
     for name, (table, columns) in INDEXES.items():
         op.create_index(name, table, columns, unique=False)
+    op.create_index("ix_clip_dataset_random_rank", "clip", [sa.text("dataset_id"), sa.text(f"({RANDOM_RANK_SQL})")])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_clip_dataset_random_rank", table_name="clip")
     for name, (table, _columns) in INDEXES.items():
         op.drop_index(name, table_name=table)
