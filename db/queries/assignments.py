@@ -160,14 +160,17 @@ def assignment_for(session: Session, *, clip_id: int, user_id: int) -> Assignmen
 
 
 def active_model_version_id(session: Session, *, dataset_id: int) -> int | None:
-    """The active version trained for this dataset, else the newest active one."""
-    query = (
-        select(ModelVersion.id)
-        .where(ModelVersion.is_active.is_(True), sa.or_(ModelVersion.dataset_id == dataset_id, ModelVersion.dataset_id.is_(None)))
-        .order_by(ModelVersion.dataset_id.is_(None), ModelVersion.id.desc())
-        .limit(1)
-    )
-    return session.exec(query).first()
+    """The active version trained for this dataset, else the newest active one (remembered for the session)."""
+    cache = session.info.setdefault("active_model_version", {})
+    if dataset_id not in cache:
+        cache[dataset_id] = session.exec(
+            select(ModelVersion.id)
+            .where(ModelVersion.is_active.is_(True),
+                   sa.or_(ModelVersion.dataset_id == dataset_id, ModelVersion.dataset_id.is_(None)))
+            .order_by(ModelVersion.dataset_id.is_(None), ModelVersion.id.desc())
+            .limit(1)
+        ).first()
+    return cache[dataset_id]
 
 
 def random_rank() -> Any:
