@@ -1,0 +1,356 @@
+"""Annotating one clip: load the task, autosave drafts, submit, skip, edit later, progress.
+
+Every function that writes takes the acting user, checks the role and commits
+its own unit of work. A draft is the user's Annotation row with status
+`draft`; it survives reloads and new logins because it lives in the database.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from datetime import datetime, time, timezone
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import BaseModel, Field, field_validator
+from sqlmodel import Session, select
+
+from annotation.permissions import PermissionDenied, require
+from annotation.queue import QueueError, next_lease
+from annotation.vocabulary import ASPECTS, REASONING_RATINGS, AnnotationStatus, ClipStatus, Role
+from db.models import Annotation, Assignment, Clip, Dataset, Prediction, User, utcnow
+from db.queries import annotations as aq
+from db.queries import assignments as q
+from db.queries.annotations import StaleEdit
+
+__all__ = [
+    "AnnotationInput", "InvalidAnnotation", "LeaseLost", "AlreadyFinished", "Adjudicated", "StaleEdit",
+    "Task", "Progress", "SKIP_REASONS", "load_task", "load_clip_task", "save_draft", "submit", "skip",
+    "edit_submission", "my_work", "progress", "datasets_for", "get_user", "validate",
+]
+
+SKIP_REASONS: dict[str, str] = {"bad_media": "Bad media", "cant_tell": "Can't tell", "other": "Other"}
+OTHER_EMOTION = "other"
+
+
+class InvalidAnnotation(ValueError):
+    """Submission refused; `problems` lists what to fix, in the user's words."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__(" ".join(problems))
+
+
+class LeaseLost(QueueError):
+    """The lease expired and the slot went to someone else; the draft is kept."""
+
+
+class AlreadyFinished(QueueError):
+    """The clip was already submitted or skipped by this user."""
+
+
+class Adjudicated(QueueError):
+    """A current consensus exists for the clip, so its annotations are frozen."""
+
+
+class AnnotationInput(BaseModel):
+    """What the annotate form holds; also the shape of a draft."""
+
+    clues: dict[str, str] = Field(default_factory=dict)
+    no_evidence: list[str] = Field(default_factory=list)
+    emotion: str | None = None
+    emotion_other: str | None = Field(default=None, max_length=128)
+    rating: int | None = Field(default=None, ge=1, le=4)
+    confidence: int | None = Field(default=None, ge=1, le=5)
+    note: str = Field(default="", max_length=5000)
+
+    @field_validator("clues")
+    @classmethod
+    def _known_aspects(cls, value: dict[str, str]) -> dict[str, str]:
+        known = {a.value for a in ASPECTS}
+        return {k: (v or "") for k, v in value.items() if k in known}
+
+    @field_validator("no_evidence")
+    @classmethod
+    def _known_no_evidence(cls, value: list[str]) -> list[str]:
+        known = [a.value for a in ASPECTS]
+        return [a for a in known if a in set(value)]
+
+    def values(self) -> dict[str, Any]:
+        return self.model_dump()
+
+    @classmethod
+    def from_annotation(cls, annotation: Annotation) -> AnnotationInput:
+        return cls(clues=dict(annotation.clues or {}), no_evidence=list(annotation.no_evidence or []),
+                   emotion=annotation.emotion, emotion_other=annotation.emotion_other, rating=annotation.rating,
+                   confidence=annotation.confidence, note=annotation.note or "")
+
+
+def validate(values: AnnotationInput, dataset: Dataset) -> list[str]:
+    """Problems that block a submission (empty list: fine)."""
+    problems: list[str] = []
+    for aspect in ASPECTS:
+        text = (values.clues.get(aspect.value) or "").strip()
+        if not text and aspect.value not in values.no_evidence:
+            problems.append(f"{aspect.title}: write the clue or mark “no evidence in this aspect”.")
+    if not values.emotion:
+        problems.append("Choose an emotion.")
+    elif values.emotion == OTHER_EMOTION and dataset.open_vocabulary:
+        if not (values.emotion_other or "").strip():
+            problems.append("Type the emotion for “other”.")
+    elif values.emotion not in dataset.label_set:
+        problems.append(f"“{values.emotion}” is not in this dataset's labels.")
+    if values.rating is None:
+        problems.append("Rate the model's reasoning (1–4) before submitting.")
+    elif values.rating not in REASONING_RATINGS:
+        problems.append("The reasoning rating is 1 to 4.")
+    return problems
+
+
+@dataclass
+class Task:
+    """Everything the annotate page shows for one clip."""
+
+    clip: Clip
+    dataset: Dataset
+    prediction: Prediction | None
+    annotation: Annotation | None
+    lease_expires_at: datetime | None
+
+    def initial_input(self) -> AnnotationInput:
+        """The user's draft, or the model's clues when there is none yet."""
+        if self.annotation is not None:
+            return AnnotationInput.from_annotation(self.annotation)
+        clues = dict(self.prediction.clues or {}) if self.prediction else {}
+        return AnnotationInput(clues={a.value: clues.get(a.value, "") for a in ASPECTS})
+
+    def model_clues(self) -> dict[str, str]:
+        clues = dict(self.prediction.clues or {}) if self.prediction else {}
+        return {a.value: clues.get(a.value, "") or "" for a in ASPECTS}
+
+
+def _prediction_for(session: Session, *, clip: Clip) -> Prediction | None:
+    return q.active_prediction(session, clip_id=clip.id, dataset_id=clip.dataset_id)
+
+
+def _task(session: Session, *, user: User, clip: Clip, assignment: Assignment | None = None) -> Task:
+    if assignment is None:
+        assignment = q.assignment_for(session, clip_id=clip.id, user_id=user.id)
+    return Task(
+        clip=clip,
+        dataset=session.get(Dataset, clip.dataset_id),
+        prediction=_prediction_for(session, clip=clip),
+        annotation=aq.get_for(session, clip_id=clip.id, user_id=user.id),
+        lease_expires_at=assignment.expires_at if assignment is not None else None,
+    )
+
+
+def load_task(session: Session, *, user: User, dataset_id: int) -> Task | None:
+    """The user's current or next clip with its prediction and draft; None when the queue is empty."""
+    lease = next_lease(session, user=user, dataset_id=dataset_id)
+    if lease is None:
+        return None
+    return _task(session, user=user, clip=session.get(Clip, lease.clip_id), assignment=lease)
+
+
+def load_clip_task(session: Session, *, user: User, clip_id: int) -> Task:
+    """A clip the user has annotated (for editing in "My work")."""
+    require(user, Role.annotator, action="open an annotation")
+    clip = session.get(Clip, clip_id)
+    if clip is None:
+        raise QueueError(f"No clip with id {clip_id}.")
+    return _task(session, user=user, clip=clip)
+
+
+def _now_values(values: AnnotationInput, seconds_spent: float | None) -> dict[str, Any]:
+    data = values.values()
+    if seconds_spent is not None:
+        data["seconds_spent"] = max(0.0, float(seconds_spent))
+    return data
+
+
+def save_draft(session: Session, *, user: User, clip_id: int, values: AnnotationInput,
+               seconds_spent: float | None = None) -> Annotation:
+    """Store the form as the user's draft for the clip (creating it on first save)."""
+    require(user, Role.annotator, action="save a draft")
+    with q.write_transaction(session):
+        annotation = aq.get_for(session, clip_id=clip_id, user_id=user.id)
+        data = _now_values(values, seconds_spent)
+        if annotation is None:
+            clip = session.get(Clip, clip_id)
+            if clip is None:
+                raise QueueError(f"No clip with id {clip_id}.")
+            prediction = _prediction_for(session, clip=clip)
+            data["prediction_id"] = prediction.id if prediction else None
+            annotation = aq.create(session, clip_id=clip_id, user_id=user.id, values=data)
+        elif annotation.status != AnnotationStatus.draft.value:
+            raise AlreadyFinished("This clip is already submitted; edit it from “My work”.")
+        else:
+            annotation = aq.update_versioned(session, annotation_id=annotation.id,
+                                             expected_version=annotation.version, values=data)
+    return annotation
+
+
+def submit(session: Session, *, user: User, clip_id: int, values: AnnotationInput,
+           seconds_spent: float | None = None) -> Annotation:
+    """Validate and submit; the slot becomes done. Raises InvalidAnnotation, LeaseLost or AlreadyFinished."""
+    require(user, Role.annotator, action="submit an annotation")
+    with q.write_transaction(session):
+        clip = q.lock_clip(session, clip_id=clip_id)
+        if clip is None:
+            raise QueueError(f"No clip with id {clip_id}.")
+        dataset = session.get(Dataset, clip.dataset_id)
+        problems = validate(values, dataset)
+        if problems:
+            raise InvalidAnnotation(problems)
+        assignment = _hold_slot(session, user=user, clip=clip, dataset=dataset)
+        now = utcnow()
+        data = _now_values(values, seconds_spent)
+        data.update(status=AnnotationStatus.submitted.value, submitted_at=now, skip_reason=None)
+        annotation = _write_final(session, user=user, clip=clip, data=data)
+        q.finish(session, assignment=assignment, state=q.DONE)
+    return annotation
+
+
+def skip(session: Session, *, user: User, clip_id: int, reason: str, note: str = "",
+         seconds_spent: float | None = None) -> Annotation:
+    """Skip the clip with a reason; its slot returns to the pool and the user never gets it again."""
+    require(user, Role.annotator, action="skip a clip")
+    if reason not in SKIP_REASONS:
+        raise QueueError(f"Choose a skip reason: {', '.join(SKIP_REASONS.values())}.")
+    if reason == "other" and not note.strip():
+        raise QueueError("Say why you skip this clip.")
+    with q.write_transaction(session):
+        clip = q.lock_clip(session, clip_id=clip_id)
+        if clip is None:
+            raise QueueError(f"No clip with id {clip_id}.")
+        existing = aq.get_for(session, clip_id=clip_id, user_id=user.id)
+        data: dict[str, Any] = AnnotationInput.from_annotation(existing).values() if existing else {}
+        if note.strip():
+            data["note"] = note.strip()
+        if seconds_spent is not None:
+            data["seconds_spent"] = max(0.0, float(seconds_spent))
+        data.update(status=AnnotationStatus.skipped.value, skip_reason=reason, submitted_at=utcnow())
+        annotation = _write_final(session, user=user, clip=clip, data=data)
+        assignment = q.assignment_for(session, clip_id=clip_id, user_id=user.id)
+        if assignment is not None:
+            q.finish(session, assignment=assignment, state=q.RELEASED)
+    return annotation
+
+
+def _hold_slot(session: Session, *, user: User, clip: Clip, dataset: Dataset) -> Assignment:
+    """The user's live lease on the clip, renewed if it expired while the slot is still free."""
+    now = utcnow()
+    assignment = q.assignment_for(session, clip_id=clip.id, user_id=user.id)
+    if assignment is not None and assignment.state == q.DONE:
+        raise AlreadyFinished("This clip is already submitted; edit it from “My work”.")
+    live = assignment is not None and assignment.state == q.ACTIVE and (
+        assignment.expires_at is None or assignment.expires_at > now)
+    if live:
+        return assignment
+    if q.taken_slots(session, clip_id=clip.id, now=now, exclude_user_id=user.id) >= q.clip_capacity(clip, dataset):
+        raise LeaseLost("Your time on this clip ran out and it went to another annotator. Your draft is kept.")
+    return q.upsert_lease(session, clip_id=clip.id, user_id=user.id, expires_at=now, now=now)
+
+
+def _write_final(session: Session, *, user: User, clip: Clip, data: dict[str, Any]) -> Annotation:
+    annotation = aq.get_for(session, clip_id=clip.id, user_id=user.id)
+    if annotation is None:
+        prediction = _prediction_for(session, clip=clip)
+        data.setdefault("prediction_id", prediction.id if prediction else None)
+        return aq.create(session, clip_id=clip.id, user_id=user.id, values=data)
+    if annotation.status != AnnotationStatus.draft.value:
+        raise AlreadyFinished("This clip is already submitted; edit it from “My work”.")
+    return aq.update_versioned(session, annotation_id=annotation.id, expected_version=annotation.version, values=data)
+
+
+def edit_submission(session: Session, *, user: User, annotation_id: int, expected_version: int,
+                    values: AnnotationInput) -> Annotation:
+    """Change a submitted annotation; StaleEdit if it changed since `expected_version` was read."""
+    require(user, Role.annotator, action="edit an annotation")
+    with q.write_transaction(session):
+        annotation = aq.get(session, annotation_id=annotation_id)
+        if annotation is None or annotation.user_id != user.id:
+            raise PermissionDenied("You can edit only your own annotations.")
+        if annotation.status != AnnotationStatus.submitted.value:
+            raise QueueError("Only submitted annotations can be edited here.")
+        if aq.adjudicated_clip_ids(session, clip_ids=[annotation.clip_id]):
+            raise Adjudicated("This clip has been adjudicated; its annotations can no longer change.")
+        dataset = session.get(Dataset, session.get(Clip, annotation.clip_id).dataset_id)
+        problems = validate(values, dataset)
+        if problems:
+            raise InvalidAnnotation(problems)
+        updated = aq.update_versioned(session, annotation_id=annotation_id, expected_version=expected_version,
+                                      values=values.values())
+    return updated
+
+
+# --- reading ---------------------------------------------------------------------
+
+
+@dataclass
+class WorkRow:
+    annotation: Annotation
+    clip: Clip
+    adjudicated: bool
+
+    @property
+    def editable(self) -> bool:
+        return self.annotation.status == AnnotationStatus.submitted.value and not self.adjudicated
+
+
+def my_work(session: Session, *, user: User, dataset_id: int | None = None) -> list[WorkRow]:
+    """The user's own submitted and skipped annotations, newest first. Never anyone else's."""
+    require(user, Role.annotator, action="see your annotations")
+    rows = aq.list_for_user(session, user_id=user.id, dataset_id=dataset_id)
+    frozen = aq.adjudicated_clip_ids(session, clip_ids=[clip.id for _, clip in rows])
+    return [WorkRow(annotation=a, clip=c, adjudicated=c.id in frozen) for a, c in rows]
+
+
+@dataclass
+class Progress:
+    done_today: int
+    skipped_today: int
+    remaining: int
+    median_seconds: float | None
+
+
+def progress(session: Session, *, user: User, dataset_id: int) -> Progress:
+    """Done today (UTC), clips left for the user (the current one included), median seconds per clip."""
+    dataset = session.get(Dataset, dataset_id)
+    if dataset is None:
+        raise QueueError(f"No dataset with id {dataset_id}.")
+    midnight = datetime.combine(utcnow().date(), time(0), tzinfo=timezone.utc)
+    ready = int(session.exec(select(sa.func.count()).select_from(Clip).where(
+        Clip.dataset_id == dataset_id, Clip.status == ClipStatus.ready.value)).one())
+    finished_by_user = int(session.exec(
+        select(sa.func.count()).select_from(Annotation).join(Clip, Clip.id == Annotation.clip_id).where(
+            Annotation.user_id == user.id, Clip.dataset_id == dataset_id,
+            Annotation.status != AnnotationStatus.draft.value)).one())
+    mine_now = int(session.exec(
+        select(sa.func.count()).select_from(Assignment).join(Clip, Clip.id == Assignment.clip_id).where(
+            Assignment.user_id == user.id, Clip.dataset_id == dataset_id, Assignment.state == q.ACTIVE,
+            sa.or_(Assignment.expires_at.is_(None), Assignment.expires_at > utcnow()))).one())
+    # Open slots plus the clips the user holds, capped by the clips the user has not finished.
+    remaining = min(q.open_slots(session, dataset=dataset) + mine_now, max(0, ready - finished_by_user))
+    seconds = aq.seconds_for_user(session, user_id=user.id)
+    return Progress(
+        done_today=aq.count_since(session, user_id=user.id, since=midnight),
+        skipped_today=aq.count_since(session, user_id=user.id, since=midnight, status=AnnotationStatus.skipped.value),
+        remaining=remaining,
+        median_seconds=statistics.median(seconds) if seconds else None,
+    )
+
+
+def datasets_for(session: Session, *, user: User) -> list[Dataset]:
+    require(user, Role.annotator, Role.lead, action="list datasets")
+    return list(session.exec(select(Dataset).order_by(Dataset.name)).all())
+
+
+def get_user(session: Session, *, user_id: int | None) -> User | None:
+    """The active user with this id (pages use it until the app's session helper is available)."""
+    if user_id is None:
+        return None
+    user = session.get(User, user_id)
+    return user if user is not None and user.active else None

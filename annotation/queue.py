@@ -1,0 +1,211 @@
+"""The annotation queue: which clip an annotator gets next, and what a lead can steer.
+
+Each ready clip has `overlap` slots (Dataset.overlap, or Clip.overlap_override).
+`next_clip` leases one slot to the asking annotator for Dataset.lease_minutes;
+asking again while the lease lives returns the same clip, so a reload resumes.
+Slot accounting and locking live in `db.queries.assignments`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from sqlmodel import Session, select
+
+from annotation.permissions import require
+from annotation.vocabulary import AnnotationStatus, ClipStatus, QueueStrategy, Role
+from db.models import Assignment, Clip, Dataset, User, utcnow
+from db.queries import annotations as annotation_queries
+from db.queries import assignments as q
+
+DEFAULT_LEASE_MINUTES = 30
+
+
+class QueueError(ValueError):
+    """A queue request that cannot be honoured; the message says why."""
+
+
+def lease_length(dataset: Dataset) -> timedelta:
+    return timedelta(minutes=dataset.lease_minutes or DEFAULT_LEASE_MINUTES)
+
+
+def _dataset(session: Session, dataset_id: int) -> Dataset:
+    dataset = session.get(Dataset, dataset_id)
+    if dataset is None:
+        raise QueueError(f"No dataset with id {dataset_id}.")
+    return dataset
+
+
+def next_clip(session: Session, *, user: User, dataset_id: int) -> Clip | None:
+    """Lease the user's next clip (or resume the one they hold); None when nothing is left for them.
+
+    Commits its claim before returning, so the slot is visible to every other annotator at once.
+    """
+    lease = next_lease(session, user=user, dataset_id=dataset_id)
+    return session.get(Clip, lease.clip_id) if lease is not None else None
+
+
+def next_lease(session: Session, *, user: User, dataset_id: int) -> Assignment | None:
+    """`next_clip`, returning the lease (its clip_id and expiry)."""
+    require(user, Role.annotator, action="take clips from the queue")
+    dataset = _dataset(session, dataset_id)
+    now = utcnow()
+    # Every rerun of the page asks again: resuming a fresh lease is a read, not a write.
+    held = q.live_lease(session, user_id=user.id, dataset_id=dataset_id, now=now)
+    if held is not None and (held.expires_at is None or held.expires_at - now > lease_length(dataset) / 2):
+        return held
+    with q.write_transaction(session):
+        held = q.live_lease(session, user_id=user.id, dataset_id=dataset_id, now=now)
+        if held is not None:
+            if held.expires_at is not None:  # still working on it: extend the lease
+                held.expires_at = now + lease_length(dataset)
+                session.add(held)
+            return held
+        return q.claim_next(session, dataset=dataset, user_id=user.id, lease=lease_length(dataset))
+
+
+def release(session: Session, *, user: User, clip_id: int) -> None:
+    """Give a leased clip back to the pool (the user's draft stays)."""
+    require(user, Role.annotator, action="release a clip")
+    with q.write_transaction(session):
+        assignment = q.assignment_for(session, clip_id=clip_id, user_id=user.id)
+        if assignment is not None and assignment.state == q.ACTIVE:
+            q.finish(session, assignment=assignment, state=q.RELEASED)
+
+
+# --- lead controls --------------------------------------------------------------
+
+
+@dataclass
+class AssignResult:
+    assigned: list[tuple[int, int]] = field(default_factory=list)  # (clip_id, user_id)
+    full: list[int] = field(default_factory=list)  # clips with no open slot
+    already: list[tuple[int, int]] = field(default_factory=list)  # user already holds or did the clip
+
+    @property
+    def message(self) -> str:
+        parts = [f"{len(self.assigned)} assignment(s) made"]
+        if self.full:
+            parts.append(f"{len(self.full)} clip slot(s) refused: the clip is at its overlap")
+        if self.already:
+            parts.append(f"{len(self.already)} skipped: the annotator already has or did the clip")
+        return "; ".join(parts) + "."
+
+
+def assign_clips(session: Session, *, user: User, dataset_id: int, clip_ids: Sequence[int],
+                 annotator_ids: Sequence[int]) -> AssignResult:
+    """Reserve slots on `clip_ids` for each named annotator (no lease expiry), within overlap."""
+    require(user, Role.lead, action="assign clips")
+    with q.write_transaction(session):
+        dataset = _dataset(session, dataset_id)
+        annotators = [session.get(User, a) for a in annotator_ids]
+        missing = [a for a, u in zip(annotator_ids, annotators) if u is None]
+        if missing:
+            raise QueueError(f"No user with id {', '.join(map(str, missing))}.")
+        not_annotators = [u.username for u in annotators if Role.annotator.value not in u.roles]
+        if not_annotators:
+            raise QueueError(f"Not annotators: {', '.join(not_annotators)}.")
+        result = AssignResult()
+        now = utcnow()
+        for clip_id in clip_ids:
+            clip = q.lock_clip(session, clip_id=clip_id)
+            if clip is None or clip.dataset_id != dataset_id:
+                raise QueueError(f"Clip {clip_id} is not in dataset {dataset.name}.")
+            capacity = q.clip_capacity(clip, dataset)
+            for annotator in annotators:
+                existing = q.assignment_for(session, clip_id=clip_id, user_id=annotator.id)
+                annotation = annotation_queries.get_for(session, clip_id=clip_id, user_id=annotator.id)
+                if (existing is not None and existing.state == q.DONE) or (
+                    annotation is not None and annotation.status != AnnotationStatus.draft.value
+                ):
+                    result.already.append((clip_id, annotator.id))
+                    continue
+                if q.taken_slots(session, clip_id=clip_id, now=now, exclude_user_id=annotator.id) >= capacity:
+                    result.full.append(clip_id)
+                    continue
+                q.upsert_lease(session, clip_id=clip_id, user_id=annotator.id, expires_at=None, now=now,
+                               assigned_by_id=user.id)
+                result.assigned.append((clip_id, annotator.id))
+    return result
+
+
+def set_overlap(session: Session, *, user: User, dataset_id: int, overlap: int,
+                clip_ids: Sequence[int] | None = None) -> int:
+    """Set the dataset's overlap, or override it on `clip_ids`; returns rows changed.
+
+    Lowering overlap never withdraws slots already leased or submitted.
+    """
+    require(user, Role.lead, action="change overlap")
+    if not 1 <= overlap <= 50:
+        raise QueueError("Overlap must be between 1 and 50.")
+    with q.write_transaction(session):
+        dataset = _dataset(session, dataset_id)
+        if clip_ids is None:
+            dataset.overlap = overlap
+            session.add(dataset)
+            changed = 1
+        else:
+            clips = session.exec(select(Clip).where(Clip.id.in_(list(clip_ids)), Clip.dataset_id == dataset_id)).all()
+            for clip in clips:
+                clip.overlap_override = overlap
+                session.add(clip)
+            changed = len(clips)
+    q.forget_filled_prefix(dataset_id)  # raised overlap can reopen filled clips
+    return changed
+
+
+def set_strategy(session: Session, *, user: User, dataset_id: int, strategy: str,
+                 lease_minutes: int | None = None, random_seed: int | None = None) -> Dataset:
+    require(user, Role.lead, action="change the queue strategy")
+    try:
+        strategy = QueueStrategy(strategy).value
+    except ValueError:
+        names = ", ".join(s.value for s in QueueStrategy)
+        raise QueueError(f"Unknown strategy {strategy!r}: choose {names}.") from None
+    with q.write_transaction(session):
+        dataset = _dataset(session, dataset_id)
+        dataset.strategy = strategy
+        if lease_minutes is not None:
+            if lease_minutes < 1:
+                raise QueueError("A lease lasts at least one minute.")
+            dataset.lease_minutes = lease_minutes
+        if random_seed is not None:
+            dataset.settings = {**(dataset.settings or {}), "random_seed": int(random_seed)}
+        session.add(dataset)
+    return dataset
+
+
+def dataset_progress(session: Session, *, user: User, dataset_id: int) -> dict[str, Any]:
+    """Per-annotator progress and the slots still open, for a lead."""
+    require(user, Role.lead, action="see annotator progress")
+    dataset = _dataset(session, dataset_id)
+    ready = session.exec(
+        select(Clip.id).where(Clip.dataset_id == dataset_id, Clip.status == ClipStatus.ready.value)
+    ).all()
+    return {
+        "annotators": q.annotator_progress(session, dataset_id=dataset_id),
+        "ready_clips": len(ready),
+        "open_slots": q.open_slots(session, dataset=dataset),
+        "overlap": dataset.overlap,
+        "strategy": dataset.strategy,
+        "lease_minutes": dataset.lease_minutes,
+    }
+
+
+def list_annotators(session: Session, *, user: User) -> list[User]:
+    require(user, Role.lead, action="list annotators")
+    users = session.exec(select(User).where(User.active.is_(True)).order_by(User.username)).all()
+    return [u for u in users if Role.annotator.value in (u.roles or [])]
+
+
+def resolve_clip_names(session: Session, *, dataset_id: int, names: Sequence[str]) -> tuple[list[int], list[str]]:
+    """Clip ids for the given names in the dataset, and the names that matched nothing."""
+    wanted = [n.strip() for n in names if n.strip()]
+    if not wanted:
+        return [], []
+    found = dict(session.exec(
+        select(Clip.name, Clip.id).where(Clip.dataset_id == dataset_id, Clip.name.in_(wanted))).all())
+    return [found[n] for n in wanted if n in found], [n for n in wanted if n not in found]

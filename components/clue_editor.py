@@ -1,0 +1,141 @@
+"""Four-aspect clue editor: text areas prefilled from the model, a word diff under each,
+"reset to model" and an explicit "no evidence in this aspect".
+
+State lives in st.session_state under keys namespaced by clip id (see `keys`),
+so moving to another clip starts from fresh widgets.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import streamlit as st
+
+from annotation.annotate import AnnotationInput
+from annotation.text import has_cjk, word_diff
+from annotation.vocabulary import ASPECTS, Aspect
+from components import emotion_picker, rating
+
+_SPACE_BEFORE_PUNCTUATION = re.compile(r" +([,.;:!?%)\]”’])")
+_SPACE_AFTER_OPENING = re.compile(r"([(\[“‘]) +")
+_PUNCTUATION_START = re.compile(r"^[,.;:!?%)\]”’，。；：！？、]")
+
+# Characters that Markdown or Streamlit (LaTeX, directives) would interpret, as entities.
+_MARKDOWN_ENTITIES = str.maketrans({c: f"&#{ord(c)};" for c in "*_`[]#~$:|\\<>&\"'"})
+
+
+def keys(clip_id: int | str, aspect: Aspect | str) -> tuple[str, str]:
+    """(text key, no-evidence key) for one aspect of one clip."""
+    value = aspect.value if isinstance(aspect, Aspect) else aspect
+    return f"clue_{clip_id}_{value}", f"noev_{clip_id}_{value}"
+
+
+def escape_markdown(text: str) -> str:
+    return text.translate(_MARKDOWN_ENTITIES)
+
+
+def diff_markup(model_text: str, text: str) -> str:
+    """HTML for the word diff of `text` against the model: <ins> added, <del> removed. All text escaped."""
+    if not model_text.strip() and not text.strip():
+        return "<span class='cl-diff-none'>No model clue and no text.</span>"
+    if model_text.strip() == text.strip():
+        return "<span class='cl-diff-none'>Unchanged from the model.</span>"
+    out = ""
+    for part in word_diff(model_text, text):
+        tidy = _SPACE_AFTER_OPENING.sub(r"\1", _SPACE_BEFORE_PUNCTUATION.sub(r"\1", part.text))
+        chunk = escape_markdown(tidy)
+        if part.op == "added":
+            chunk = f"<ins style='background:#d3f9d8;text-decoration:none'>{chunk}</ins>"
+        elif part.op == "removed":
+            chunk = f"<del style='background:#ffe3e3'>{chunk}</del>"
+        # Words are separated by a space; punctuation and Chinese text join directly.
+        joins_directly = not out or _PUNCTUATION_START.match(tidy) or (has_cjk(tidy) and not tidy.isascii())
+        out += chunk if joins_directly else " " + chunk
+    return "Diff vs model: " + out
+
+
+def clue_editor(*, clip_id: int | str, model_clues: dict[str, str], on_change: Callable[[], None],
+                disabled: bool = False) -> None:
+    """Render the four aspects in a 2×2 grid. Values must already be seeded in session_state."""
+    rows = [ASPECTS[:2], ASPECTS[2:]]
+    for row in rows:
+        for column, aspect in zip(st.columns(2), row):
+            with column:
+                _aspect_box(clip_id=clip_id, aspect=aspect, model_text=model_clues.get(aspect.value, ""),
+                            on_change=on_change, disabled=disabled)
+
+
+def _reset(clip_id: int | str, aspect: Aspect, model_text: str, on_change: Callable[[], None]) -> None:
+    text_key, no_key = keys(clip_id, aspect)
+    st.session_state[text_key] = model_text
+    st.session_state[no_key] = False
+    on_change()
+
+
+def _aspect_box(*, clip_id: int | str, aspect: Aspect, model_text: str, on_change: Callable[[], None],
+                disabled: bool) -> None:
+    text_key, no_key = keys(clip_id, aspect)
+    no_evidence = bool(st.session_state.get(no_key))
+    st.text_area(aspect.title, key=text_key, height=110, on_change=on_change, help=aspect.describes,
+                 disabled=disabled or no_evidence,
+                 placeholder="No evidence marked" if no_evidence else f"Describe the {aspect.title.lower()} clues")
+    left, right = st.columns([3, 2])
+    with left:
+        st.checkbox("No evidence in this aspect", key=no_key, on_change=on_change, disabled=disabled)
+    with right:
+        st.button("Reset to model", key=f"reset_{clip_id}_{aspect.value}", on_click=_reset,
+                  args=(clip_id, aspect, model_text, on_change), disabled=disabled or not model_text,
+                  width="stretch")
+    if not no_evidence:
+        diff = diff_markup(model_text, st.session_state.get(text_key, "") or "")
+        st.markdown(f"<div class='cl-diff' style='font-size:0.8rem;margin-bottom:0.9rem'>{diff}</div>",
+                    unsafe_allow_html=True)
+
+
+# --- the whole annotation form's state (clues, emotion, rating, confidence, note) ---------
+
+
+def note_key(clip_id: int | str) -> str:
+    return f"note_{clip_id}"
+
+
+def is_seeded(clip_id: int | str) -> bool:
+    return keys(clip_id, ASPECTS[0])[0] in st.session_state
+
+
+def seed_form(clip_id: int | str, values: AnnotationInput) -> None:
+    """Put `values` into the form's widget state (before the widgets are drawn)."""
+    for aspect in ASPECTS:
+        text_key, no_key = keys(clip_id, aspect)
+        st.session_state[text_key] = values.clues.get(aspect.value, "")
+        st.session_state[no_key] = aspect.value in values.no_evidence
+    st.session_state[emotion_picker.emotion_key(clip_id)] = values.emotion
+    st.session_state[emotion_picker.other_key(clip_id)] = values.emotion_other or ""
+    st.session_state[rating.rating_key(clip_id)] = values.rating
+    st.session_state[rating.confidence_key(clip_id)] = values.confidence
+    st.session_state[note_key(clip_id)] = values.note
+
+
+def form_values(clip_id: int | str) -> AnnotationInput:
+    """The form as an AnnotationInput."""
+    state = st.session_state
+    clues, no_evidence = {}, []
+    for aspect in ASPECTS:
+        text_key, no_key = keys(clip_id, aspect)
+        clues[aspect.value] = state.get(text_key, "") or ""
+        if state.get(no_key):
+            no_evidence.append(aspect.value)
+    return AnnotationInput(
+        clues=clues, no_evidence=no_evidence, emotion=state.get(emotion_picker.emotion_key(clip_id)),
+        emotion_other=(state.get(emotion_picker.other_key(clip_id)) or "").strip() or None,
+        rating=state.get(rating.rating_key(clip_id)), confidence=state.get(rating.confidence_key(clip_id)),
+        note=state.get(note_key(clip_id), "") or "",
+    )
+
+
+def forget_form(clip_id: int | str) -> None:
+    """Drop every state key of this clip's form."""
+    mine = [k for k in st.session_state if isinstance(k, str) and (k.endswith(f"_{clip_id}") or f"_{clip_id}_" in k)]
+    for key in mine:
+        del st.session_state[key]

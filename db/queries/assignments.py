@@ -1,0 +1,481 @@
+"""Leases of clip slots to annotators.
+
+A slot is *taken* by an assignment that is `done` (annotation submitted) or
+`active` with a lease that has not expired (`expires_at` NULL means a lead
+reserved it without expiry). Expired leases simply stop counting, so their
+slots return to the pool without a sweeper.
+
+Claiming is serialised per clip: on PostgreSQL the clip row is locked with
+`FOR UPDATE SKIP LOCKED` (busy clips are passed over, not waited on) and the
+slots are recounted after the lock; on SQLite the whole claim runs inside
+`BEGIN IMMEDIATE`, which admits one writer at a time.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from annotation.vocabulary import AnnotationStatus, ClipStatus, QueueStrategy
+from db.models import Annotation, Assignment, Clip, Dataset, ModelVersion, Prediction, User, utcnow
+
+ACTIVE = "active"
+DONE = "done"
+RELEASED = "released"
+
+# Random order without a stored column: a multiplicative hash of the id (a fixed
+# permutation, indexed by migration 0002 as written here), rotated by the seed.
+_HASH_MULTIPLIER = 2654435761
+_HASH_MODULUS = 4294967291
+RANDOM_RANK_SQL = f"(CAST(id AS BIGINT) * {_HASH_MULTIPLIER}) % {_HASH_MODULUS}"
+
+
+def is_sqlite(session: Session) -> bool:
+    return session.get_bind().dialect.name == "sqlite"
+
+
+class FairLock:
+    """A reentrant lock granted in arrival order (threading locks are not fair: a
+    thread that releases and re-acquires at once can starve the others)."""
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition(threading.Lock())
+        self._next_ticket = 0
+        self._serving = 0
+        self._owner: int | None = None
+        self._depth = 0
+
+    def __enter__(self) -> FairLock:
+        me = threading.get_ident()
+        with self._condition:
+            if self._owner == me:
+                self._depth += 1
+                return self
+            ticket = self._next_ticket
+            self._next_ticket += 1
+            while ticket != self._serving:
+                self._condition.wait()
+            self._owner, self._depth = me, 1
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        with self._condition:
+            self._depth -= 1
+            if self._depth == 0:
+                self._owner = None
+                self._serving += 1
+                self._condition.notify_all()
+
+
+_WRITE_LOCKS: dict[str, FairLock] = {}
+_WRITE_LOCKS_GUARD = threading.Lock()
+
+
+def _write_lock(session: Session) -> FairLock:
+    url = session.get_bind().url.render_as_string(hide_password=True)
+    with _WRITE_LOCKS_GUARD:
+        return _WRITE_LOCKS.setdefault(url, FairLock())
+
+
+@contextmanager
+def write_transaction(session: Session) -> Iterator[None]:
+    """One write unit of work: commits on success, rolls back on error.
+
+    On SQLite it first takes an in-process lock for the database, then
+    `BEGIN IMMEDIATE`. Python's sqlite3 opens transactions lazily, and two
+    deferred readers that both try to write fail with SQLITE_BUSY; IMMEDIATE
+    takes the write lock up front. The in-process lock queues the app's own
+    threads fairly instead of leaving them to SQLite's sleep-and-retry busy
+    handler, whose back-off makes for multi-second stragglers; other
+    processes are still kept out by IMMEDIATE and busy_timeout.
+    """
+    if not is_sqlite(session):
+        try:
+            yield
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        return
+    # Connection first, then the lock: a lock holder never waits on the pool.
+    connection = session.connection()
+    with _write_lock(session):
+        dbapi = connection.connection.dbapi_connection
+        if dbapi is not None and not dbapi.in_transaction:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        try:
+            yield
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+def live_condition(now: datetime) -> Any:
+    """Assignments that hold a slot at `now`."""
+    return sa.or_(
+        Assignment.state == DONE,
+        sa.and_(Assignment.state == ACTIVE, sa.or_(Assignment.expires_at.is_(None), Assignment.expires_at > now)),
+    )
+
+
+def taken_slots(session: Session, *, clip_id: int, now: datetime, exclude_user_id: int | None = None) -> int:
+    query = select(sa.func.count()).select_from(Assignment).where(Assignment.clip_id == clip_id, live_condition(now))
+    if exclude_user_id is not None:
+        query = query.where(Assignment.user_id != exclude_user_id)
+    return int(session.exec(query).one())
+
+
+def live_lease(session: Session, *, user_id: int, dataset_id: int, now: datetime) -> Assignment | None:
+    """The user's live lease in the dataset on a ready clip: lead-reserved first, then oldest.
+
+    Driven by the user's own (few) active assignments; filtering on the clip in
+    SQL tempts SQLite into walking the dataset's clips instead.
+    """
+    rows = session.exec(
+        select(Assignment, Clip.dataset_id, Clip.status)
+        .join(Clip, Clip.id == Assignment.clip_id)
+        .where(
+            Assignment.user_id == user_id,
+            Assignment.state == ACTIVE,
+            sa.or_(Assignment.expires_at.is_(None), Assignment.expires_at > now),
+        )
+        .order_by(Assignment.expires_at.is_not(None), Assignment.leased_at, Assignment.id)
+    ).all()
+    for assignment, clip_dataset_id, clip_status in rows:
+        if clip_dataset_id == dataset_id and clip_status == ClipStatus.ready.value:
+            return assignment
+    return None
+
+
+def assignment_for(session: Session, *, clip_id: int, user_id: int) -> Assignment | None:
+    return session.exec(select(Assignment).where(Assignment.clip_id == clip_id, Assignment.user_id == user_id)).first()
+
+
+def active_model_version_id(session: Session, *, dataset_id: int) -> int | None:
+    """The active version trained for this dataset, else the newest active one (remembered for the session)."""
+    cache = session.info.setdefault("active_model_version", {})
+    if dataset_id not in cache:
+        cache[dataset_id] = session.exec(
+            select(ModelVersion.id)
+            .where(ModelVersion.is_active.is_(True),
+                   sa.or_(ModelVersion.dataset_id == dataset_id, ModelVersion.dataset_id.is_(None)))
+            .order_by(ModelVersion.dataset_id.is_(None), ModelVersion.id.desc())
+            .limit(1)
+        ).first()
+    return cache[dataset_id]
+
+
+def random_rank() -> Any:
+    """The clip's place in the fixed permutation, spelled exactly as its index (64-bit on every backend)."""
+    return sa.literal_column(RANDOM_RANK_SQL.replace("CAST(id", "CAST(clip.id"))
+
+
+def random_start(seed: int) -> int:
+    """Where the seed's rotation of the permutation begins: order by (rank + seed) mod P."""
+    return (-seed) % _HASH_MODULUS
+
+
+def active_prediction(session: Session, *, clip_id: int, dataset_id: int) -> Prediction | None:
+    """The clip's prediction by the dataset's active model version.
+
+    Two point lookups on purpose: as one join, SQLite's planner walks every
+    prediction of the active version instead of the (clip_id, version) key.
+    """
+    version_id = active_model_version_id(session, dataset_id=dataset_id)
+    if version_id is None:
+        return None
+    return session.exec(
+        select(Prediction).where(Prediction.clip_id == clip_id, Prediction.model_version_id == version_id)
+    ).first()
+
+
+def _capacity(overlap: int) -> Any:
+    return sa.func.coalesce(Clip.overlap_override, overlap)
+
+
+def _taken_subquery(now: datetime) -> Any:
+    """Taken slots of the clip in the enclosing query."""
+    return (
+        select(sa.func.count())
+        .select_from(Assignment)
+        .where(Assignment.clip_id == Clip.id, live_condition(now))
+        .scalar_subquery()
+    )
+
+
+# --- the filled prefix --------------------------------------------------------------
+#
+# Clips fill from the front of the queue order, and a clip whose slots are all
+# *submitted* stays full (only a lead raising overlap reopens it). Late in a
+# project the candidate query would walk thousands of such clips on every
+# request, so each process remembers where the filled prefix ends and starts
+# there. The position only ever moves forward; it is forgotten when this
+# process changes overlap and after FILLED_PREFIX_TTL seconds, so a change made
+# by another process is picked up within that time.
+
+FILLED_PREFIX_TTL = 300.0
+ALL_FILLED = "all filled"
+_filled_prefix: dict[tuple, tuple[Any, float]] = {}
+_filled_prefix_guard = threading.Lock()
+
+
+def forget_filled_prefix(dataset_id: int) -> None:
+    with _filled_prefix_guard:
+        for key in [k for k in _filled_prefix if k[1] == dataset_id]:
+            del _filled_prefix[key]
+
+
+def _submitted_subquery() -> Any:
+    return (
+        select(sa.func.count()).select_from(Assignment)
+        .where(Assignment.clip_id == Clip.id, Assignment.state == DONE)
+        .scalar_subquery()
+    )
+
+
+def filled_prefix_end(session: Session, *, dataset: Dataset, model_version_id: int | None) -> Any:
+    """Queue position of the first clip not yet filled with submissions, ALL_FILLED, or None (no shortcut).
+
+    Uncertainty order: a (uncertainty, clip_id) pair; sequential order: a clip id.
+    """
+    strategy = dataset.strategy or QueueStrategy.uncertainty.value
+    if strategy == QueueStrategy.uncertainty.value and model_version_id is None:
+        return None
+    if strategy not in (QueueStrategy.uncertainty.value, QueueStrategy.sequential.value):
+        return None
+    # created_at tells a dataset from a later one that reuses its id (a restored or reset database).
+    key = (session.get_bind().url.render_as_string(hide_password=True), dataset.id, dataset.created_at, strategy,
+           model_version_id, dataset.overlap)
+    with _filled_prefix_guard:
+        cached = _filled_prefix.get(key)
+    start = cached[0] if cached is not None and time.monotonic() - cached[1] < FILLED_PREFIX_TTL else None
+    if start == ALL_FILLED:
+        start = None  # re-check from the front: new clips may have arrived
+    not_filled = sa.or_(Clip.status != ClipStatus.ready.value, _submitted_subquery() < _capacity(dataset.overlap))
+    if strategy == QueueStrategy.uncertainty.value:
+        query = (
+            select(Prediction.uncertainty, Prediction.clip_id)
+            .select_from(Prediction)
+            .join(Clip, Clip.id == Prediction.clip_id)
+            .where(Prediction.model_version_id == model_version_id, Prediction.uncertainty.is_not(None),
+                   Clip.dataset_id == dataset.id, not_filled)
+            .order_by(Prediction.uncertainty.desc(), Prediction.clip_id.desc())
+            .limit(1)
+        )
+        if start is not None:
+            query = query.where(sa.tuple_(Prediction.uncertainty, Prediction.clip_id) <= sa.tuple_(*start))
+        row = session.exec(query).first()
+        end = tuple(row) if row is not None else ALL_FILLED
+    else:
+        query = select(Clip.id).where(Clip.dataset_id == dataset.id, not_filled).order_by(Clip.id).limit(1)
+        if start is not None:
+            query = query.where(Clip.id >= start)
+        found = session.exec(query).first()
+        end = found if found is not None else ALL_FILLED
+    with _filled_prefix_guard:
+        if cached is not None and start is not None:
+            _filled_prefix[key] = (end, cached[1])  # moved forward; keep the original age
+        else:
+            _filled_prefix[key] = (end, time.monotonic())
+    return end
+
+
+def candidate_queries(
+    *, dataset: Dataset, user_id: int, now: datetime, model_version_id: int | None, exclude: Sequence[int],
+    prefix_end: Any = None,
+) -> list[sa.Select]:
+    """Queries for ready clips with an open slot that this user has not done, most useful first.
+
+    Tried in order; each returns at most one clip id. Uncertainty order walks the
+    (model_version_id, uncertainty, clip_id) index backwards from `prefix_end`
+    (see `filled_prefix_end`), so finding the next clip reads a handful of rows,
+    not the whole dataset; clips the model has not scored come after, in id order.
+    """
+    taken = _taken_subquery(now)
+    done_by_user = sa.exists().where(
+        Annotation.clip_id == Clip.id,
+        Annotation.user_id == user_id,
+        Annotation.status.in_([AnnotationStatus.submitted.value, AnnotationStatus.skipped.value]),
+    )
+    open_for_user = [
+        Clip.dataset_id == dataset.id,
+        Clip.status == ClipStatus.ready.value,
+        taken < _capacity(dataset.overlap),
+        ~done_by_user,
+    ]
+    if exclude:
+        open_for_user.append(Clip.id.not_in(list(exclude)))
+    strategy = dataset.strategy or QueueStrategy.uncertainty.value
+    if strategy == QueueStrategy.uncertainty.value and model_version_id is not None:
+        scored = sa.and_(Prediction.model_version_id == model_version_id, Prediction.uncertainty.is_not(None))
+        by_uncertainty = (
+            select(Clip.id)
+            .select_from(Prediction)
+            .join(Clip, Clip.id == Prediction.clip_id)
+            .where(scored, *open_for_user)
+            .order_by(Prediction.uncertainty.desc(), Prediction.clip_id.desc())
+            .limit(1)
+        )
+        if isinstance(prefix_end, tuple):
+            by_uncertainty = by_uncertainty.where(
+                sa.tuple_(Prediction.uncertainty, Prediction.clip_id) <= sa.tuple_(*prefix_end))
+        unscored = sa.exists().where(Prediction.clip_id == Clip.id, scored)
+        rest = select(Clip.id).where(*open_for_user, ~unscored).order_by(Clip.id).limit(1)
+        return [rest] if prefix_end == ALL_FILLED else [by_uncertainty, rest]
+    query = select(Clip.id).where(*open_for_user)
+    if strategy == QueueStrategy.random.value:
+        start = random_start(int((dataset.settings or {}).get("random_seed", 0)))
+        rank = random_rank()
+        # Two index range scans: from the seed's starting rank to the end, then wrap around.
+        return [query.where(rank >= start).order_by(rank).limit(1),
+                query.where(rank < start).order_by(rank).limit(1)]
+    if prefix_end == ALL_FILLED:
+        return []
+    if prefix_end is not None:
+        query = query.where(Clip.id >= prefix_end)
+    return [query.order_by(Clip.id).limit(1)]
+
+
+def claim_next(session: Session, *, dataset: Dataset, user_id: int, lease: timedelta, max_tries: int = 50) -> Assignment | None:
+    """Lease one open slot to the user, or None when the queue is empty for them.
+
+    Runs inside the caller's `write_transaction`: the lock it holds is the guarantee.
+    """
+    now = utcnow()
+    postgres = not is_sqlite(session)
+    model_version_id = active_model_version_id(session, dataset_id=dataset.id)
+    prefix_end = filled_prefix_end(session, dataset=dataset, model_version_id=model_version_id)
+    tried: list[int] = []
+    phase = 0
+    for _ in range(max_tries):
+        queries = candidate_queries(dataset=dataset, user_id=user_id, now=now, model_version_id=model_version_id,
+                                    exclude=tried, prefix_end=prefix_end)
+        if phase >= len(queries):
+            return None
+        query = queries[phase]
+        if postgres:
+            query = query.with_for_update(of=Clip, skip_locked=True)
+        clip_id = session.exec(query).first()
+        if clip_id is None:
+            phase += 1
+            continue
+        tried.append(clip_id)
+        # Recount under the lock: the candidate query's snapshot may predate a rival's commit.
+        capacity, taken = session.exec(
+            select(_capacity(dataset.overlap), _taken_subquery(now)).where(Clip.id == clip_id)).one()
+        if taken >= capacity:
+            continue
+        return upsert_lease(session, clip_id=clip_id, user_id=user_id, expires_at=now + lease, now=now)
+    return None
+
+
+def upsert_lease(
+    session: Session, *, clip_id: int, user_id: int, expires_at: datetime | None, now: datetime, assigned_by_id: int | None = None
+) -> Assignment:
+    """Make (clip, user) an active lease: a new row, or a reused expired/released one."""
+    assignment = assignment_for(session, clip_id=clip_id, user_id=user_id)
+    if assignment is None:
+        assignment = Assignment(clip_id=clip_id, user_id=user_id)
+    assignment.state = ACTIVE
+    assignment.leased_at = now
+    assignment.expires_at = expires_at
+    if assigned_by_id is not None:
+        assignment.assigned_by_id = assigned_by_id
+    session.add(assignment)
+    session.flush()
+    return assignment
+
+
+def lock_clip(session: Session, *, clip_id: int) -> Clip | None:
+    """The clip row, locked for this transaction on PostgreSQL (on SQLite `write_transaction` holds the lock)."""
+    query = select(Clip).where(Clip.id == clip_id)
+    if not is_sqlite(session):
+        query = query.with_for_update()
+    return session.exec(query).first()
+
+
+def clip_capacity(clip: Clip, dataset: Dataset) -> int:
+    return clip.overlap_override if clip.overlap_override is not None else dataset.overlap
+
+
+def finish(session: Session, *, assignment: Assignment, state: str) -> None:
+    assignment.state = state
+    session.add(assignment)
+
+
+# --- lead views ---------------------------------------------------------------
+
+
+def annotator_progress(session: Session, *, dataset_id: int) -> list[dict[str, Any]]:
+    """Per annotator: submitted, skipped, drafts, live leases and median seconds per submitted clip."""
+    now = utcnow()
+    rows: dict[int, dict[str, Any]] = {}
+    users = session.exec(select(User).order_by(User.username)).all()
+    names = {u.id: u.username for u in users}
+    status_counts = session.exec(
+        select(Annotation.user_id, Annotation.status, sa.func.count())
+        .join(Clip, Clip.id == Annotation.clip_id)
+        .where(Clip.dataset_id == dataset_id)
+        .group_by(Annotation.user_id, Annotation.status)
+    ).all()
+    for user_id, status, count in status_counts:
+        row = rows.setdefault(user_id, _empty_progress(names.get(user_id, str(user_id))))
+        row[status] = int(count)
+    leases = session.exec(
+        select(Assignment.user_id, sa.func.count())
+        .join(Clip, Clip.id == Assignment.clip_id)
+        .where(Clip.dataset_id == dataset_id, Assignment.state == ACTIVE,
+               sa.or_(Assignment.expires_at.is_(None), Assignment.expires_at > now))
+        .group_by(Assignment.user_id)
+    ).all()
+    for user_id, count in leases:
+        rows.setdefault(user_id, _empty_progress(names.get(user_id, str(user_id))))["leased"] = int(count)
+    for user_id, row in rows.items():
+        seconds = session.exec(
+            select(Annotation.seconds_spent)
+            .join(Clip, Clip.id == Annotation.clip_id)
+            .where(Clip.dataset_id == dataset_id, Annotation.user_id == user_id,
+                   Annotation.status == AnnotationStatus.submitted.value)
+        ).all()
+        row["median_seconds"] = _median(list(seconds))
+    return sorted(rows.values(), key=lambda r: r["annotator"])
+
+
+def _empty_progress(name: str) -> dict[str, Any]:
+    return {"annotator": name, "submitted": 0, "skipped": 0, "draft": 0, "leased": 0, "median_seconds": None}
+
+
+def _median(values: list[float]) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def open_slots(session: Session, *, dataset: Dataset) -> int:
+    """Slots still to fill in the dataset (ready clips × overlap − taken).
+
+    Capacity is counted as ready clips × overlap plus the few overridden clips'
+    difference, so both parts read indexes only.
+    """
+    now = utcnow()
+    ready = Clip.dataset_id == dataset.id, Clip.status == ClipStatus.ready.value
+    ready_count = session.exec(select(sa.func.count()).select_from(Clip).where(*ready)).one()
+    overridden = session.exec(
+        select(sa.func.coalesce(sa.func.sum(Clip.overlap_override - dataset.overlap), 0))
+        .where(*ready, Clip.overlap_override.is_not(None))
+    ).one()
+    taken = session.exec(
+        select(sa.func.count()).select_from(Assignment).join(Clip, Clip.id == Assignment.clip_id)
+        .where(*ready, live_condition(now))
+    ).one()
+    return max(0, int(ready_count) * dataset.overlap + int(overridden) - int(taken))

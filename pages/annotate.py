@@ -1,0 +1,226 @@
+"""Annotate: the annotator's queue, one clip at a time. Every change autosaves a draft."""
+
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+from streamlit_shortcuts import add_shortcuts
+
+from annotation import annotate as work
+from annotation.permissions import PermissionDenied, has_role
+from annotation.queue import QueueError
+from annotation.vocabulary import Role
+from cluelab.settings import get_settings
+from components import clue_editor, emotion_picker, rating
+from components.player import player
+from db.engine import session_scope
+
+FLASH = "annotate_flash"
+PROBLEMS = "annotate_problems"
+DATASET = "annotate_dataset_id"
+
+
+def skip_reason_key(clip_id: int) -> str:
+    return f"skip_reason_{clip_id}"
+
+
+def skip_note_key(clip_id: int) -> str:
+    return f"skip_note_{clip_id}"
+
+
+def current_user():
+    """The signed-in user (the app's session helper when present)."""
+    try:
+        from components.session import current_user as app_current_user
+    except ImportError:
+        with session_scope() as session:
+            return work.get_user(session, user_id=st.session_state.get("user_id"))
+    return app_current_user()
+
+
+# --- form state ---------------------------------------------------------------------
+
+
+def seed_form(task: work.Task) -> None:
+    """Put the draft (or the model's clues) into the widgets, once per clip and page visit."""
+    clip_id = task.clip.id
+    if clue_editor.is_seeded(clip_id):
+        return
+    clue_editor.seed_form(clip_id, task.initial_input())
+    st.session_state[f"restored_{clip_id}"] = task.annotation is not None
+    if f"t0_{clip_id}" not in st.session_state:
+        st.session_state[f"t0_{clip_id}"] = time.monotonic()
+        st.session_state[f"seconds_base_{clip_id}"] = task.annotation.seconds_spent if task.annotation else 0.0
+
+
+def seconds_spent(clip_id: int) -> float:
+    started = st.session_state.get(f"t0_{clip_id}", time.monotonic())
+    return float(st.session_state.get(f"seconds_base_{clip_id}", 0.0)) + (time.monotonic() - started)
+
+
+# --- actions (widget callbacks: they run before the page is drawn) ---------------------------
+
+
+def autosave(user_id: int, clip_id: int) -> None:
+    try:
+        with session_scope() as session:
+            user = work.get_user(session, user_id=user_id)
+            work.save_draft(session, user=user, clip_id=clip_id, values=clue_editor.form_values(clip_id),
+                            seconds_spent=seconds_spent(clip_id))
+        st.session_state.pop(PROBLEMS, None)
+    except (QueueError, PermissionDenied, ValueError) as error:
+        st.session_state[FLASH] = ("error", f"Draft not saved: {error}")
+
+
+def do_submit(user_id: int, clip_id: int, clip_name: str) -> None:
+    try:
+        with session_scope() as session:
+            user = work.get_user(session, user_id=user_id)
+            work.submit(session, user=user, clip_id=clip_id, values=clue_editor.form_values(clip_id),
+                        seconds_spent=seconds_spent(clip_id))
+    except work.InvalidAnnotation as invalid:
+        st.session_state[PROBLEMS] = invalid.problems
+        return
+    except (QueueError, PermissionDenied, ValueError) as error:
+        st.session_state[FLASH] = ("error", str(error))
+        return
+    st.session_state.pop(PROBLEMS, None)
+    st.session_state[FLASH] = ("success", f"Submitted {clip_name}. Here is the next clip.")
+    clue_editor.forget_form(clip_id)
+    load_progress.clear()
+
+
+def do_skip(user_id: int, clip_id: int, clip_name: str) -> None:
+    reason = st.session_state.get(skip_reason_key(clip_id))
+    if reason is None:
+        st.session_state[FLASH] = ("error", "Choose why you skip this clip first.")
+        return
+    try:
+        with session_scope() as session:
+            user = work.get_user(session, user_id=user_id)
+            work.skip(session, user=user, clip_id=clip_id, reason=reason,
+                      note=st.session_state.get(skip_note_key(clip_id), "") or "", seconds_spent=seconds_spent(clip_id))
+    except (QueueError, PermissionDenied) as error:
+        st.session_state[FLASH] = ("error", str(error))
+        return
+    st.session_state[FLASH] = ("info", f"Skipped {clip_name} ({work.SKIP_REASONS[reason].lower()}).")
+    st.session_state.pop(PROBLEMS, None)
+    clue_editor.forget_form(clip_id)
+    load_progress.clear()
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def load_progress(user_id: int, dataset_id: int) -> work.Progress:
+    with session_scope() as session:
+        return work.progress(session, user=work.get_user(session, user_id=user_id), dataset_id=dataset_id)
+
+
+# --- page ----------------------------------------------------------------------------------
+
+
+def show_flash() -> None:
+    flash = st.session_state.pop(FLASH, None)
+    if flash:
+        kind, message = flash
+        {"success": st.success, "error": st.error, "info": st.info}[kind](message)
+    problems = st.session_state.get(PROBLEMS)
+    if problems:
+        st.error("Not submitted yet:\n\n" + "\n".join(f"- {p}" for p in problems))
+
+
+def show_progress(user_id: int, dataset_id: int) -> None:
+    stats = load_progress(user_id, dataset_id)
+    done, skipped, remaining, median = st.columns(4)
+    done.metric("Done today", stats.done_today)
+    skipped.metric("Skipped today", stats.skipped_today)
+    remaining.metric("Remaining in queue", stats.remaining)
+    median.metric("Median time per clip", f"{stats.median_seconds:.0f} s" if stats.median_seconds is not None else "–")
+
+
+def choose_dataset(datasets) -> int | None:
+    if not datasets:
+        st.info("There is no dataset to annotate yet.")
+        return None
+    ids = [d.id for d in datasets]
+    if st.session_state.get(DATASET) not in ids:
+        st.session_state[DATASET] = ids[0]
+    if len(datasets) > 1:
+        names = {d.id: d.name for d in datasets}
+        st.selectbox("Dataset", ids, key=DATASET, format_func=names.get)
+    return st.session_state[DATASET]
+
+
+def render_task(user_id: int, task: work.Task) -> None:
+    clip, dataset, prediction = task.clip, task.dataset, task.prediction
+    save = lambda: autosave(user_id, clip.id)  # noqa: E731 - a widget callback
+    seed_form(task)
+
+    lease = f" · yours until {task.lease_expires_at:%H:%M} UTC" if task.lease_expires_at else ""
+    duration = f" · {clip.duration:.1f} s" if clip.duration else ""
+    st.subheader(clip.name)
+    if st.session_state.get(f"restored_{clip.id}"):
+        draft = " · draft restored"
+    elif task.annotation is not None:
+        draft = f" · draft saved {task.annotation.updated_at:%H:%M:%S} UTC"
+    else:
+        draft = ""
+    st.caption(f"{dataset.name}{duration}{lease}{draft}")
+
+    media, choices = st.columns([3, 2], gap="medium")
+    with media:
+        player(clip, data_dir=get_settings().data_dir, spans=prediction.spans if prediction else [], key="player")
+    with choices:
+        shortcuts = emotion_picker.emotion_picker(
+            clip_id=clip.id, label_set=list(dataset.label_set), open_vocabulary=dataset.open_vocabulary,
+            suggestion=prediction.emotion if prediction else None,
+            distribution=dict(prediction.distribution or {}) if prediction else {}, on_change=save)
+        shortcuts.update(rating.rating_picker(clip_id=clip.id, on_change=save))
+        rating.confidence_picker(clip_id=clip.id, on_change=save)
+
+    st.markdown("#### Clues" + ("" if prediction else " · no model prediction for this clip"))
+    clue_editor.clue_editor(clip_id=clip.id, model_clues=task.model_clues(), on_change=save)
+    st.text_area("Note (optional)", key=clue_editor.note_key(clip.id), on_change=save, height=68)
+
+    submit_col, reason_col, note_col, skip_col = st.columns([2, 2, 3, 1], vertical_alignment="bottom")
+    with submit_col:
+        st.button("Submit and next (Ctrl+Enter)", key="submit", type="primary", width="stretch",
+                  on_click=do_submit, args=(user_id, clip.id, clip.name))
+    with reason_col:
+        st.selectbox("Skip reason", list(work.SKIP_REASONS), key=skip_reason_key(clip.id), index=None,
+                     format_func=work.SKIP_REASONS.get, placeholder="Why skip?")
+    with note_col:
+        st.text_input("Skip note", key=skip_note_key(clip.id), placeholder="Required for “other”")
+    with skip_col:
+        st.button("Skip (Alt+K)", key="skip", width="stretch", on_click=do_skip,
+                  args=(user_id, clip.id, clip.name))
+    st.caption("Keys: Alt+1…9 emotion · Alt+Q/W/E/R rating 1–4 · Ctrl+Enter submit · Alt+K skip · Alt+P play/pause")
+    add_shortcuts(submit="ctrl+enter", skip="alt+k", **shortcuts)
+
+
+def main() -> None:
+    st.set_page_config(page_title="Annotate", layout="wide")
+    st.title("Annotate")
+    user = current_user()
+    if user is None:
+        st.info("Sign in to annotate.")
+        st.stop()
+    if not has_role(user, Role.annotator):
+        st.error("Annotating needs the annotator role.")
+        st.stop()
+    with session_scope() as session:
+        datasets = work.datasets_for(session, user=user)
+    dataset_id = choose_dataset(datasets)
+    if dataset_id is None:
+        return
+    show_flash()
+    with session_scope() as session:
+        task = work.load_task(session, user=user, dataset_id=dataset_id)
+    show_progress(user.id, dataset_id)
+    if task is None:
+        st.success("Nothing left for you in this dataset. Thank you!")
+        return
+    render_task(user.id, task)
+
+
+main()

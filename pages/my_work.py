@@ -1,0 +1,177 @@
+"""My work: the annotator's own submissions; editable until the clip is adjudicated.
+
+An edit carries the version it started from; if the row changed meanwhile (another
+tab, another device) the save is refused and both versions are shown.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from annotation import annotate as work
+from annotation.permissions import PermissionDenied, has_role
+from annotation.queue import QueueError
+from annotation.vocabulary import ASPECTS, REASONING_RATINGS, Role
+from cluelab.settings import get_settings
+from components import clue_editor, emotion_picker, rating
+from components.player import player
+from db.engine import session_scope
+
+PICK = "my_work_pick"
+CONFLICT = "my_work_conflict"
+FLASH = "my_work_flash"
+
+
+def current_user():
+    """The signed-in user (the app's session helper when present)."""
+    try:
+        from components.session import current_user as app_current_user
+    except ImportError:
+        with session_scope() as session:
+            return work.get_user(session, user_id=st.session_state.get("user_id"))
+    return app_current_user()
+
+
+def form_id(annotation_id: int) -> str:
+    return f"edit{annotation_id}"
+
+
+def version_key(annotation_id: int) -> str:
+    return f"edit_version_{annotation_id}"
+
+
+def load_into_form(annotation) -> None:  # noqa: ANN001 - db.models.Annotation
+    fid = form_id(annotation.id)
+    clue_editor.forget_form(fid)
+    clue_editor.seed_form(fid, work.AnnotationInput.from_annotation(annotation))
+    st.session_state[version_key(annotation.id)] = annotation.version
+
+
+def save_edit(user_id: int, annotation_id: int, expected_version: int | None = None) -> None:
+    expected = expected_version if expected_version is not None else st.session_state[version_key(annotation_id)]
+    try:
+        with session_scope() as session:
+            user = work.get_user(session, user_id=user_id)
+            saved = work.edit_submission(session, user=user, annotation_id=annotation_id, expected_version=expected,
+                                         values=clue_editor.form_values(form_id(annotation_id)))
+    except work.StaleEdit as stale:
+        current = stale.current
+        st.session_state[CONFLICT] = {
+            "annotation_id": annotation_id, "message": str(stale),
+            "version": current.version if current else None,
+            "values": work.AnnotationInput.from_annotation(current).values() if current else None,
+        }
+        return
+    except work.InvalidAnnotation as invalid:
+        st.session_state[FLASH] = ("error", "Not saved:\n\n" + "\n".join(f"- {p}" for p in invalid.problems))
+        return
+    except (QueueError, PermissionDenied) as error:
+        st.session_state[FLASH] = ("error", str(error))
+        return
+    st.session_state.pop(CONFLICT, None)
+    st.session_state[version_key(annotation_id)] = saved.version
+    st.session_state[FLASH] = ("success", f"Saved (version {saved.version}).")
+
+
+def take_saved(annotation_id: int) -> None:
+    """Discard the form and load the version that is stored now."""
+    conflict = st.session_state.pop(CONFLICT, None)
+    if conflict and conflict["values"]:
+        fid = form_id(annotation_id)
+        clue_editor.forget_form(fid)
+        clue_editor.seed_form(fid, work.AnnotationInput(**conflict["values"]))
+        st.session_state[version_key(annotation_id)] = conflict["version"]
+
+
+def show_values(values: dict) -> None:
+    emotion = values.get("emotion_other") or values.get("emotion") or "–"
+    rated = values.get("rating")
+    st.markdown(f"**Emotion:** {clue_editor.escape_markdown(str(emotion))} · **Rating:** "
+                f"{f'{rated} ({REASONING_RATINGS[rated]})' if rated else '–'}")
+    for aspect in ASPECTS:
+        text = "no evidence" if aspect.value in values.get("no_evidence", []) else values["clues"].get(aspect.value, "")
+        st.markdown(f"**{aspect.title}:** {clue_editor.escape_markdown(text or '–')}")
+
+
+def show_conflict(user_id: int, annotation_id: int) -> None:
+    conflict = st.session_state.get(CONFLICT)
+    if not conflict or conflict["annotation_id"] != annotation_id:
+        return
+    st.error(conflict["message"])
+    if conflict["values"] is None:
+        return
+    with st.container(border=True):
+        st.markdown(f"##### Saved version (version {conflict['version']})")
+        show_values(conflict["values"])
+    st.caption("Your version is still in the form below. Keep yours, or take the saved one.")
+    keep, take = st.columns(2)
+    keep.button(f"Keep mine (replace version {conflict['version']})", key="conflict_keep", on_click=save_edit,
+                args=(user_id, annotation_id, conflict["version"]), width="stretch")
+    take.button("Take the saved version", key="conflict_take", on_click=take_saved, args=(annotation_id,),
+                width="stretch")
+
+
+def render_editor(user, row: work.WorkRow) -> None:  # noqa: ANN001
+    annotation = row.annotation
+    fid = form_id(annotation.id)
+    with session_scope() as session:
+        task = work.load_clip_task(session, user=user, clip_id=row.clip.id)
+    if not clue_editor.is_seeded(fid) or version_key(annotation.id) not in st.session_state:
+        load_into_form(task.annotation)
+    show_conflict(user.id, annotation.id)
+    media, choices = st.columns([3, 2], gap="medium")
+    with media:
+        player(task.clip, data_dir=get_settings().data_dir, spans=task.prediction.spans if task.prediction else [],
+               key="player")
+    with choices:
+        emotion_picker.emotion_picker(
+            clip_id=fid, label_set=list(task.dataset.label_set), open_vocabulary=task.dataset.open_vocabulary,
+            suggestion=task.prediction.emotion if task.prediction else None,
+            distribution=dict(task.prediction.distribution or {}) if task.prediction else {}, on_change=lambda: None)
+        rating.rating_picker(clip_id=fid, on_change=lambda: None)
+        rating.confidence_picker(clip_id=fid, on_change=lambda: None)
+    clue_editor.clue_editor(clip_id=fid, model_clues=task.model_clues(), on_change=lambda: None)
+    st.text_area("Note", key=clue_editor.note_key(fid), height=68)
+    st.button("Save changes", key="save_edit", type="primary", on_click=save_edit, args=(user.id, annotation.id))
+
+
+def main() -> None:
+    st.title("My work")
+    user = current_user()
+    if user is None:
+        st.info("Sign in to see your work.")
+        st.stop()
+    if not has_role(user, Role.annotator):
+        st.error("This page is for annotators.")
+        st.stop()
+    flash = st.session_state.pop(FLASH, None)
+    if flash:
+        {"success": st.success, "error": st.error}[flash[0]](flash[1])
+    with session_scope() as session:
+        rows = work.my_work(session, user=user)
+    if not rows:
+        st.info("You have not submitted anything yet.")
+        return
+    st.dataframe(
+        [{
+            "Clip": r.clip.name,
+            "Status": r.annotation.status,
+            "Emotion": r.annotation.emotion_other or r.annotation.emotion or "",
+            "Rating": r.annotation.rating,
+            "Seconds": round(r.annotation.seconds_spent),
+            "Submitted (UTC)": f"{r.annotation.submitted_at:%Y-%m-%d %H:%M}" if r.annotation.submitted_at else "",
+            "Editable": "yes" if r.editable else ("adjudicated" if r.adjudicated else "no"),
+        } for r in rows],
+        hide_index=True, width="stretch",
+    )
+    editable = {r.annotation.id: r for r in rows if r.editable}
+    if not editable:
+        st.caption("Nothing to edit: adjudicated clips and skips are final.")
+        return
+    if st.session_state.get(PICK) not in editable:
+        st.session_state[PICK] = next(iter(editable))
+    st.selectbox("Edit a submission", list(editable), key=PICK, format_func=lambda i: editable[i].clip.name)
+    render_editor(user, editable[st.session_state[PICK]])
+
+
+main()
