@@ -349,7 +349,7 @@ def datasets_for(session: Session, *, user: User) -> list[Dataset]:
 
 
 def get_user(session: Session, *, user_id: int | None) -> User | None:
-    """The active user with this id (pages use it until the app's session helper is available)."""
+    """The active user with this id, loaded in the caller's session (for page callbacks that write)."""
     if user_id is None:
         return None
     user = session.get(User, user_id)

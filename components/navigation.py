@@ -25,8 +25,11 @@ LEADS_AND_RESEARCHERS = frozenset({Role.lead, Role.researcher})
 
 PAGES: list[PageSpec] = [
     PageSpec("pages/home.py", "Home", ":material/home:", "ClueLab", ANYONE),
+    PageSpec("pages/annotate.py", "Annotate", ":material/edit_note:", "Annotate", frozenset({Role.annotator})),
+    PageSpec("pages/my_work.py", "My work", ":material/history:", "Annotate", frozenset({Role.annotator})),
     PageSpec("pages/clips.py", "Clips", ":material/video_library:", "Data", LEADS_AND_RESEARCHERS),
     PageSpec("pages/datasets.py", "Datasets & import", ":material/upload:", "Data", LEADS),
+    PageSpec("pages/assignments.py", "Assignments", ":material/assignment_ind:", "Data", LEADS),
     PageSpec("pages/jobs.py", "Jobs", ":material/pending_actions:", "Data", LEADS_AND_RESEARCHERS),
     PageSpec("pages/adjudicate.py", "Adjudicate", ":material/gavel:", "Review", LEADS),
     PageSpec("pages/agreement.py", "Agreement", ":material/insights:", "Review", LEADS),

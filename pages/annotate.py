@@ -14,6 +14,7 @@ from annotation.vocabulary import Role
 from cluelab.settings import get_settings
 from components import clue_editor, emotion_picker, rating
 from components.player import player
+from components.session import current_user
 from db.engine import session_scope
 
 FLASH = "annotate_flash"
@@ -27,16 +28,6 @@ def skip_reason_key(clip_id: int) -> str:
 
 def skip_note_key(clip_id: int) -> str:
     return f"skip_note_{clip_id}"
-
-
-def current_user():
-    """The signed-in user (the app's session helper when present)."""
-    try:
-        from components.session import current_user as app_current_user
-    except ImportError:
-        with session_scope() as session:
-            return work.get_user(session, user_id=st.session_state.get("user_id"))
-    return app_current_user()
 
 
 # --- form state ---------------------------------------------------------------------
@@ -199,7 +190,6 @@ def render_task(user_id: int, task: work.Task) -> None:
 
 
 def main() -> None:
-    st.set_page_config(page_title="Annotate", layout="wide")
     st.title("Annotate")
     user = current_user()
     if user is None:

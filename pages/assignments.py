@@ -8,20 +8,11 @@ from annotation import queue
 from annotation.annotate import datasets_for, get_user
 from annotation.permissions import PermissionDenied, has_role
 from annotation.vocabulary import QueueStrategy, Role
+from components.session import current_user
 from db.engine import session_scope
 
 DATASET = "assign_dataset_id"
 FLASH = "assign_flash"
-
-
-def current_user():
-    """The signed-in user (the app's session helper when present)."""
-    try:
-        from components.session import current_user as app_current_user
-    except ImportError:
-        with session_scope() as session:
-            return get_user(session, user_id=st.session_state.get("user_id"))
-    return app_current_user()
 
 
 def run_action(action, **kwargs) -> None:  # noqa: ANN001 - a queue function

@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from annotation import annotate
 from annotation.datasets import overview
 from annotation.vocabulary import Role
 from components.navigation import link
@@ -21,10 +22,15 @@ if not datasets:
     st.info("No datasets yet." + (" Import clips on **Datasets & import**." if roles & {"lead", "admin"} else
                                   " A lead imports clips first."))
 if Role.annotator.value in roles:
-    ready = sum(item.counts["ready"] for item in datasets)
-    st.markdown(f"**Annotator** — {ready} clip(s) ready across {len(datasets)} dataset(s). "
-                "Open your queue and label the next clip.")
+    with db_session() as session:
+        mine = [(item.dataset.name, annotate.progress(session, user=user, dataset_id=item.dataset.id))
+                for item in datasets]
+    waiting = sum(p.remaining for _, p in mine)
+    today = sum(p.done_today for _, p in mine)
+    st.markdown(f"**Annotator** — {waiting} clip(s) waiting for you across {len(datasets)} dataset(s); "
+                f"{today} done today.")
     link(user, "pages/annotate.py", "Annotate the next clip")
+    link(user, "pages/my_work.py", "Review my submissions")
 if Role.lead.value in roles or Role.admin.value in roles:
     pending = sum(item.counts["pending"] for item in datasets)
     errors = sum(item.counts["errors"] for item in datasets)

@@ -15,21 +15,12 @@ from annotation.vocabulary import ASPECTS, REASONING_RATINGS, Role
 from cluelab.settings import get_settings
 from components import clue_editor, emotion_picker, rating
 from components.player import player
+from components.session import current_user
 from db.engine import session_scope
 
 PICK = "my_work_pick"
 CONFLICT = "my_work_conflict"
 FLASH = "my_work_flash"
-
-
-def current_user():
-    """The signed-in user (the app's session helper when present)."""
-    try:
-        from components.session import current_user as app_current_user
-    except ImportError:
-        with session_scope() as session:
-            return work.get_user(session, user_id=st.session_state.get("user_id"))
-    return app_current_user()
 
 
 def form_id(annotation_id: int) -> str:
