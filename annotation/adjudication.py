@@ -356,7 +356,9 @@ class AutoAcceptReport:
     left_for_review: int
 
 
-def auto_accept(session: Session, *, user: User, dataset_id: int, embed: Embed | None = None) -> AutoAcceptReport:
+def auto_accept(session: Session, *, user: User, dataset_id: int, embed: Embed | None = None,
+                on_total: Callable[[int], None] | None = None,
+                on_clip: Callable[[], None] | None = None) -> AutoAcceptReport:
     """Accept every waiting clip that passes the dataset's thresholds; the rest stay in the queue."""
     require(user, Role.lead, action="auto-accept consensus")
     dataset = clip_queries.get_dataset(session, dataset_id=dataset_id)
@@ -364,7 +366,10 @@ def auto_accept(session: Session, *, user: User, dataset_id: int, embed: Embed |
         raise LookupError(f"dataset {dataset_id} does not exist")
     model = dataset_emotion_model(session, dataset_id=dataset_id)
     accepted, left = [], 0
-    for item in _waiting(session, dataset=dataset):
+    waiting = _waiting(session, dataset=dataset)
+    if on_total:
+        on_total(len(waiting))
+    for item in waiting:
         clip_id = item.clip.id
         proposal = propose(session, clip_id=clip_id, emotion_model=model, embed=embed)
         if proposal.auto_acceptable:
@@ -372,4 +377,6 @@ def auto_accept(session: Session, *, user: User, dataset_id: int, embed: Embed |
             accepted.append(clip_id)
         else:
             left += 1
+        if on_clip:
+            on_clip()
     return AutoAcceptReport(accepted, left)

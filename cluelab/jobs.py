@@ -28,7 +28,7 @@ from db.models import Job, User, utcnow
 log = logging.getLogger(__name__)
 
 # Modules whose import registers job kinds; the worker imports them all.
-JOB_MODULES = ["annotation.ingest_jobs", "annotation.formats.jobs", "model.jobs"]
+JOB_MODULES = ["annotation.ingest_jobs", "annotation.adjudication_jobs", "annotation.formats.jobs", "model.jobs"]
 
 LOG_LIMIT = 20_000  # characters of log kept on the row (the tail)
 HEARTBEAT_EVERY = timedelta(seconds=5)
@@ -109,6 +109,12 @@ class JobContext:
 
     def message(self, text: str) -> None:
         self._update(lambda row: setattr(row, "message", text))
+
+    def acting_user(self) -> User | None:
+        """Who queued the job: domain calls inside it check that person's roles."""
+        with Session(get_engine(), expire_on_commit=False) as session:
+            row = session.get(Job, self.job_id)
+            return session.get(User, row.created_by_id) if row and row.created_by_id else None
 
     def check_cancelled(self) -> None:
         with Session(get_engine()) as session:

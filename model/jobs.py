@@ -4,28 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlmodel import Session
 
 from cluelab.jobs import JobContext, job
-from db.engine import get_engine
-from db.models import User
 from model.inference import extract_dataset_features, predict_dataset
 from model.training import evaluate_version, train_version
-
-
-def _user(user_id: int | None) -> User | None:
-    if user_id is None:
-        return None
-    with Session(get_engine(), expire_on_commit=False) as session:
-        return session.get(User, user_id)
-
-
-def _acting(ctx: JobContext) -> User | None:
-    from db.models import Job
-
-    with Session(get_engine(), expire_on_commit=False) as session:
-        row = session.get(Job, ctx.job_id)
-        return _user(row.created_by_id if row else None)
 
 
 @job("extract-features")
@@ -43,7 +25,7 @@ def predict_job(ctx: JobContext, *, dataset_id: int, model_version_id: int | Non
 @job("train")
 def train_job(ctx: JobContext, *, dataset_id: int, backend: str | None = None,
               parent_id: int | None = None) -> dict[str, Any]:
-    version = train_version(dataset_id=dataset_id, user=_acting(ctx), backend_name=backend, parent_id=parent_id,
+    version = train_version(dataset_id=dataset_id, user=ctx.acting_user(), backend_name=backend, parent_id=parent_id,
                             progress=ctx)
     return {"model_version_id": version.id, "model_version": version.name,
             "weighted_f1": version.metrics.get("held_out", {}).get("weighted_f1")}
@@ -52,6 +34,6 @@ def train_job(ctx: JobContext, *, dataset_id: int, backend: str | None = None,
 @job("evaluate")
 def evaluate_job(ctx: JobContext, *, model_version_id: int, dataset_id: int | None = None) -> dict[str, Any]:
     ctx.set_total(1)
-    metrics = evaluate_version(version_id=model_version_id, user=_acting(ctx), dataset_id=dataset_id)
+    metrics = evaluate_version(version_id=model_version_id, user=ctx.acting_user(), dataset_id=dataset_id)
     ctx.advance(message="evaluated")
     return {"model_version_id": model_version_id, "weighted_f1": metrics["evaluation"].get("weighted_f1")}

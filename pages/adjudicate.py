@@ -7,10 +7,12 @@ import streamlit as st
 from annotation import adjudication
 from annotation.permissions import PermissionDenied, has_role
 from annotation.vocabulary import ASPECTS, REASONING_RATINGS, Role
+from cluelab.jobs import enqueue
 from cluelab.settings import get_settings
 from components import agreement_charts as charts
-from components.session import current_user
 from components.diff_view import render_clue_comparison
+from components.jobs import job_progress
+from components.session import current_user
 from db.engine import session_scope
 from db.queries import clips as clip_queries
 from db.queries import consensus as queries
@@ -59,9 +61,9 @@ with st.expander("Automatic acceptance"):
     )
     enabled = "auto_accept_posterior" in settings
     if st.button("Accept every clip that passes", key="adjudicate.auto", disabled=not enabled):
-        with session_scope() as session:
-            report = adjudication.auto_accept(session, user=user, dataset_id=dataset_id)
-        finish(f"Accepted {len(report.accepted)} clip(s) automatically; {report.left_for_review} left for review.")
+        st.session_state["adjudicate.auto_job"] = enqueue("auto-accept", params={"dataset_id": dataset_id}, user=user)
+    if st.session_state.get("adjudicate.auto_job"):
+        job_progress(st.session_state["adjudicate.auto_job"])
 
 queue, emotion_model = load_queue(dataset_id)
 if not queue:
