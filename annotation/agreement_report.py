@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from sqlmodel import Session
 
+from annotation.adjudication import vote_label
 from annotation.agreement import (
     Estimate,
     agreement_estimate,
@@ -27,7 +28,6 @@ from annotation.agreement import (
 )
 from annotation.agreement.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED, estimate
 from annotation.agreement.clues import ClueText, edit_effort, semantic_agreement
-from annotation.adjudication import vote_label
 from annotation.consensus import Vote, dawid_skene
 from annotation.vocabulary import ASPECTS, REASONING_RATINGS, AnnotationStatus
 from db.models import Annotation

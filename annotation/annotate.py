@@ -18,7 +18,13 @@ from sqlmodel import Session, select
 
 from annotation.permissions import PermissionDenied, require
 from annotation.queue import QueueError, next_lease
-from annotation.vocabulary import ASPECTS, REASONING_RATINGS, AnnotationStatus, ClipStatus, Role
+from annotation.vocabulary import (
+    ASPECTS,
+    REASONING_RATINGS,
+    AnnotationStatus,
+    ClipStatus,
+    Role,
+)
 from db.models import Annotation, Assignment, Clip, Dataset, Prediction, User, utcnow
 from db.queries import annotations as aq
 from db.queries import assignments as q

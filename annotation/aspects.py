@@ -16,7 +16,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-
 from annotation.text import detect_language, split_sentences
 from annotation.vocabulary import Aspect
 

@@ -20,7 +20,8 @@ from annotation.subtitles import SUBTITLE_SUFFIXES, find_subtitle, read_subtitle
 from annotation.text import detect_language
 from annotation.vocabulary import ClipStatus, Role
 from db.models import Clip, Dataset, User
-from db.queries import audit, clips as clip_queries
+from db.queries import audit
+from db.queries import clips as clip_queries
 
 PATH_COLUMNS = ("path", "video", "file", "media", "filename", "video_path")
 NAME_COLUMNS = ("name", "names", "clip", "clip_id", "id")

@@ -32,7 +32,15 @@ from annotation.annotate import AnnotationInput, load_task, save_draft, submit
 from annotation.vocabulary import ASPECTS
 from db.engine import make_engine
 from db.migrate import upgrade_to_head
-from db.models import Annotation, Assignment, Clip, Dataset, ModelVersion, Prediction, User
+from db.models import (
+    Annotation,
+    Assignment,
+    Clip,
+    Dataset,
+    ModelVersion,
+    Prediction,
+    User,
+)
 
 CHUNK = 5000
 

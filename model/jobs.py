@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-
 from cluelab.jobs import JobContext, job
 from model.inference import extract_dataset_features, predict_dataset
 from model.training import evaluate_version, train_version

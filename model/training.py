@@ -24,7 +24,12 @@ from db.queries import audit
 from db.queries import models as q
 from model.base import ClipInput, TrainingItem, TrainingSnapshot
 from model.inference import backend_for, extract_dataset_features, speaker_baselines
-from model.metrics import clue_overlap, clue_similarity, edit_distance_from_model, emotion_metrics
+from model.metrics import (
+    clue_overlap,
+    clue_similarity,
+    edit_distance_from_model,
+    emotion_metrics,
+)
 from model.progress import Progress, QuietProgress
 from model.registry import make_backend
 
@@ -188,9 +193,8 @@ def promote(*, version_id: int, user: User | None, repredict: bool = True) -> di
         session.commit()
     job_id = None
     if repredict and version.dataset_id is not None:
-        from cluelab.jobs import enqueue
-
         import model.jobs  # noqa: F401 — registers the model job kinds
+        from cluelab.jobs import enqueue
 
         job_id = enqueue("predict", params={"dataset_id": version.dataset_id, "model_version_id": version.id,
                                             "unlabelled_only": True}, user=user if user and user.id else None)

@@ -3,8 +3,14 @@
 import pandas as pd
 import streamlit as st
 
-from annotation.accounts import (AccountError, create_account, list_accounts, reset_password, set_account_active,
-                                 set_account_roles)
+from annotation.accounts import (
+    AccountError,
+    create_account,
+    list_accounts,
+    reset_password,
+    set_account_active,
+    set_account_roles,
+)
 from annotation.vocabulary import Role
 from components.session import current_user, db_session
 

@@ -4,7 +4,13 @@ from pathlib import Path
 
 import streamlit as st
 
-from annotation.datasets import DatasetError, create_dataset, import_into, overview, save_uploads
+from annotation.datasets import (
+    DatasetError,
+    create_dataset,
+    import_into,
+    overview,
+    save_uploads,
+)
 from annotation.importer import ImportFailed
 from annotation.vocabulary import LABEL_SETS
 from cluelab.jobs import enqueue

@@ -13,7 +13,8 @@ from components.model_charts import confusion_heatmap, learning_curve
 from components.session import current_user, db_session
 from db.queries.clips import list_datasets
 from db.queries.models import list_versions
-from model.reports import confusion_of, learning_curve as curve_points, version_row
+from model.reports import confusion_of, version_row
+from model.reports import learning_curve as curve_points
 from model.training import promote
 
 MODEL_JOBS = ("train", "evaluate", "predict", "extract-features")

@@ -1,6 +1,11 @@
 """Inter-annotator agreement: coefficients with bootstrap intervals, and agreement of free-text clues."""
 
-from annotation.agreement.bootstrap import Estimate, bootstrap_replicates, estimate, resample_weights
+from annotation.agreement.bootstrap import (
+    Estimate,
+    bootstrap_replicates,
+    estimate,
+    resample_weights,
+)
 from annotation.agreement.coefficients import (
     Level,
     Weights,

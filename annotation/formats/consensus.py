@@ -6,7 +6,13 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from annotation.formats.common import ExportRow, ParsedBuilder, csv_header, iter_csv, write_csv
+from annotation.formats.common import (
+    ExportRow,
+    ParsedBuilder,
+    csv_header,
+    iter_csv,
+    write_csv,
+)
 from annotation.records import ClipRecord, ParsedImport, ReferenceRecord
 from annotation.vocabulary import Aspect
 

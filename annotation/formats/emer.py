@@ -14,7 +14,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from annotation.aspects import split_paragraph
-from annotation.formats.common import ExportRow, ParsedBuilder, csv_header, iter_csv, write_csv
+from annotation.formats.common import (
+    ExportRow,
+    ParsedBuilder,
+    csv_header,
+    iter_csv,
+    write_csv,
+)
 from annotation.records import ClipRecord, ParsedImport, ReferenceRecord
 from annotation.text import detect_language
 

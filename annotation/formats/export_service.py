@@ -17,7 +17,15 @@ from annotation.formats.common import ExportRow
 from annotation.formats.registry import export_rows
 from annotation.permissions import require
 from annotation.vocabulary import AnnotationStatus, Role
-from db.models import Annotation, Clip, Consensus, Dataset, ModelVersion, Prediction, User
+from db.models import (
+    Annotation,
+    Clip,
+    Consensus,
+    Dataset,
+    ModelVersion,
+    Prediction,
+    User,
+)
 from db.queries.references import references_for_source
 
 

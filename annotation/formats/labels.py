@@ -15,7 +15,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from annotation.formats.common import ExportRow, ParsedBuilder, csv_header, iter_csv, split_from_path, write_csv
+from annotation.formats.common import (
+    ExportRow,
+    ParsedBuilder,
+    csv_header,
+    iter_csv,
+    split_from_path,
+    write_csv,
+)
 from annotation.records import ClipRecord, ParsedImport, ReferenceRecord
 from annotation.vocabulary import LABEL_SETS, Aspect
 

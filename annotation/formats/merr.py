@@ -16,7 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from annotation.aspects import merge_aspects, split_paragraph
-from annotation.formats.common import ExportRow, ParsedBuilder, read_text, sniff_json, write_csv
+from annotation.formats.common import (
+    ExportRow,
+    ParsedBuilder,
+    read_text,
+    sniff_json,
+    write_csv,
+)
 from annotation.records import ClipRecord, ParsedImport, ReferenceRecord
 from annotation.text import detect_language, split_sentences
 

@@ -24,7 +24,16 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from annotation.vocabulary import AnnotationStatus, ClipStatus, QueueStrategy
-from db.models import Annotation, Assignment, Clip, Dataset, ModelVersion, Prediction, User, utcnow
+from db.models import (
+    Annotation,
+    Assignment,
+    Clip,
+    Dataset,
+    ModelVersion,
+    Prediction,
+    User,
+    utcnow,
+)
 
 ACTIVE = "active"
 DONE = "done"

@@ -7,7 +7,16 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from db.models import Annotation, Clip, ClipFeature, Consensus, ModelVersion, Prediction, User, utcnow
+from db.models import (
+    Annotation,
+    Clip,
+    ClipFeature,
+    Consensus,
+    ModelVersion,
+    Prediction,
+    User,
+    utcnow,
+)
 
 # --- versions -------------------------------------------------------------------
 

@@ -17,7 +17,12 @@ from typing import Any
 
 import numpy as np
 
-from model.features.models import BLAZEFACE_FULL, FACE_LANDMARKER, FER_EMOTION, package_file
+from model.features.models import (
+    BLAZEFACE_FULL,
+    FACE_LANDMARKER,
+    FER_EMOTION,
+    package_file,
+)
 
 VERSION = "face-1"
 DETECT_SIZE = 192

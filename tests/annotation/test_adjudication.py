@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 from sqlmodel import Session
 
-from annotation.adjudication import accept, adjudication_queue, auto_accept, propose, send_back
+from annotation.adjudication import (
+    accept,
+    adjudication_queue,
+    auto_accept,
+    propose,
+    send_back,
+)
 from annotation.permissions import PermissionDenied
 from db.models import AuditLog, Clip, Consensus, Dataset, User
 from db.queries.consensus import (

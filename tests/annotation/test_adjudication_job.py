@@ -10,7 +10,12 @@ from cluelab.jobs import enqueue, run_job_inline
 from db.engine import get_engine
 from db.models import Dataset, User
 from db.queries.consensus import current_consensus
-from tests.annotation.factories_consensus import make_annotation, make_clip, make_dataset, make_user
+from tests.annotation.factories_consensus import (
+    make_annotation,
+    make_clip,
+    make_dataset,
+    make_user,
+)
 
 
 def _world() -> dict:

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from annotation.agreement.clues import ClueText, clip_similarity, edit_effort, semantic_agreement
+from annotation.agreement.clues import (
+    ClueText,
+    clip_similarity,
+    edit_effort,
+    semantic_agreement,
+)
 
 PARAPHRASED = [
     ("c1", ["He frowns and narrows his eyes.", "The man is frowning with narrowed eyes.", "他皱着眉头，眯起眼睛。"]),

@@ -9,7 +9,13 @@ import numpy as np
 import pytest
 import soundfile
 
-from annotation.demo import EXPRESSIONS, _background, _draw_face, demo_clips, render_clip
+from annotation.demo import (
+    EXPRESSIONS,
+    _background,
+    _draw_face,
+    demo_clips,
+    render_clip,
+)
 from annotation.media import probe
 from annotation.subtitles import read_subtitle_file
 

@@ -8,7 +8,16 @@ import pytest
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from db.models import Annotation, Clip, Consensus, Dataset, Job, ModelVersion, Prediction, User
+from db.models import (
+    Annotation,
+    Clip,
+    Consensus,
+    Dataset,
+    Job,
+    ModelVersion,
+    Prediction,
+    User,
+)
 from db.queries.locking import StaleEdit, update_versioned
 
 

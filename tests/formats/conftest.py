@@ -15,8 +15,6 @@ from sqlmodel import Session
 from db.models import Dataset, User
 
 
-
-
 @pytest.fixture
 def session(db_engine):
     with Session(db_engine, expire_on_commit=False) as s:

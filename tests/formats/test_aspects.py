@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from annotation.aspects import has_markers, merge_aspects, split_paragraph, train_classifier
+from annotation.aspects import (
+    has_markers,
+    merge_aspects,
+    split_paragraph,
+    train_classifier,
+)
 from tests.formats.conftest import EN_REASON, ZH_REASON
 
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import accuracy_score, f1_score, recall_score
 
+from annotation.formats.common import ExportRow
 from annotation.metrics import (
     classification_metrics,
     clue_overlap_proxy,
@@ -15,7 +16,6 @@ from annotation.metrics import (
     split_labels,
     wheel_scores,
 )
-from annotation.formats.common import ExportRow
 
 LABELS = ["neutral", "angry", "happy", "sad", "worried", "surprise"]
 

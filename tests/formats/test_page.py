@@ -80,8 +80,8 @@ def test_lead_imports_from_a_server_path_and_downloads_an_export(seeded):
 
 
 def test_scoring_job_reports_a_missing_judge(seeded):
-    from cluelab.jobs import enqueue
     from annotation.formats.jobs import EVALUATE_KIND
+    from cluelab.jobs import enqueue
 
     job_id = enqueue(EVALUATE_KIND, params={"dataset_id": seeded["dataset"], "reference": "reference:emer-gt",
                                             "systems": [f"model:{seeded['version']}"], "use_judge": True})
@@ -90,8 +90,8 @@ def test_scoring_job_reports_a_missing_judge(seeded):
 
 
 def test_scoring_job_returns_the_table(seeded):
-    from cluelab.jobs import enqueue
     from annotation.formats.jobs import EVALUATE_KIND
+    from cluelab.jobs import enqueue
 
     job_id = enqueue(EVALUATE_KIND, params={"dataset_id": seeded["dataset"], "reference": "reference:emer-gt",
                                             "systems": [f"model:{seeded['version']}", "consensus"]})

@@ -10,7 +10,15 @@ from sqlmodel import select
 from annotation.formats.export_service import SourceRef, export_dataset, gather_rows
 from annotation.formats.service import import_file
 from annotation.permissions import PermissionDenied
-from db.models import Annotation, Clip, Consensus, ModelVersion, Prediction, Reference, User
+from db.models import (
+    Annotation,
+    Clip,
+    Consensus,
+    ModelVersion,
+    Prediction,
+    Reference,
+    User,
+)
 from db.queries.references import list_sources, references_for_source
 
 

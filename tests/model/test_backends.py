@@ -7,9 +7,15 @@ import re
 
 import pytest
 
-from annotation.vocabulary import Aspect, LABEL_SETS
+from annotation.vocabulary import LABEL_SETS, Aspect
 from cluelab.settings import get_settings
-from model.base import ClipInput, ClipPrediction, ModelBackend, TrainingItem, TrainingSnapshot
+from model.base import (
+    ClipInput,
+    ClipPrediction,
+    ModelBackend,
+    TrainingItem,
+    TrainingSnapshot,
+)
 from model.registry import BACKENDS, UnknownBackend, backend_class, make_backend
 from tests.model.conftest import LEARNABLE, synthetic_features, talking_clip
 

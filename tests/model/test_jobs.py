@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from sqlmodel import Session, select
 
+import model.jobs  # noqa: F401 — registers the model job kinds
 from annotation.vocabulary import JobState
 from cluelab.jobs import enqueue, run_job_inline
 from db.models import Clip, ClipFeature, Prediction
 from db.queries import models as q
-import model.jobs  # noqa: F401 — registers the model job kinds
 from model.training import promote
 from tests.model.conftest import add_labelled_clips, talking_clip
 

@@ -7,7 +7,12 @@ import re
 import pytest
 
 from model.features.media import load_audio
-from model.features.speech import speech_features, transcribe, transcribe_many, whisper_dir
+from model.features.speech import (
+    speech_features,
+    transcribe,
+    transcribe_many,
+    whisper_dir,
+)
 from tests.model.conftest import espeak_wav
 
 pytestmark = pytest.mark.slow

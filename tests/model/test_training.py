@@ -7,8 +7,8 @@ from sqlmodel import Session
 
 from annotation.permissions import PermissionDenied
 from db.queries import models as q
-from model.training import build_snapshot, is_held_out, promote, train_version
 from model.baseline.backend import EXTRACTOR_VERSIONS
+from model.training import build_snapshot, is_held_out, promote, train_version
 from tests.model.conftest import add_labelled_clips
 
 

@@ -4,11 +4,11 @@ Revision ID: 0001_initial_schema
 Revises: 
 Create Date: 2026-11-23 06:47:00.792662
 """
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel
-import db.models
+from alembic import op
 
+import db.models
 
 revision = '0001_initial_schema'
 down_revision = None
