@@ -16,6 +16,7 @@ run: setup
 	$(PY) -m cluelab.cli serve --port $(PORT)
 
 test: setup
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q
 
 setup: system-packages $(STAMP)
