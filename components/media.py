@@ -26,14 +26,16 @@ def thumbnail_uri(relative: str | None) -> str | None:
     return "data:image/jpeg;base64," + base64.b64encode(path.read_bytes()).decode()
 
 
-def show_clip_media(clip) -> None:  # noqa: ANN001
-    """Play a clip (video, audio-only) or say plainly that it has no media."""
-    video = media_path(clip.video_path)
+def show_clip_media(clip, *, spans: list | None = None, key: str = "clip_player") -> None:  # noqa: ANN001
+    """The player (video or audio, waveform, clickable transcript), or a plain word on why there is none."""
+    from components.player import player
+
     if clip.status == "error":
         st.error(f"This clip's media could not be processed: {clip.error}")
-    elif video is None:
-        st.info("Text-only clip: no video or audio.")
-    elif clip.has_video:
-        st.video(str(video))
+    elif clip.status == "pending":
+        st.info("This clip's media is still being processed.")
+    elif media_path(clip.video_path) is None and media_path(clip.audio_path) is None and clip.video_path:
+        st.error("This clip's media files are missing from the data directory.")
     else:
-        st.audio(str(video))
+        # Text-only clips get the transcript alone; the player says so itself.
+        player(clip, data_dir=get_settings().data_dir, spans=spans or [], key=key)

@@ -8,10 +8,10 @@ from annotation import adjudication
 from annotation.permissions import PermissionDenied, has_role
 from annotation.vocabulary import ASPECTS, REASONING_RATINGS, Role
 from cluelab.jobs import enqueue
-from cluelab.settings import get_settings
 from components import agreement_charts as charts
 from components.diff_view import render_clue_comparison
 from components.jobs import job_progress
+from components.media import show_clip_media
 from components.session import current_user
 from db.engine import session_scope
 from db.queries import clips as clip_queries
@@ -91,13 +91,8 @@ if proposal.current is not None:
                "accepting adds a new revision.")
 
 clip = proposal.clip
-video = get_settings().data_dir / clip.video_path if clip.video_path else None
-if video is not None and video.is_file():
-    st.video(str(video))
-else:
-    st.info("No playable video for this clip.")
-if clip.transcript:
-    st.caption(f"Transcript: {clip.transcript}")
+show_clip_media(clip, spans=proposal.prediction.spans if proposal.prediction else [],
+                key="adjudicate_player")
 
 st.subheader("Emotion")
 votes_col, posterior_col = st.columns([1, 2])

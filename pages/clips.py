@@ -66,9 +66,9 @@ if selected:
     media_column, info_column = st.columns([3, 2])
     with media_column:
         show_clip_media(clip)
+        st.caption("Transcript" + (f" from {clip.transcript_source}" if clip.transcript_source else "")
+                   + (": none" if not clip.transcript else ""))
     with info_column:
-        st.markdown("**Transcript**" + (f" ({clip.transcript_source})" if clip.transcript_source else ""))
-        st.write(clip.transcript or "—")
         facts = {
             "duration": f"{clip.duration:.2f} s" if clip.duration else "—",
             "size": f"{clip.width}×{clip.height} @ {clip.fps:.0f} fps" if clip.width and clip.fps else "—",
