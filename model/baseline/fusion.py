@@ -122,7 +122,8 @@ def rule_scores(features: dict[str, dict[str, Any]]) -> dict[str, float]:
         "worried": 1.0 * f["AU1_max"] + 0.6 * f["AU4_max"] + 0.6 * f["AU20_max"] + 1.0 * f["fer_fear"]
         + 0.6 * neg + 0.2 * f["pauses"],
         "fear": 1.0 * f["AU5_max"] + 0.8 * f["AU20_max"] + 1.2 * f["fer_fear"] + 0.4 * neg,
-        "surprise": 1.0 * f["AU1_max"] + 0.8 * f["AU2_max"] + 1.0 * f["AU26_max"] + 0.8 * f["AU5_max"]
+        # FACS surprise raises inner and outer brows together (AU1+2); AU1 alone reads as sadness or worry.
+        "surprise": 1.8 * min(f["AU1_max"], f["AU2_max"]) + 1.0 * f["AU26_max"] + 0.8 * f["AU5_max"]
         + 1.0 * f["fer_surprise"] + 0.3 * f["questions"] + 0.3 * arousal,
         "disgust": 1.4 * f["AU9_max"] + 1.0 * f["fer_disgust"] + 0.5 * neg,
         "contempt": 0.8 * abs(f["AU12_max"] - f["AU12_mean"]) + 0.5 * f["fer_disgust"] + 0.3 * neg,
