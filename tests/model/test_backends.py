@@ -130,3 +130,39 @@ def test_clues_say_plainly_what_could_not_be_measured():
     assert spans == []
     zh, _ = measured_clues({"face": {"frames": 8, "frames_with_face": 0}}, "zh")
     assert zh[Aspect.facial] == "采样画面中未发现人脸。" and zh[Aspect.vocal] == "没有音轨，无法判断语气。"
+
+
+def test_language_settles_only_after_confident_agreement():
+    from model.baseline.backend import LANGUAGE_SETTLES_AFTER
+
+    backend = make_backend("baseline", label_set=LABELS)
+    backend._detected_languages = [("zh", 0.99)] * (LANGUAGE_SETTLES_AFTER - 1)
+    assert backend.settled_language() is None  # too few clips heard yet
+    backend._detected_languages.append(("zh", 0.97))
+    assert backend.settled_language() == "zh"
+    backend._detected_languages.append(("en", 0.99))
+    assert backend.settled_language() is None  # one disagreement turns the shortcut off
+    backend._detected_languages = [("zh", 0.99)] * LANGUAGE_SETTLES_AFTER + [("zh", 0.6)]
+    assert backend.settled_language() is None  # an unsure detection too
+
+
+@pytest.mark.slow
+def test_clips_of_unknown_language_share_windows_once_the_language_settles(tmp_path):
+    from model.baseline.backend import LANGUAGE_SETTLES_AFTER
+
+    clips = [talking_clip(tmp_path, f"c{i}", text) for i, text in
+             enumerate(["The weather is lovely today.", "I will call you tomorrow morning."])]
+    inputs = [ClipInput(name=f"c{i}", video_path=c["video"], audio_path=c["audio"], duration=3.0)
+              for i, c in enumerate(clips)]
+    backend = make_backend("baseline", label_set=LABELS)
+    try:
+        alone = backend.extract_many(inputs[:1])[0]["speech"]
+        assert alone["language"] == "en" and alone["language_p"] is not None  # detected for this clip
+        backend._detected_languages = [("en", 0.99)] * LANGUAGE_SETTLES_AFTER
+        packed = [features["speech"] for features in backend.extract_many(inputs)]
+    finally:
+        backend.close()
+    for speech in packed:
+        assert speech["source"] == "asr" and speech["language"] == "en" and speech["text"].strip()
+        assert speech["language_p"] is None  # not detected per clip: transcribed as the settled language
+    assert "today" in packed[0]["text"].lower()
