@@ -5,8 +5,10 @@ import streamlit as st
 
 from annotation.vocabulary import ClipStatus
 from components.media import show_clip_media, thumbnail_uri
+from components.references import show_references
 from components.session import db_session
 from db.queries import clips as clip_queries
+from db.queries import references as reference_queries
 
 PAGE_SIZE = 50
 
@@ -77,5 +79,10 @@ if selected:
             "language": clip.language or "—",
         }
         st.table(pd.DataFrame(facts.items(), columns=["", "value"]).set_index(""))
+    with db_session() as session:
+        references = reference_queries.references_for_clip(session, clip_id=clip.id)
+    if references:
+        st.markdown("**Imported labels and reasoning**")
+        show_references(references)
 else:
     st.caption("Select a row to play the clip.")

@@ -89,3 +89,8 @@ def references_for_source(session: Session, *, dataset_id: int, source: str) -> 
         .order_by(Clip.name, Reference.source)
     )
     return list(rows)
+
+
+def references_for_clip(session: Session, *, clip_id: int) -> list[Reference]:
+    """Every outside source's labels and reasoning for one clip, by source name."""
+    return list(session.exec(select(Reference).where(Reference.clip_id == clip_id).order_by(Reference.source)))

@@ -1,0 +1,38 @@
+"""Imported systems' labels and reasoning for a clip, in every language the source has."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from annotation.vocabulary import ASPECTS
+from db.models import Reference
+
+LANGUAGE_NAMES = {"en": "English", "zh": "中文"}
+
+
+def _reasoning(text: str, clues: dict[str, str], language: str | None) -> None:
+    if text:
+        st.write(text)
+    filled = [(aspect, clues.get(aspect.value, "")) for aspect in ASPECTS if clues.get(aspect.value)]
+    for aspect, clue in filled:
+        st.markdown(f"- **{aspect.title_in(language or 'en')}**: {clue}")
+
+
+def show_references(references: list[Reference]) -> None:
+    """One expander per source; a source with two languages shows both side by side."""
+    for reference in references:
+        label = reference.source + (f" · {reference.emotion}" if reference.emotion else "")
+        with st.expander(label):
+            versions = [(reference.language, reference.reasoning, reference.clues)]
+            versions += [(language, other.get("reasoning", ""), other.get("clues", {}))
+                         for language, other in (reference.translations or {}).items()]
+            columns = st.columns(len(versions))
+            for column, (language, text, clues) in zip(columns, versions):
+                with column:
+                    if len(versions) > 1:
+                        st.caption(LANGUAGE_NAMES.get(language or "", language or ""))
+                    _reasoning(text, clues or {}, language)
+            if reference.spans:
+                st.caption("Grounded at " + ", ".join(
+                    f"{span.get('start', 0):.1f} s" + (f" ({span['label']})" if span.get("label") else "")
+                    for span in reference.spans))
