@@ -193,7 +193,6 @@ def promote(*, version_id: int, user: User | None, repredict: bool = True) -> di
         session.commit()
     job_id = None
     if repredict and version.dataset_id is not None:
-        import model.jobs  # noqa: F401 — registers the model job kinds
         from cluelab.jobs import enqueue
 
         job_id = enqueue("predict", params={"dataset_id": version.dataset_id, "model_version_id": version.id,

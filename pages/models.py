@@ -4,7 +4,6 @@ evaluate, promote and re-predict as background jobs."""
 import pandas as pd
 import streamlit as st
 
-import model.jobs  # noqa: F401 — registers the model job kinds
 from annotation.permissions import PermissionDenied, has_role
 from annotation.vocabulary import Role
 from cluelab.jobs import enqueue, list_jobs
