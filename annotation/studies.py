@@ -141,8 +141,13 @@ def may_rate(user: User | None, study: Study) -> bool:
 
 def raters_of(session: Session, *, study: Study) -> list[User]:
     invited = set((study.settings or {}).get("raters") or [])
-    people = queries.users_with_roles(session, roles=[r.value for r in RATER_ROLES])
+    people = eligible_raters(session)
     return [u for u in people if u.id in invited] if invited else people
+
+
+def eligible_raters(session: Session) -> list[User]:
+    """Everyone who may be invited to rate: annotators, researchers and leads."""
+    return queries.users_with_roles(session, roles=[r.value for r in RATER_ROLES])
 
 
 def _require_rater(user: User, study: Study) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlmodel import Session
 
+from tests.app.conftest import accounts  # noqa: F401 — app tests: a migrated database, one account per role
 from tests.studies.factories import World, build_world
 
 

@@ -28,14 +28,14 @@ def _user(session: Session, name: str, *roles: str) -> User:
     return user
 
 
-def build_world(session: Session, *, clips: int = 8, raters: int = 3, uncovered: int = 2) -> World:
+def build_world(session: Session, *, clips: int = 8, raters: int = 3, uncovered: int = 2, prefix: str = "") -> World:
     """`clips` clips covered by all three systems, plus `uncovered` that only the model covers."""
     dataset = Dataset(name="study-ds")
     session.add(dataset)
     session.flush()
-    researcher = _user(session, "researcher", "researcher")
-    lead = _user(session, "lead", "lead")
-    people = [_user(session, f"rater{i}", "annotator") for i in range(raters)]
+    researcher = _user(session, f"{prefix}researcher", "researcher")
+    lead = _user(session, f"{prefix}lead", "lead")
+    people = [_user(session, f"{prefix}rater{i}", "annotator") for i in range(raters)]
     version = ModelVersion(backend="baseline", name="baseline-v1", dataset_id=dataset.id)
     session.add(version)
     session.flush()

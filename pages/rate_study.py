@@ -1,0 +1,77 @@
+"""Rate a study (annotator, researcher, lead): a clip and its outputs, blind, each rated 1–4.
+
+System names never reach this page: outputs are Output A, B, C… in a per-rater order.
+"""
+
+import streamlit as st
+
+from annotation.permissions import PermissionDenied, has_role
+from annotation.studies import RATER_ROLES, StudyError, clip_for, next_items_for, rate, studies_to_rate
+from annotation.vocabulary import REASONING_RATINGS
+from components.media import show_clip_media
+from components.session import current_user, db_session
+
+user = current_user()
+if not has_role(user, *RATER_ROLES):
+    st.error("Rating studies is for annotators, researchers and leads.")
+    st.stop()
+st.title("Rate a study")
+
+with db_session() as session:
+    studies = studies_to_rate(session, user=user)
+if not studies:
+    st.info("No study is open for you to rate.")
+    st.stop()
+by_id = {s.id: s for s in studies}
+study = by_id[st.selectbox("Study", list(by_id), format_func=lambda i: by_id[i].name, key="rate_study")]
+if study.description:
+    st.markdown(study.description)
+
+try:
+    with db_session() as session:
+        shown = next_items_for(session, user=user, study_id=study.id)
+        clip = clip_for(session, clip_id=shown.clip_id) if shown else None
+except (StudyError, PermissionDenied) as exc:
+    st.error(str(exc))
+    st.stop()
+if shown is None:
+    st.success("You have rated every clip of this study. Thank you!")
+    st.stop()
+
+st.progress(shown.clips_done / shown.clips_total, text=f"{shown.clips_done} of {shown.clips_total} clips rated")
+show_clip_media(clip, key=f"study_player_{clip.id}")
+if clip.transcript:
+    st.markdown(f"**Transcript:** {clip.transcript}")
+
+st.markdown("**How good is each output's reasoning?** Rate every output; the comment is optional.")
+for column, output in zip(st.columns(len(shown.outputs)), shown.outputs):
+    with column, st.container(border=True):
+        st.subheader(output.label)
+        if output.emotion:
+            st.markdown(f"**Emotion:** {output.emotion}")
+        st.markdown(output.text)
+        st.radio("Rating", list(REASONING_RATINGS), index=None if output.rating is None else output.rating - 1,
+                 format_func=lambda v: f"{v} · {REASONING_RATINGS[v]}", key=f"rate_item_{output.item_id}")
+        st.text_input("Comment (optional)", value=output.comment, key=f"comment_item_{output.item_id}")
+
+
+
+def _save(outputs) -> None:  # noqa: ANN001
+    """Runs before the next page run, so the page then shows the next clip."""
+    missing = [o.label for o in outputs if st.session_state.get(f"rate_item_{o.item_id}") is None]
+    if missing:
+        st.session_state["rate_message"] = f"Rate every output first; not rated yet: {', '.join(missing)}."
+        return
+    try:
+        with db_session() as session:
+            for output in outputs:
+                rate(session, user=user, item_id=output.item_id, rating=st.session_state[f"rate_item_{output.item_id}"],
+                     comment=st.session_state.get(f"comment_item_{output.item_id}", ""))
+            session.commit()
+    except (StudyError, PermissionDenied) as exc:
+        st.session_state["rate_message"] = str(exc)
+
+
+st.button("Save and go to the next clip", type="primary", key="rate_save", on_click=_save, args=(shown.outputs,))
+if message := st.session_state.pop("rate_message", None):
+    st.warning(message)
