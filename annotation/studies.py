@@ -3,8 +3,8 @@
 A researcher picks K systems (source names such as `consensus`, `model:3`,
 `reference:emer-gt`) and M clips that every system covers. Raters see each
 clip's K outputs labelled only "Output A, B, …", in an order shuffled per rater
-and rotated per clip (a Latin square), so each system sits in each position
-equally often. Results are per-system means with bootstrap intervals over clips,
+and walked through a Williams Latin square per clip, so each system sits in
+each position equally often and follows every other system equally often. Results are per-system means with bootstrap intervals over clips,
 Krippendorff's ordinal α between raters, and Friedman / Wilcoxon tests.
 """
 
@@ -165,18 +165,32 @@ def clip_order(study: Study, rater_id: int, clip_ids: list[int]) -> list[int]:
     return order
 
 
+def williams_rows(k: int) -> list[list[int]]:
+    """A Williams design: rows of a Latin square (two for odd k) where each symbol also
+    follows every other symbol equally often, so no output is always read after the same one."""
+    first, low, high = [0], 1, k - 1
+    while len(first) < k:
+        first.append(low)
+        low += 1
+        if len(first) < k:
+            first.append(high)
+            high -= 1
+    rows = [[(x + shift) % k for x in first] for shift in range(k)]
+    return rows if k % 2 == 0 else rows + [row[::-1] for row in rows]
+
+
 def system_order(study: Study, rater_id: int, clip_rank: int) -> list[int]:
     """System indices by display position for the rater's `clip_rank`-th clip.
 
-    A per-rater random permutation, rotated by one place per clip: over any K
-    consecutive clips each system takes each position exactly once (a Latin
-    square per rater), and different raters start from different permutations.
+    The rater's clips walk through the rows of a Williams design, relabelled by a
+    per-rater random permutation of the systems: in every block of K clips each
+    system takes each position exactly once, and raters get different orders.
     """
     k = len(study.systems)
-    base = list(range(k))
-    random.Random(f"{study.settings.get('seed', 0)}:{study.id}:{rater_id}:systems").shuffle(base)
-    shift = clip_rank % k
-    return base[shift:] + base[:shift]
+    relabel = list(range(k))
+    random.Random(f"{study.settings.get('seed', 0)}:{study.id}:{rater_id}:systems").shuffle(relabel)
+    rows = williams_rows(k)
+    return [relabel[x] for x in rows[clip_rank % len(rows)]]
 
 
 @dataclass(frozen=True)

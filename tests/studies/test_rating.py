@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections import Counter
 
 import pytest
@@ -17,6 +18,7 @@ from annotation.studies import (
     rate,
     set_study_status,
     system_order,
+    williams_rows,
 )
 from db.models import Study, User
 from db.queries.studies import study_items, study_ratings
@@ -44,8 +46,9 @@ def test_no_system_name_reaches_the_rater(session, world):
             assert sorted(items[o.item_id].system for o in shown.outputs) == sorted(world.systems)
 
 
-def test_each_system_lands_in_each_position_about_equally():
-    study = Study(id=11, name="s", systems=["a", "b", "c", "d"], settings={"seed": 5})
+@pytest.mark.parametrize("k", [2, 3, 4, 5])
+def test_each_system_lands_in_each_position_about_equally(k):
+    study = Study(id=11, name="s", systems=[f"s{i}" for i in range(k)], settings={"seed": 5})
     clips = list(range(100, 130))
     counts = Counter()
     orders = set()
@@ -54,14 +57,26 @@ def test_each_system_lands_in_each_position_about_equally():
             order = system_order(study, rater, rank)
             orders.add(tuple(order))
             counts.update((system, position) for position, system in enumerate(order))
-    expected = 40 * 30 / 4
-    assert set(counts) == {(s, p) for s in range(4) for p in range(4)}
+    expected = 40 * 30 / k
+    assert set(counts) == {(s, p) for s in range(k) for p in range(k)}
     assert all(abs(n - expected) <= 0.05 * expected for n in counts.values()), counts
-    assert len(orders) > 4  # shuffled per rater, not one rotation for everyone
-    # Within one rater, any K consecutive clips put each system in each position once.
-    for start in range(0, 28, 4):
-        firsts = {system_order(study, 7, rank)[0] for rank in range(start, start + 4)}
-        assert firsts == {0, 1, 2, 3}
+    assert len(orders) >= min(math.factorial(k), k + 1)  # shuffled per rater, not one square for everyone
+    # Within one rater, every block of K clips puts each system in each position once.
+    for start in range(0, 30 - k, k):
+        for position in range(k):
+            assert {system_order(study, 7, rank)[position] for rank in range(start, start + k)} == set(range(k))
+
+
+@pytest.mark.parametrize("k", [2, 3, 4, 5, 6])
+def test_williams_rows_balance_positions_and_what_follows_what(k):
+    rows = williams_rows(k)
+    assert len(rows) == (k if k % 2 == 0 else 2 * k)
+    for block in (rows[:k], rows[k:]) if k % 2 else (rows,):
+        assert all(sorted(row) == list(range(k)) for row in block)
+        assert all(sorted(column) == list(range(k)) for column in zip(*block))
+    follows = Counter((a, b) for row in rows for a, b in zip(row, row[1:]))
+    assert set(follows) == {(a, b) for a in range(k) for b in range(k) if a != b}
+    assert len(set(follows.values())) == 1
 
 
 def test_clip_order_is_shuffled_per_rater(session, world):
