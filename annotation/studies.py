@@ -308,6 +308,20 @@ class StudyResults:
     friedman: dict | None      # statistic, p, n_clips; None with fewer than 3 systems
     pairwise: pd.DataFrame     # a, b, n_clips, statistic, p, p_holm, significant
     clip_means: pd.DataFrame   # clips × systems, mean rating per clip (the matrix the tests use)
+    by_position: pd.DataFrame  # position (Output A, B, …), mean, n_ratings: a check on order effects
+    comments: pd.DataFrame     # clip_id, system, rating, comment for every rating with a comment
+
+
+def display_positions(study: Study, ratings: pd.DataFrame, clips: list[int]) -> list[int]:
+    """Where each rated output was shown to its rater (0 = Output A), recomputed from the blind order."""
+    index = {system: i for i, system in enumerate(study.systems)}
+    ranks: dict[int, dict[int, int]] = {}
+    positions = []
+    for rater, clip, system in zip(ratings["rater_id"], ratings["clip_id"], ratings["system"]):
+        if rater not in ranks:
+            ranks[rater] = {c: r for r, c in enumerate(clip_order(study, rater, clips))}
+        positions.append(system_order(study, rater, ranks[rater][clip]).index(index[system]))
+    return positions
 
 
 def _clip_sums(ratings: pd.DataFrame, clips: list[int], systems: list[str]) -> np.ndarray:
@@ -358,8 +372,9 @@ def results(session: Session, *, study_id: int, resamples: int = 2000, seed: int
     items = queries.study_items(session, study_id=study.id)  # type: ignore[arg-type]
     clips = sorted({i.clip_id for i in items})
     rated = [{"item_id": item.id, "clip_id": item.clip_id, "system": item.system, "rater_id": r.rater_id,
-              "rating": r.rating} for r, item in queries.study_ratings(session, study_id=study.id)]  # type: ignore[arg-type]
-    ratings = pd.DataFrame(rated, columns=["item_id", "clip_id", "system", "rater_id", "rating"])
+              "rating": r.rating, "comment": r.comment}
+             for r, item in queries.study_ratings(session, study_id=study.id)]  # type: ignore[arg-type]
+    ratings = pd.DataFrame(rated, columns=["item_id", "clip_id", "system", "rater_id", "rating", "comment"])
 
     contributions = _clip_sums(ratings, clips, systems) if clips else np.zeros((0, 2 * len(systems)))
     means = _means(contributions.sum(axis=0))
@@ -396,4 +411,10 @@ def results(session: Session, *, study_id: int, resamples: int = 2000, seed: int
     if len(systems) >= 3 and len(complete) >= 2:
         test = stats.friedmanchisquare(*(complete[s].to_numpy() for s in systems))
         friedman = {"statistic": float(test.statistic), "p": float(test.pvalue), "n_clips": len(complete)}
-    return StudyResults(table, agreement, note, friedman, _pairwise(matrix, alpha), matrix)
+    positions = ratings.assign(position=display_positions(study, ratings, clips)).groupby("position")["rating"]
+    by_position = pd.DataFrame({
+        "position": [f"Output {string.ascii_uppercase[p]}" for p in range(len(systems))],
+        "mean": [float(positions.mean().get(p, np.nan)) for p in range(len(systems))],
+        "n_ratings": [int(positions.size().get(p, 0)) for p in range(len(systems))]})
+    comments = ratings.loc[ratings["comment"] != "", ["clip_id", "system", "rating", "comment"]].reset_index(drop=True)
+    return StudyResults(table, agreement, note, friedman, _pairwise(matrix, alpha), matrix, by_position, comments)

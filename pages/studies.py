@@ -124,6 +124,12 @@ with studies_tab:
                                        b=lambda t: t["b"].map(lambda s: labels.get(s, s)))
     st.markdown("**Pairwise Wilcoxon signed-rank tests** on per-clip mean ratings (Holm-corrected)")
     st.dataframe(pairwise, hide_index=True, width="stretch", key="study_pairwise_table")
+    st.markdown("**Mean rating by display position** (a check on order effects; the blind order balances them)")
+    st.dataframe(outcome.by_position, hide_index=True, key="study_position_table")
+    if len(outcome.comments):
+        with st.expander(f"Raters' comments ({len(outcome.comments)})"):
+            st.dataframe(outcome.comments.assign(system=outcome.comments["system"].map(lambda s: labels.get(s, s))),
+                         hide_index=True, width="stretch", key="study_comments_table")
     st.download_button("Download results (CSV)", table.to_csv(index=False).encode(),
                        file_name=f"study-{study.id}-results.csv", mime="text/csv", key="study_download")
     st.download_button("Download pairwise tests (CSV)", pairwise.to_csv(index=False).encode(),

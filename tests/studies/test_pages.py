@@ -82,6 +82,7 @@ def test_researcher_creates_and_opens_a_study_then_an_annotator_rates_blind(acco
     assert table["n_ratings"].tolist() == [1, 1, 1]
     assert sorted(table["mean"].tolist()) == [1.0, 2.0, 4.0]
     assert at.get("plotly_chart")
+    assert "clear and right" in next(d.value for d in at.dataframe if "comment" in d.value.columns)["comment"].tolist()
 
 
 def test_annotators_cannot_open_the_studies_page(accounts):

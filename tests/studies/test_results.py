@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from annotation.studies import create_study, rate, results, set_study_status
-from db.queries.studies import study_items
+from annotation.studies import blind_clip, create_study, rate, results, set_study_status
+from db.queries.studies import study_items, study_ratings
 
 # Ratings by system (model, consensus, reference) for rater r on clip c: hand-made, the reference clearly best.
 RATINGS = {
@@ -101,3 +101,24 @@ def test_results_of_an_unrated_or_two_system_study_say_so(session, world):
     assert out.agreement is None and out.agreement_note == "no ratings yet"
     assert out.friedman is None
     assert out.pairwise["p"].tolist() == [1.0]
+
+
+def test_mean_by_display_position_matches_what_raters_saw(session, rated):
+    study, world, _ = rated
+    rate(session, user=world.raters[0], item_id=study_items(session, study_id=study.id)[0].id, rating=2,
+         comment="misses the voice")
+    session.commit()
+    seen: dict[str, list[int]] = {}
+    ratings = {(r.rater_id, r.study_item_id): r.rating for r, _ in study_ratings(session, study_id=study.id)}
+    for rater in world.raters:
+        for clip_id in {i.clip_id for i in study_items(session, study_id=study.id)}:
+            for output in blind_clip(session, user=rater, study_id=study.id, clip_id=clip_id).outputs:
+                seen.setdefault(output.label, []).append(ratings[(rater.id, output.item_id)])
+    out = results(session, study_id=study.id, resamples=50)
+    table = out.by_position.set_index("position")
+    for label, values in seen.items():
+        assert table.loc[label, "mean"] == pytest.approx(np.mean(values), abs=1e-12)
+        assert table.loc[label, "n_ratings"] == len(values) == 24
+    assert out.comments.to_dict("records") == [{"clip_id": study_items(session, study_id=study.id)[0].clip_id,
+                                                "system": study_items(session, study_id=study.id)[0].system,
+                                                "rating": 2, "comment": "misses the voice"}]
