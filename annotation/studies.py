@@ -36,6 +36,8 @@ from db.queries.references import clip_ids_by_name
 RATER_ROLES = (Role.annotator, Role.researcher, Role.lead)
 STATUSES = ("draft", "open", "closed")
 MAX_SYSTEMS = len(string.ascii_uppercase)
+NAME_LENGTH = 128  # Study.name
+SYSTEM_LENGTH = 64  # StudyItem.system
 
 
 class StudyError(ValueError):
@@ -53,6 +55,8 @@ def _check_system(name: str) -> str:
     if ref.kind == "annotations" or (ref.key or "").endswith("*"):
         raise StudyError(f"{name!r} holds several people's work per clip; pick one system "
                          "(consensus, a model version or one named reference)")
+    if len(str(ref)) > SYSTEM_LENGTH:
+        raise StudyError(f"the system name {name!r} is longer than {SYSTEM_LENGTH} characters")
     return str(ref)
 
 
@@ -72,6 +76,8 @@ def create_study(session: Session, *, user: User, dataset_id: int, name: str, sy
     name = name.strip()
     if not name:
         raise StudyError("a study needs a name")
+    if len(name) > NAME_LENGTH:
+        raise StudyError(f"a study name has at most {NAME_LENGTH} characters")
     dataset = clip_queries.get_dataset(session, dataset_id=dataset_id)
     if dataset is None:
         raise StudyError(f"no dataset {dataset_id}")
@@ -271,10 +277,10 @@ def rate(session: Session, *, user: User, item_id: int, rating: int, comment: st
         raise StudyError(f"no study output {item_id}")
     study = _study(session, item.study_id)
     _require_rater(user, study)
-    if rating not in REASONING_RATINGS:
+    if isinstance(rating, bool) or rating not in REASONING_RATINGS:
         raise StudyError(f"a rating is one of {sorted(REASONING_RATINGS)} "
                          f"({', '.join(f'{k} {v}' for k, v in REASONING_RATINGS.items())})")
-    queries.save_rating(session, item_id=item_id, rater_id=user.id, rating=rating,  # type: ignore[arg-type]
+    queries.save_rating(session, item_id=item_id, rater_id=user.id, rating=int(rating),  # type: ignore[arg-type]
                         comment=(comment or "").strip())
 
 
@@ -401,6 +407,8 @@ def results(session: Session, *, study_id: int, resamples: int = 2000, seed: int
                                            resamples=resamples, seed=seed)
         except ValueError as exc:
             note = str(exc)
+        if agreement is not None and not np.isfinite(agreement.value):
+            agreement, note = None, "every rating has the same value: agreement is undefined (nothing varies)"
     else:
         note = "no ratings yet"
 
@@ -409,8 +417,12 @@ def results(session: Session, *, study_id: int, resamples: int = 2000, seed: int
     complete = matrix.dropna()
     friedman = None
     if len(systems) >= 3 and len(complete) >= 2:
-        test = stats.friedmanchisquare(*(complete[s].to_numpy() for s in systems))
-        friedman = {"statistic": float(test.statistic), "p": float(test.pvalue), "n_clips": len(complete)}
+        if (complete.nunique(axis=1) == 1).all():
+            # Every clip rated the same for all systems: the statistic is 0/0, and there is no evidence.
+            friedman = {"statistic": float("nan"), "p": 1.0, "n_clips": len(complete)}
+        else:
+            test = stats.friedmanchisquare(*(complete[s].to_numpy() for s in systems))
+            friedman = {"statistic": float(test.statistic), "p": float(test.pvalue), "n_clips": len(complete)}
     positions = ratings.assign(position=display_positions(study, ratings, clips)).groupby("position")["rating"]
     by_position = pd.DataFrame({
         "position": [f"Output {string.ascii_uppercase[p]}" for p in range(len(systems))],

@@ -122,3 +122,17 @@ def test_mean_by_display_position_matches_what_raters_saw(session, rated):
     assert out.comments.to_dict("records") == [{"clip_id": study_items(session, study_id=study.id)[0].clip_id,
                                                 "system": study_items(session, study_id=study.id)[0].system,
                                                 "rating": 2, "comment": "misses the voice"}]
+
+
+def test_identical_ratings_give_no_evidence_rather_than_an_error(session, world):
+    study = create_study(session, user=world.researcher, dataset_id=world.dataset_id, name="s",
+                         systems=world.systems, clip_count=4, seed=2)
+    set_study_status(session, user=world.researcher, study_id=study.id, status="open")
+    for item in study_items(session, study_id=study.id):
+        for rater in world.raters[:2]:
+            rate(session, user=rater, item_id=item.id, rating=3)
+    out = results(session, study_id=study.id, resamples=50)
+    assert out.friedman["p"] == 1.0 and out.pairwise["p"].tolist() == [1.0, 1.0, 1.0]
+    assert out.systems["mean"].tolist() == [3.0, 3.0, 3.0]
+    assert out.systems["ci_low"].tolist() == [3.0, 3.0, 3.0]
+    assert out.agreement is None and "same value" in out.agreement_note
