@@ -100,16 +100,20 @@ def create_study(session: Session, *, user: User, dataset_id: int, name: str, sy
         per_system = ", ".join(f"{s}: {len(outputs[s])}" for s in systems)
         raise StudyError(f"only {len(covered)} clips have an output from every system ({per_system}); "
                          f"ask for at most {len(covered)}")
-    chosen = sorted(random.Random(seed).sample(covered, clip_count))
+    rng = random.Random(seed)
+    chosen = sorted(rng.sample(covered, clip_count))
     clip_ids = clip_ids_by_name(session, dataset_id=dataset.id, names=chosen)
 
     items = []
-    for clip_name in chosen:
-        for position, system in enumerate(systems):
-            row = outputs[system][clip_name]
-            items.append(StudyItem(study_id=0, clip_id=clip_ids[clip_name], system=system, emotion=row.emotion,
-                                   clues={k: v for k, v in row.clues.items() if v}, text=output_text(row),
-                                   position=position))
+    # Items are inserted in a shuffled order so that their ids say nothing about which system is which.
+    cells = [(clip_name, position) for clip_name in chosen for position in range(len(systems))]
+    rng.shuffle(cells)
+    for clip_name, position in cells:
+        system = systems[position]
+        row = outputs[system][clip_name]
+        items.append(StudyItem(study_id=0, clip_id=clip_ids[clip_name], system=system, emotion=row.emotion,
+                               clues={k: v for k, v in row.clues.items() if v}, text=output_text(row),
+                               position=position))
     study = Study(name=name, description=description.strip(), dataset_id=dataset.id, created_by_id=user.id,
                   systems=systems, settings={"seed": int(seed), "clip_count": clip_count,
                                              "raters": sorted(set(raters or []))})

@@ -39,39 +39,46 @@ if shown is None:
     st.stop()
 
 st.progress(shown.clips_done / shown.clips_total, text=f"{shown.clips_done} of {shown.clips_total} clips rated")
-show_clip_media(clip, key=f"study_player_{clip.id}")
-if clip.transcript:
-    st.markdown(f"**Transcript:** {clip.transcript}")
+show_clip_media(clip, key=f"study_player_{clip.id}")  # video or audio with its clickable transcript
 
 st.markdown("**How good is each output's reasoning?** Rate every output; the comment is optional.")
-for column, output in zip(st.columns(len(shown.outputs)), shown.outputs):
+
+
+def _keys(blind, position: int) -> tuple[str, str]:  # noqa: ANN001
+    """Widget keys by display position: keys reach the browser, so they carry no item or system id."""
+    where = f"{blind.study_id}_{blind.clip_id}_{position}"
+    return f"rate_{where}", f"comment_{where}"
+
+
+for position, (column, output) in enumerate(zip(st.columns(len(shown.outputs)), shown.outputs)):
     with column, st.container(border=True):
         st.subheader(output.label)
         if output.emotion:
             st.markdown(f"**Emotion:** {output.emotion}")
         st.markdown(output.text)
         st.radio("Rating", list(REASONING_RATINGS), index=None if output.rating is None else output.rating - 1,
-                 format_func=lambda v: f"{v} · {REASONING_RATINGS[v]}", key=f"rate_item_{output.item_id}")
-        st.text_input("Comment (optional)", value=output.comment, key=f"comment_item_{output.item_id}")
+                 format_func=lambda v: f"{v} · {REASONING_RATINGS[v]}", key=_keys(shown, position)[0])
+        st.text_input("Comment (optional)", value=output.comment, key=_keys(shown, position)[1])
 
 
-
-def _save(outputs) -> None:  # noqa: ANN001
+def _save(blind) -> None:  # noqa: ANN001
     """Runs before the next page run, so the page then shows the next clip."""
-    missing = [o.label for o in outputs if st.session_state.get(f"rate_item_{o.item_id}") is None]
+    outputs = blind.outputs
+    missing = [o.label for i, o in enumerate(outputs) if st.session_state.get(_keys(blind, i)[0]) is None]
     if missing:
         st.session_state["rate_message"] = f"Rate every output first; not rated yet: {', '.join(missing)}."
         return
     try:
         with db_session() as session:
-            for output in outputs:
-                rate(session, user=user, item_id=output.item_id, rating=st.session_state[f"rate_item_{output.item_id}"],
-                     comment=st.session_state.get(f"comment_item_{output.item_id}", ""))
+            for position, output in enumerate(outputs):
+                rating_key, comment_key = _keys(blind, position)
+                rate(session, user=user, item_id=output.item_id, rating=st.session_state[rating_key],
+                     comment=st.session_state.get(comment_key, ""))
             session.commit()
     except (StudyError, PermissionDenied) as exc:
         st.session_state["rate_message"] = str(exc)
 
 
-st.button("Save and go to the next clip", type="primary", key="rate_save", on_click=_save, args=(shown.outputs,))
+st.button("Save and go to the next clip", type="primary", key="rate_save", on_click=_save, args=(shown,))
 if message := st.session_state.pop("rate_message", None):
     st.warning(message)

@@ -62,3 +62,11 @@ def test_annotators_cannot_create_and_others_cannot_open_someone_elses_study(ses
         set_study_status(session, user=world.raters[0], study_id=study.id, status="open")
     assert set_study_status(session, user=world.lead, study_id=study.id, status="open").status == "open"
     assert set_study_status(session, user=world.researcher, study_id=study.id, status="closed").status == "closed"
+
+
+def test_item_ids_do_not_reveal_the_system(session, world):
+    items = study_items(session, study_id=_create(session, world, clip_count=8).id)
+    by_clip: dict[int, list] = {}
+    for item in sorted(items, key=lambda i: i.id):
+        by_clip.setdefault(item.clip_id, []).append(item.system)
+    assert len({tuple(systems) for systems in by_clip.values()}) > 1

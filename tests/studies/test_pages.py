@@ -57,14 +57,14 @@ def test_researcher_creates_and_opens_a_study_then_an_annotator_rates_blind(acco
     assert "Output A" in page_text and "Output C" in page_text
     for name in [*world.systems, "consensus", "emer-gt", "baseline"]:
         assert name not in page_text
-    radios = [r for r in rater.radio if r.key.startswith("rate_item_")]
+    radios = [r for r in rater.radio if r.key.startswith("rate_")]
     assert len(radios) == 3
     rater.button(key="rate_save").click().run()
     assert "not rated yet: Output A, Output B, Output C" in rater.warning[0].value
-    radios = [r for r in rater.radio if r.key.startswith("rate_item_")]  # the elements of the latest run
+    radios = [r for r in rater.radio if r.key.startswith("rate_")]  # the elements of the latest run
     for radio, value in zip(radios, (4, 2, 1)):
         radio.set_value(value)
-    rater.text_input(key=radios[0].key.replace("rate_item_", "comment_item_")).input("clear and right")
+    rater.text_input(key=radios[0].key.replace("rate_", "comment_")).input("clear and right")
     rater.button(key="rate_save").click().run()
     assert not rater.exception, rater.exception
     assert not rater.warning, rater.warning[0].value
