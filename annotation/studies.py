@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import random
 import string
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import combinations
 
 import numpy as np
@@ -90,6 +90,10 @@ def create_study(session: Session, *, user: User, dataset_id: int, name: str, sy
         raise StudyError(f"a study compares at most {MAX_SYSTEMS} systems")
     if clip_count < 1:
         raise StudyError("a study needs at least 1 clip")
+    invited = sorted(set(raters or []))
+    unknown = sorted(set(invited) - {u.id for u in eligible_raters(session)})
+    if unknown:
+        raise StudyError(f"users {unknown} cannot rate: raters are active annotators, researchers or leads")
 
     outputs: dict[str, dict[str, ExportRow]] = {}
     for system in systems:
@@ -116,7 +120,7 @@ def create_study(session: Session, *, user: User, dataset_id: int, name: str, sy
                                position=position))
     study = Study(name=name, description=description.strip(), dataset_id=dataset.id, created_by_id=user.id,
                   systems=systems, settings={"seed": int(seed), "clip_count": clip_count,
-                                             "raters": sorted(set(raters or []))})
+                                             "raters": invited})
     return queries.add_study(session, study=study, items=items)
 
 
@@ -224,7 +228,7 @@ class BlindClip:
     clips_done: int
     clips_total: int
     rank: int = 0
-    finished: bool = field(default=False)
+    finished: bool = False
 
 
 def blind_clip(session: Session, *, user: User, study_id: int, clip_id: int | None = None) -> BlindClip | None:

@@ -47,6 +47,7 @@ def test_the_seed_decides_the_clips(session, world):
     ({"name": "  "}, "needs a name"),
     ({"clip_count": 0}, "at least 1 clip"),
     ({"name": "x" * 129}, "at most 128 characters"),
+    ({"raters": [99999]}, r"users \[99999\] cannot rate"),
     ({"systems": ["consensus", "reference:" + "x" * 60]}, "longer than 64 characters"),
 ])
 def test_bad_requests_are_refused_clearly(session, world, overrides, message):
