@@ -36,6 +36,9 @@ PAGES: list[PageSpec] = [
     PageSpec("pages/models.py", "Models", ":material/model_training:", "Research", LEADS_AND_RESEARCHERS),
     PageSpec("pages/evaluate_sources.py", "Evaluate & exchange", ":material/analytics:", "Research",
              LEADS_AND_RESEARCHERS),
+    PageSpec("pages/studies.py", "Studies", ":material/science:", "Research", LEADS_AND_RESEARCHERS),
+    PageSpec("pages/rate_study.py", "Rate a study", ":material/thumbs_up_down:", "Annotate",
+             frozenset({Role.annotator, Role.researcher, Role.lead})),
     PageSpec("pages/admin.py", "Users", ":material/manage_accounts:", "Admin", frozenset({Role.admin})),
 ]
 

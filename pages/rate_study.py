@@ -1,0 +1,84 @@
+"""Rate a study (annotator, researcher, lead): a clip and its outputs, blind, each rated 1–4.
+
+System names never reach this page: outputs are Output A, B, C… in a per-rater order.
+"""
+
+import streamlit as st
+
+from annotation.permissions import PermissionDenied, has_role
+from annotation.studies import RATER_ROLES, StudyError, clip_for, next_items_for, rate, studies_to_rate
+from annotation.vocabulary import REASONING_RATINGS
+from components.media import show_clip_media
+from components.session import current_user, db_session
+
+user = current_user()
+if not has_role(user, *RATER_ROLES):
+    st.error("Rating studies is for annotators, researchers and leads.")
+    st.stop()
+st.title("Rate a study")
+
+with db_session() as session:
+    studies = studies_to_rate(session, user=user)
+if not studies:
+    st.info("No study is open for you to rate.")
+    st.stop()
+by_id = {s.id: s for s in studies}
+study = by_id[st.selectbox("Study", list(by_id), format_func=lambda i: by_id[i].name, key="rate_study")]
+if study.description:
+    st.markdown(study.description)
+
+try:
+    with db_session() as session:
+        shown = next_items_for(session, user=user, study_id=study.id)
+        clip = clip_for(session, clip_id=shown.clip_id) if shown else None
+except (StudyError, PermissionDenied) as exc:
+    st.error(str(exc))
+    st.stop()
+if shown is None:
+    st.success("You have rated every clip of this study. Thank you!")
+    st.stop()
+
+st.progress(shown.clips_done / shown.clips_total, text=f"{shown.clips_done} of {shown.clips_total} clips rated")
+show_clip_media(clip, key=f"study_player_{clip.id}")  # video or audio with its clickable transcript
+
+st.markdown("**How good is each output's reasoning?** Rate every output; the comment is optional.")
+
+
+def _keys(blind, position: int) -> tuple[str, str]:  # noqa: ANN001
+    """Widget keys by display position: keys reach the browser, so they carry no item or system id."""
+    where = f"{blind.study_id}_{blind.clip_id}_{position}"
+    return f"rate_{where}", f"comment_{where}"
+
+
+for position, (column, output) in enumerate(zip(st.columns(len(shown.outputs)), shown.outputs)):
+    with column, st.container(border=True):
+        st.subheader(output.label)
+        if output.emotion:
+            st.markdown(f"**Emotion:** {output.emotion}")
+        st.markdown(output.text)
+        st.radio("Rating", list(REASONING_RATINGS), index=None if output.rating is None else output.rating - 1,
+                 format_func=lambda v: f"{v} · {REASONING_RATINGS[v]}", key=_keys(shown, position)[0])
+        st.text_input("Comment (optional)", value=output.comment, key=_keys(shown, position)[1])
+
+
+def _save(blind) -> None:  # noqa: ANN001
+    """Runs before the next page run, so the page then shows the next clip."""
+    outputs = blind.outputs
+    missing = [o.label for i, o in enumerate(outputs) if st.session_state.get(_keys(blind, i)[0]) is None]
+    if missing:
+        st.session_state["rate_message"] = f"Rate every output first; not rated yet: {', '.join(missing)}."
+        return
+    try:
+        with db_session() as session:
+            for position, output in enumerate(outputs):
+                rating_key, comment_key = _keys(blind, position)
+                rate(session, user=user, item_id=output.item_id, rating=st.session_state[rating_key],
+                     comment=st.session_state.get(comment_key, ""))
+            session.commit()
+    except (StudyError, PermissionDenied) as exc:
+        st.session_state["rate_message"] = str(exc)
+
+
+st.button("Save and go to the next clip", type="primary", key="rate_save", on_click=_save, args=(shown,))
+if message := st.session_state.pop("rate_message", None):
+    st.warning(message)

@@ -1,0 +1,136 @@
+"""Studies (researcher, lead): build blind evaluations of systems' reasoning, open them to raters,
+follow progress and read results."""
+
+import streamlit as st
+
+from annotation.formats.evaluate import available_sources, source_labels
+from annotation.permissions import PermissionDenied, has_role
+from annotation.studies import (
+    StudyError,
+    create_study,
+    eligible_raters,
+    results,
+    set_study_status,
+    studies_with_progress,
+)
+from annotation.vocabulary import Role
+from components.session import current_user, db_session
+from components.study_charts import means_with_intervals
+from db.queries.clips import list_datasets
+
+user = current_user()
+if not has_role(user, Role.researcher, Role.lead):
+    st.error("The Studies page is for researchers and leads.")
+    st.stop()
+st.title("Studies")
+st.caption("Raters see each clip's outputs blind, as Output A, B, C…, in an order shuffled per rater and "
+           "rotated so every system appears in every position equally often.")
+
+with db_session() as session:
+    datasets = list(list_datasets(session))
+    people = eligible_raters(session)
+if not datasets:
+    st.info("No dataset yet: import clips first.")
+    st.stop()
+datasets_by_id = {d.id: d for d in datasets}
+
+create_tab, studies_tab = st.tabs(["New study", "Studies and results"])
+
+with create_tab:
+    dataset_id = st.selectbox("Dataset", list(datasets_by_id), format_func=lambda i: datasets_by_id[i].name,
+                              key="study_dataset")
+    with db_session() as session:
+        labels = source_labels(session, dataset_id=dataset_id)
+        # One output per clip and system: per-annotator sources are not systems.
+        sources = [s for s in available_sources(session, dataset_id=dataset_id)
+                   if s != "annotations" and not s.endswith("*")]
+    name = st.text_input("Study name", key="study_name")
+    description = st.text_area("Description (what raters should judge)", key="study_description")
+    systems = st.multiselect("Systems to compare (2 or more)", sources, format_func=lambda s: labels.get(s, s),
+                             key="study_systems")
+    left, right = st.columns(2)
+    clip_count = left.number_input("Clips", min_value=1, value=20, step=1, key="study_clips")
+    seed = right.number_input("Seed (which clips are drawn)", min_value=0, value=0, step=1, key="study_seed")
+    invited = st.multiselect("Raters (empty: every annotator, researcher and lead)", [u.id for u in people],
+                             format_func=lambda i: next(u.username for u in people if u.id == i), key="study_raters")
+    if st.button("Create study", type="primary", key="study_create"):
+        try:
+            with db_session() as session:
+                study = create_study(session, user=user, dataset_id=dataset_id, name=name, systems=systems,
+                                     clip_count=int(clip_count), seed=int(seed), description=description,
+                                     raters=invited)
+                session.commit()
+            st.success(f"Created the study {study.name!r} (draft). Open it below when you are ready.")
+        except (StudyError, PermissionDenied) as exc:
+            st.error(str(exc))
+
+with studies_tab:
+    with db_session() as session:
+        progress = studies_with_progress(session)
+    if not progress:
+        st.info("No studies yet.")
+        st.stop()
+    st.dataframe([{"id": p.study.id, "name": p.study.name, "status": p.study.status,
+                   "dataset": datasets_by_id[p.study.dataset_id].name if p.study.dataset_id in datasets_by_id else "",
+                   "systems": len(p.study.systems), "outputs": p.items,
+                   "ratings": f"{p.ratings} / {p.expected}",
+                   "done": p.ratings / p.expected if p.expected else 0.0} for p in progress],
+                 column_config={"done": st.column_config.ProgressColumn("done", min_value=0.0, max_value=1.0)},
+                 hide_index=True, width="stretch")
+    by_id = {p.study.id: p.study for p in progress}
+    study = by_id[st.selectbox("Study", list(by_id), format_func=lambda i: f"#{i} {by_id[i].name}",
+                               key="study_pick")]
+    if study.description:
+        st.markdown(study.description)
+    left, right, _ = st.columns([1, 1, 4])
+    target = None
+    if left.button("Open to raters", disabled=study.status == "open", key="study_open"):
+        target = "open"
+    if right.button("Close", disabled=study.status != "open", key="study_close"):
+        target = "closed"
+    if target:
+        try:
+            with db_session() as session:
+                set_study_status(session, user=user, study_id=study.id, status=target)
+                session.commit()
+            st.rerun()
+        except (StudyError, PermissionDenied) as exc:
+            st.error(str(exc))
+
+    st.subheader("Results")
+    with db_session() as session:
+        outcome = results(session, study_id=study.id)
+        labels = source_labels(session, dataset_id=study.dataset_id)
+    table = outcome.systems.assign(name=[labels.get(s, s) for s in outcome.systems["system"]])
+    if table["n_ratings"].sum() == 0:
+        st.info("No ratings yet.")
+        st.stop()
+    st.plotly_chart(means_with_intervals(outcome.systems, labels=labels), width="stretch")
+    st.dataframe(table[["name", "system", "mean", "ci_low", "ci_high", "n_ratings", "n_clips", "share_3_4"]],
+                 hide_index=True, width="stretch", key="study_results_table",
+                 column_config={"share_3_4": st.column_config.NumberColumn("share rated 3–4", format="percent")})
+    if outcome.agreement is not None:
+        a = outcome.agreement
+        st.metric("Rater agreement (Krippendorff's α, ordinal)", f"{a.value:.3f}",
+                  help=f"95% bootstrap interval {a.ci_low:.3f} – {a.ci_high:.3f} over {a.n_clips} outputs, "
+                       f"{a.n_raters} raters")
+    else:
+        st.caption(f"Rater agreement: {outcome.agreement_note}")
+    if outcome.friedman is not None:
+        f = outcome.friedman
+        st.markdown(f"**Friedman test** across systems over {f['n_clips']} clips: "
+                    f"χ² = {f['statistic']:.2f}, p = {f['p']:.4g}")
+    pairwise = outcome.pairwise.assign(a=lambda t: t["a"].map(lambda s: labels.get(s, s)),
+                                       b=lambda t: t["b"].map(lambda s: labels.get(s, s)))
+    st.markdown("**Pairwise Wilcoxon signed-rank tests** on per-clip mean ratings (Holm-corrected)")
+    st.dataframe(pairwise, hide_index=True, width="stretch", key="study_pairwise_table")
+    st.markdown("**Mean rating by display position** (a check on order effects; the blind order balances them)")
+    st.dataframe(outcome.by_position, hide_index=True, key="study_position_table")
+    if len(outcome.comments):
+        with st.expander(f"Raters' comments ({len(outcome.comments)})"):
+            st.dataframe(outcome.comments.assign(system=outcome.comments["system"].map(lambda s: labels.get(s, s))),
+                         hide_index=True, width="stretch", key="study_comments_table")
+    st.download_button("Download results (CSV)", table.to_csv(index=False).encode(),
+                       file_name=f"study-{study.id}-results.csv", mime="text/csv", key="study_download")
+    st.download_button("Download pairwise tests (CSV)", pairwise.to_csv(index=False).encode(),
+                       file_name=f"study-{study.id}-pairwise.csv", mime="text/csv", key="study_download_pairs")
