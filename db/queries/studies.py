@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from db.models import Study, StudyItem, StudyRating, User
@@ -69,12 +70,21 @@ def item_counts(session: Session) -> dict[int, int]:
 
 def save_rating(session: Session, *, item_id: int, rater_id: int, rating: int, comment: str) -> StudyRating:
     """Insert or update the rater's own rating of one item."""
-    row = session.exec(select(StudyRating).where(StudyRating.study_item_id == item_id,
-                                                 StudyRating.rater_id == rater_id)).first()
+    def mine() -> StudyRating | None:
+        return session.exec(select(StudyRating).where(StudyRating.study_item_id == item_id,
+                                                      StudyRating.rater_id == rater_id)).first()
+
+    row = mine()
     if row is None:
-        row = StudyRating(study_item_id=item_id, rater_id=rater_id, rating=rating, comment=comment)
-    else:
-        row.rating, row.comment = rating, comment
+        try:
+            # The same rater saving from two tabs at once: the second insert becomes an update.
+            with session.begin_nested():
+                row = StudyRating(study_item_id=item_id, rater_id=rater_id, rating=rating, comment=comment)
+                session.add(row)
+            return row
+        except IntegrityError:
+            row = mine()
+    row.rating, row.comment = rating, comment
     session.add(row)
     session.flush()
     return row

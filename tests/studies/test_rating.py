@@ -7,6 +7,7 @@ import math
 from collections import Counter
 
 import pytest
+from sqlmodel import Session, select
 
 from annotation.permissions import PermissionDenied
 from annotation.studies import (
@@ -145,3 +146,41 @@ def test_inactive_or_roleless_users_cannot_rate(session):
     session.flush()
     with pytest.raises(PermissionDenied):
         next_items_for(session, user=nobody, study_id=study.id)
+
+
+@pytest.mark.postgres
+def test_the_same_rater_saving_from_two_tabs_at_once_keeps_one_row(postgres_engine):
+    """Both saves succeed; whichever lands second becomes an update, never a constraint error."""
+    import threading
+
+    from db.models import StudyRating
+    from db.queries.studies import save_rating
+
+    with Session(postgres_engine, expire_on_commit=False) as setup:
+        world = build_world(setup)
+        study = _open_study(setup, world, clip_count=2)
+        items = [o.item_id for o in next_items_for(setup, user=world.raters[0], study_id=study.id).outputs]
+        setup.commit()
+    rater_id = world.raters[0].id
+    for item_id in items:
+        gate, failures = threading.Barrier(2), []
+
+        def save(rating: int) -> None:
+            try:
+                with Session(postgres_engine) as tab:
+                    gate.wait()
+                    save_rating(tab, item_id=item_id, rater_id=rater_id, rating=rating, comment=f"tab {rating}")
+                    tab.commit()
+            except Exception as error:  # noqa: BLE001 — the test reports any failure
+                failures.append(error)
+
+        tabs = [threading.Thread(target=save, args=(r,)) for r in (2, 4)]
+        for tab in tabs:
+            tab.start()
+        for tab in tabs:
+            tab.join()
+        assert failures == []
+        with Session(postgres_engine) as check:
+            rows = check.exec(select(StudyRating).where(StudyRating.study_item_id == item_id,
+                                                        StudyRating.rater_id == rater_id)).all()
+            assert len(rows) == 1 and rows[0].rating in (2, 4) and rows[0].comment == f"tab {rows[0].rating}"
