@@ -34,6 +34,7 @@ from annotation.consensus import (
 from annotation.permissions import require
 from annotation.vocabulary import ASPECTS, AnnotationStatus, Aspect, Role
 from db.models import Annotation, Clip, Consensus, Dataset, Prediction, User
+from db.queries import assignments as assignment_queries
 from db.queries import clips as clip_queries
 from db.queries import consensus as queries
 from db.queries.consensus import ConsensusConflict
@@ -268,7 +269,7 @@ def send_back(session: Session, *, user: User, clip_id: int, extra: int = 1) -> 
     have = len([a for a in queries.clip_annotations(session, clip_id=clip_id)
                 if a.status == AnnotationStatus.submitted.value])
     overlap = max(clip.overlap_override or dataset.overlap, have) + extra
-    queries.set_overlap_override(session, clip_id=clip_id, overlap=overlap)
+    assignment_queries.set_overlap_override(session, clip=clip, overlap=overlap)
     queries.add_audit(session, user_id=user.id, action="clip.send_back", entity="clip", entity_id=clip_id,
                       detail={"overlap": overlap})
     return overlap

@@ -150,8 +150,7 @@ def set_overlap(session: Session, *, user: User, dataset_id: int, overlap: int,
         else:
             clips = session.exec(select(Clip).where(Clip.id.in_(list(clip_ids)), Clip.dataset_id == dataset_id)).all()
             for clip in clips:
-                clip.overlap_override = overlap
-                session.add(clip)
+                q.set_overlap_override(session, clip=clip, overlap=overlap)
             changed = len(clips)
     q.forget_filled_prefix(dataset_id)  # raised overlap can reopen filled clips
     return changed

@@ -250,6 +250,23 @@ def _submitted_subquery() -> Any:
     )
 
 
+def forget_filled_prefix_on_commit(session: Session, *, dataset_id: int) -> None:
+    """Forget the dataset's filled prefix once this session commits (a raised overlap reopens clips).
+
+    After the commit, not before: a request in between would remember the old prefix again.
+    """
+    sa.event.listen(session, "after_commit", lambda _session: forget_filled_prefix(dataset_id), once=True)
+
+
+def set_overlap_override(session: Session, *, clip: Clip, overlap: int) -> Clip:
+    """Give one clip its own overlap; the queue serves it again from the next commit on."""
+    clip.overlap_override = overlap
+    session.add(clip)
+    session.flush()
+    forget_filled_prefix_on_commit(session, dataset_id=clip.dataset_id)
+    return clip
+
+
 def filled_prefix_end(session: Session, *, dataset: Dataset, model_version_id: int | None) -> Any:
     """Queue position of the first clip not yet filled with submissions, ALL_FILLED, or None (no shortcut).
 

@@ -138,16 +138,6 @@ def latest_predictions(session: Session, *, clip_ids: Iterable[int]) -> dict[int
     return out
 
 
-def set_overlap_override(session: Session, *, clip_id: int, overlap: int) -> Clip:
-    clip = session.get(Clip, clip_id)
-    if clip is None:
-        raise LookupError(f"clip {clip_id} does not exist")
-    clip.overlap_override = overlap
-    session.add(clip)
-    session.flush()
-    return clip
-
-
 def dataset_annotations(
     session: Session,
     *,

@@ -196,3 +196,19 @@ def test_filled_clips_are_passed_over_and_reopen_when_a_lead_raises_overlap(db_e
         assert next_clip(session, user=users[2], dataset_id=dataset.id).id == order[2].id
         set_overlap(session, user=lead, dataset_id=dataset.id, overlap=2, clip_ids=[order[0].id])
         assert next_clip(session, user=users[3], dataset_id=dataset.id).id == order[0].id
+
+
+def test_a_clip_sent_back_from_adjudication_reopens_at_once(db_engine):
+    from annotation.adjudication import send_back
+
+    dataset, clips = make_dataset(db_engine, clips=4, overlap=1, strategy="sequential")
+    (lead,) = make_users(db_engine, ["lead"], roles=["lead"])
+    users = make_users(db_engine, ["a", "b", "c"])
+    with Session(db_engine) as session:
+        assert next_clip(session, user=users[0], dataset_id=dataset.id).id == clips[0].id
+        submit(session, user=users[0], clip_id=clips[0].id, values=filled())
+        # The queue now remembers that clip 0 is full and starts after it.
+        assert next_clip(session, user=users[1], dataset_id=dataset.id).id == clips[1].id
+        send_back(session, user=lead, clip_id=clips[0].id)
+        session.commit()
+        assert next_clip(session, user=users[2], dataset_id=dataset.id).id == clips[0].id
