@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -105,20 +105,14 @@ def write_transaction(session: Session) -> Iterator[None]:
     handler, whose back-off makes for multi-second stragglers; other
     processes are still kept out by IMMEDIATE and busy_timeout.
     """
-    if not is_sqlite(session):
-        try:
-            yield
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
-        return
-    # Connection first, then the lock: a lock holder never waits on the pool.
-    connection = session.connection()
-    with _write_lock(session):
-        dbapi = connection.connection.dbapi_connection
-        if dbapi is not None and not dbapi.in_transaction:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+    with ExitStack() as held:
+        if is_sqlite(session):
+            # Connection first, then the lock: a lock holder never waits on the pool.
+            connection = session.connection()
+            held.enter_context(_write_lock(session))
+            dbapi = connection.connection.dbapi_connection
+            if dbapi is not None and not dbapi.in_transaction:
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
         try:
             yield
             session.commit()
