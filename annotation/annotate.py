@@ -28,6 +28,7 @@ from annotation.vocabulary import (
 from db.models import Annotation, Assignment, Clip, Dataset, Prediction, User, utcnow
 from db.queries import annotations as aq
 from db.queries import assignments as q
+from db.queries import users as user_queries
 from db.queries.annotations import StaleEdit
 
 __all__ = [
@@ -356,7 +357,5 @@ def datasets_for(session: Session, *, user: User) -> list[Dataset]:
 
 def get_user(session: Session, *, user_id: int | None) -> User | None:
     """The active user with this id, loaded in the caller's session (for page callbacks that write)."""
-    if user_id is None:
-        return None
-    user = session.get(User, user_id)
+    user = user_queries.get_user(session, user_id=user_id) if user_id is not None else None
     return user if user is not None and user.active else None
