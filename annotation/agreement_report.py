@@ -33,6 +33,7 @@ from annotation.vocabulary import ASPECTS, REASONING_RATINGS, AnnotationStatus
 from db.models import Annotation
 from db.queries import clips as clip_queries
 from db.queries import consensus as queries
+from db.queries import users as user_queries
 
 Embed = Callable[[Sequence[str]], np.ndarray]
 RATING_DOMAIN = sorted(REASONING_RATINGS)
@@ -57,7 +58,7 @@ class AgreementReport:
 def dataset_annotators(session: Session, *, dataset_id: int) -> dict[int, str]:
     """Everyone with a finished annotation in the dataset: user id -> display name."""
     ids = {a.user_id for a in queries.dataset_annotations(session, dataset_id=dataset_id)}
-    users = queries.users_by_id(session, user_ids=ids)
+    users = user_queries.users_by_id(session, user_ids=ids)
     return {uid: (u.display_name or u.username) for uid, u in sorted(users.items())}
 
 
@@ -168,7 +169,7 @@ def build_report(
     if dataset is None:
         raise LookupError(f"dataset {dataset_id} does not exist")
     rows = queries.dataset_annotations(session, dataset_id=dataset_id, since=since, until=until, user_ids=user_ids)
-    users = queries.users_by_id(session, user_ids=[a.user_id for a in rows])
+    users = user_queries.users_by_id(session, user_ids=[a.user_id for a in rows])
     name = {uid: (u.display_name or u.username) for uid, u in users.items()}
     submitted = [a for a in rows if a.status == AnnotationStatus.submitted.value]
     consensus = {c.clip_id: c for c in queries.dataset_consensus(session, dataset_id=dataset_id)}

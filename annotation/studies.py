@@ -31,6 +31,7 @@ from annotation.vocabulary import REASONING_RATINGS, Role
 from db.models import Clip, Study, StudyItem, User
 from db.queries import clips as clip_queries
 from db.queries import studies as queries
+from db.queries import users as user_queries
 from db.queries.references import clip_ids_by_name
 
 RATER_ROLES = (Role.annotator, Role.researcher, Role.lead)
@@ -161,7 +162,7 @@ def raters_of(session: Session, *, study: Study) -> list[User]:
 
 def eligible_raters(session: Session) -> list[User]:
     """Everyone who may be invited to rate: annotators, researchers and leads."""
-    return queries.users_with_roles(session, roles=[r.value for r in RATER_ROLES])
+    return user_queries.users_with_roles(session, roles=[r.value for r in RATER_ROLES])
 
 
 def _require_rater(user: User, study: Study) -> None:

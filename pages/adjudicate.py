@@ -15,7 +15,7 @@ from components.media import show_clip_media
 from components.session import current_user
 from db.engine import session_scope
 from db.queries import clips as clip_queries
-from db.queries import consensus as queries
+from db.queries import users as user_queries
 
 _UNSEEN = "unseen"
 
@@ -81,7 +81,7 @@ seen_key = f"adjudicate.seen.{item.clip_id}"
 seen = st.session_state.get(seen_key, _UNSEEN)
 with session_scope() as session:
     proposal = adjudication.propose(session, clip_id=item.clip_id, emotion_model=emotion_model)
-    people = queries.users_by_id(session, user_ids=[a.user_id for a in proposal.annotations + proposal.skipped])
+    people = user_queries.users_by_id(session, user_ids=[a.user_id for a in proposal.annotations + proposal.skipped])
     names = {uid: (u.display_name or u.username) for uid, u in people.items()}
 now = proposal.current.version if proposal.current else None
 if seen == _UNSEEN:

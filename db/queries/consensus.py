@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from annotation.vocabulary import AnnotationStatus
-from db.models import Annotation, AuditLog, Clip, Consensus, Prediction, User, utcnow
+from db.models import Annotation, AuditLog, Clip, Consensus, Prediction, utcnow
 
 
 class ConsensusConflict(RuntimeError):
@@ -29,14 +29,6 @@ def get_clip(session: Session, *, clip_id: int) -> Clip | None:
     return session.get(Clip, clip_id)
 
 
-
-
-
-def users_by_id(session: Session, *, user_ids: Iterable[int]) -> dict[int, User]:
-    ids = sorted(set(user_ids))
-    if not ids:
-        return {}
-    return {u.id: u for u in session.exec(select(User).where(col(User.id).in_(ids)))}
 
 
 def current_consensus(session: Session, *, clip_id: int) -> Consensus | None:

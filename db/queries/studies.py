@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from db.models import Study, StudyItem, StudyRating, User
+from db.models import Study, StudyItem, StudyRating
 
 
 def add_study(session: Session, *, study: Study, items: Sequence[StudyItem]) -> Study:
@@ -95,10 +95,3 @@ def set_status(session: Session, *, study: Study, status: str) -> Study:
     session.add(study)
     session.flush()
     return study
-
-
-def users_with_roles(session: Session, *, roles: Sequence[str]) -> list[User]:
-    """Active users holding any of `roles` (roles are a JSON list, so filter here)."""
-    wanted = set(roles)
-    return [u for u in session.exec(select(User).where(User.active).order_by(User.id))
-            if wanted & set(u.roles)]

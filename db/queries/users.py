@@ -7,7 +7,7 @@ from functools import lru_cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from annotation.vocabulary import Role
 from db.models import User
@@ -108,3 +108,17 @@ def set_active(session: Session, *, user: User, active: bool) -> User:
     session.add(user)
     session.flush()
     return user
+
+
+def users_by_id(session: Session, *, user_ids: Iterable[int]) -> dict[int, User]:
+    ids = sorted(set(user_ids))
+    if not ids:
+        return {}
+    return {u.id: u for u in session.exec(select(User).where(col(User.id).in_(ids)))}
+
+
+def users_with_roles(session: Session, *, roles: Sequence[str]) -> list[User]:
+    """Active users holding any of `roles` (roles are a JSON list, so filter here)."""
+    wanted = set(roles)
+    return [u for u in session.exec(select(User).where(User.active).order_by(User.id))
+            if wanted & set(u.roles)]
