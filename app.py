@@ -5,9 +5,9 @@ from __future__ import annotations
 import streamlit as st
 
 from cluelab.bootstrap import init_database
-from cluelab.settings import get_settings
 from components.navigation import pages_for
 from components.session import current_user, sign_out
+from core.settings import get_settings
 
 
 @st.cache_resource

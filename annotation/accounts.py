@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from sqlmodel import Session
 
 from annotation.permissions import require
-from annotation.vocabulary import Role
+from core.vocabulary import Role
 from db.models import User
 from db.queries import audit
 from db.queries import users as user_queries

@@ -7,10 +7,10 @@ from pathlib import Path
 
 from sqlmodel import Session
 
-from annotation.importer import import_parsed, read_source
+from annotation.ingest.importer import import_parsed, read_source
+from annotation.ingest.records import ImportReport
 from annotation.permissions import require
-from annotation.records import ImportReport
-from annotation.vocabulary import LABEL_SETS, Role
+from core.vocabulary import LABEL_SETS, Role
 from db.models import Dataset, User
 from db.queries import audit
 from db.queries import clips as clip_queries
@@ -66,9 +66,9 @@ def save_uploads(*, actor: User | None, dataset_id: int, files: list[tuple[str, 
 
     Returns the folder and the refusals (file name and reason).
     """
-    from annotation.media import MEDIA_SUFFIXES
-    from annotation.subtitles import SUBTITLE_SUFFIXES
-    from annotation.uploads import new_upload_folder, write_uploads
+    from annotation.ingest.media import MEDIA_SUFFIXES
+    from annotation.ingest.subtitles import SUBTITLE_SUFFIXES
+    from annotation.ingest.uploads import new_upload_folder, write_uploads
 
     require(actor, Role.lead, action="uploading clips")
     folder = new_upload_folder(uploads_dir / f"dataset-{dataset_id}")

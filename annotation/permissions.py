@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from annotation.vocabulary import Role
+from core.vocabulary import Role
 from db.models import User
 
 

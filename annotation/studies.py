@@ -23,11 +23,11 @@ from statsmodels.stats.multitest import multipletests
 
 from annotation.agreement import Estimate, agreement_estimate
 from annotation.agreement.bootstrap import bootstrap_replicates, percentile_interval
-from annotation.aspects import merge_aspects
+from annotation.evaluation.aspects import merge_aspects
 from annotation.formats.common import ExportRow
 from annotation.formats.export_service import SourceRef, gather_rows
 from annotation.permissions import PermissionDenied, has_role, require
-from annotation.vocabulary import REASONING_RATINGS, Role
+from core.vocabulary import REASONING_RATINGS, Role
 from db.models import Clip, Study, StudyItem, User
 from db.queries import clips as clip_queries
 from db.queries import studies as queries

@@ -28,8 +28,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from annotation.annotate import AnnotationInput, load_task, save_draft, submit
-from annotation.vocabulary import ASPECTS
+from annotation.labelling.annotate import AnnotationInput, load_task, save_draft, submit
+from core.vocabulary import ASPECTS
 from db.engine import make_engine
 from db.migrate import upgrade_to_head
 from db.models import (

@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
 def make_sources(folder: Path, clips: int, seconds: float) -> list[Path]:
-    from annotation.media import ffmpeg_binary
+    from annotation.ingest.media import ffmpeg_binary
 
     paths = []
     for i in range(clips):
@@ -36,7 +36,7 @@ def make_sources(folder: Path, clips: int, seconds: float) -> list[Path]:
 
 
 def plain_ffmpeg(sources: list[Path], out: Path, workers: int) -> float:
-    from annotation.media import ffmpeg_binary
+    from annotation.ingest.media import ffmpeg_binary
 
     out.mkdir()
 
@@ -56,11 +56,11 @@ def cluelab_ingest(sources: list[Path], data_dir: Path, workers: int) -> float:
     os.environ["CLUELAB_DATA_DIR"] = str(data_dir)
     from sqlmodel import Session
 
-    from annotation.importer import import_parsed, scan_folder
-    from annotation.ingest import ingest_clips
+    from annotation.ingest.importer import import_parsed, scan_folder
+    from annotation.ingest.pipeline import ingest_clips
     from cluelab.bootstrap import init_database
     from cluelab.console import cli_actor
-    from cluelab.settings import get_settings
+    from core.settings import get_settings
     from db.engine import get_engine
     from db.models import Dataset
 

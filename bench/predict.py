@@ -81,7 +81,7 @@ def main() -> int:
                         help="given: the dataset's language is known (as for MER2023/EMER); auto: detect per clip")
     args = parser.parse_args()
 
-    from cluelab.settings import Settings
+    from core.settings import Settings
     from model.base import ClipInput
     from model.registry import make_backend
 

@@ -1,3 +1,6 @@
-"""ClueLab: annotation and review of explainable multimodal emotion recognition."""
+"""ClueLab's entry points: the `cluelab` command line, bootstrap (init, demo) and console helpers.
+
+The top floor: it may import everything below; nothing imports it.
+"""
 
 __version__ = "0.1.0"

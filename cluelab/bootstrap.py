@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 
 from sqlmodel import Session
 
-from annotation.demo import DEMO_DATASET_NAME, generate_demo_media
-from annotation.importer import import_parsed, read_manifest
-from annotation.ingest import IngestReport, ingest_clips
-from annotation.vocabulary import Role
-from cluelab.settings import get_settings
+from annotation.ingest.demo import DEMO_DATASET_NAME, generate_demo_media
+from annotation.ingest.importer import import_parsed, read_manifest
+from annotation.ingest.pipeline import IngestReport, ingest_clips
+from core.settings import get_settings
+from core.vocabulary import Role
 from db.engine import get_engine
 from db.migrate import upgrade_to_head
 from db.queries import clips as clip_queries
@@ -87,7 +87,7 @@ def seed_demo(*, passwords: dict[str, str] | None = None, on_render: Callable[[s
 
 def pre_annotate_missing(*, dataset_id: int, progress=None) -> int:  # noqa: ANN001
     """Predict, with the active version (the untrained baseline at first), the ready clips it has not seen."""
-    from db.queries import models as model_queries
+    from db.queries import model_versions as model_queries
     from model.inference import predict_dataset
 
     with Session(get_engine()) as session:

@@ -12,9 +12,9 @@ import typer
 from rich.table import Table
 from sqlmodel import Session
 
-from annotation.vocabulary import LABEL_SETS, Role
 from cluelab.console import BarProgress, cli_actor, console, dataset_or_fail, fail
-from cluelab.settings import get_settings
+from core.settings import get_settings
+from core.vocabulary import LABEL_SETS, Role
 from model import cli as model_cli
 
 app = typer.Typer(help="ClueLab: annotate and review explainable multimodal emotion recognition.",
@@ -75,7 +75,7 @@ def import_(
     """Import clips from a folder, a manifest or a research file, then ingest their media."""
     from annotation.formats.registry import UnknownFormat, detect_format
     from annotation.formats.service import import_file
-    from annotation.importer import ImportFailed, import_parsed, read_source
+    from annotation.ingest.importer import ImportFailed, import_parsed, read_source
     from cluelab.bootstrap import init_database
     from db.engine import get_engine
     from db.queries import clips as clip_queries
@@ -173,7 +173,7 @@ def _rich_table(frame) -> Table:  # noqa: ANN001
 
 
 def _ingest(*, dataset_id: int | None, workers: int | None = None) -> None:
-    from annotation.ingest import ingest_clips
+    from annotation.ingest.pipeline import ingest_clips
 
     with BarProgress("Ingesting") as bar:
         report = ingest_clips(dataset_id=dataset_id, workers=workers, on_total=bar.set_total,
@@ -203,8 +203,8 @@ def ingest_command(
 @app.command()
 def worker(workers: int = typer.Option(2, help="Jobs run at the same time.")) -> None:
     """Run background jobs (ingest, prediction, training) until stopped."""
+    from annotation.jobs import run_worker
     from cluelab.bootstrap import init_database
-    from cluelab.jobs import run_worker
 
     init_database()
     console.print(f"Worker started ({'Redis' if get_settings().redis_url else 'SQLite'} queue).")
@@ -296,7 +296,7 @@ def users_reset_password(username: str) -> None:
 
 @jobs_app.command("list")
 def jobs_list(limit: int = 20) -> None:
-    from cluelab.jobs import list_jobs
+    from annotation.jobs import list_jobs
 
     table = Table("id", "kind", "state", "progress", "message", "error")
     for row in list_jobs(limit=limit):
@@ -306,7 +306,7 @@ def jobs_list(limit: int = 20) -> None:
 
 @jobs_app.command("retry")
 def jobs_retry(job_id: int, wait: bool = typer.Option(False, help="Run it here instead of in the worker.")) -> None:
-    from cluelab.jobs import retry
+    from annotation.jobs import retry
 
     try:
         retry(job_id, inline=wait)
@@ -317,7 +317,7 @@ def jobs_retry(job_id: int, wait: bool = typer.Option(False, help="Run it here i
 
 @jobs_app.command("cancel")
 def jobs_cancel(job_id: int) -> None:
-    from cluelab.jobs import cancel
+    from annotation.jobs import cancel
 
     cancel(job_id)
     console.print(f"Asked job {job_id} to stop.")

@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 from sqlmodel import Session
 
-from annotation.vocabulary import Role
+from core.vocabulary import Role
 from db.models import Dataset, User
 
 # Piped output (logs, scripts) gets wide tables instead of truncated cells.

@@ -12,10 +12,10 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from annotation.annotate import AnnotationInput
+from annotation.labelling.annotate import AnnotationInput
 from annotation.text import has_cjk, word_diff
-from annotation.vocabulary import ASPECTS, Aspect
 from components import emotion_picker, rating
+from core.vocabulary import ASPECTS, Aspect
 
 _SPACE_BEFORE_PUNCTUATION = re.compile(r" +([,.;:!?%)\]”’])")
 _SPACE_AFTER_OPENING = re.compile(r"([(\[“‘]) +")

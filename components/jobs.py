@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from annotation.vocabulary import JobState
-from cluelab import jobs
+from annotation import jobs
+from core.vocabulary import JobState
 from db.models import utcnow
 
 FINISHED = {JobState.done.value, JobState.failed.value, JobState.cancelled.value}

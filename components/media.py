@@ -7,7 +7,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from cluelab.settings import get_settings
+from core.settings import get_settings
 
 
 def media_path(relative: str | None) -> Path | None:

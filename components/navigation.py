@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from annotation.vocabulary import Role
+from core.vocabulary import Role
 from db.models import User
 
 

@@ -18,7 +18,7 @@ from typing import Any
 import streamlit as st
 from streamlit import runtime
 
-from annotation.vocabulary import ASPECTS
+from core.vocabulary import ASPECTS
 
 ASPECT_COLOURS = {"facial": "#e8590c", "vocal": "#1c7ed6", "verbal": "#2f9e44", "scene": "#9c36b5"}
 

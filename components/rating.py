@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from annotation.vocabulary import REASONING_RATINGS
+from core.vocabulary import REASONING_RATINGS
 
 RATING_SHORTCUTS = {1: "alt+q", 2: "alt+w", 3: "alt+e", 4: "alt+r"}
 CONFIDENCE_LEVELS = {1: "1 · guess", 2: "2", 3: "3", 4: "4", 5: "5 · sure"}

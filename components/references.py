@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from annotation.vocabulary import ASPECTS
+from core.vocabulary import ASPECTS
 from db.models import Reference
 
 LANGUAGE_NAMES = {"en": "English", "zh": "中文"}

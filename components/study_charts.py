@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from annotation.vocabulary import REASONING_RATINGS
+from core.vocabulary import REASONING_RATINGS
 
 
 def means_with_intervals(table: pd.DataFrame, *, labels: dict[str, str] | None = None) -> go.Figure:

@@ -1,16 +1,17 @@
-"""Engine and sessions. SQLite (the default) runs in WAL mode with foreign keys on."""
+"""Engine, sessions and the write unit of work. SQLite (the default) runs in WAL mode with foreign keys on."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from functools import lru_cache
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from cluelab.settings import get_settings
+from core.settings import get_settings
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001
@@ -56,5 +57,80 @@ def session_scope(engine: Engine | None = None) -> Iterator[Session]:
             yield session
             session.commit()
         except Exception:
+            session.rollback()
+            raise
+
+
+def is_sqlite(session: Session) -> bool:
+    return session.get_bind().dialect.name == "sqlite"
+
+
+class FairLock:
+    """A reentrant lock granted in arrival order (threading locks are not fair: a
+    thread that releases and re-acquires at once can starve the others)."""
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition(threading.Lock())
+        self._next_ticket = 0
+        self._serving = 0
+        self._owner: int | None = None
+        self._depth = 0
+
+    def __enter__(self) -> FairLock:
+        me = threading.get_ident()
+        with self._condition:
+            if self._owner == me:
+                self._depth += 1
+                return self
+            ticket = self._next_ticket
+            self._next_ticket += 1
+            while ticket != self._serving:
+                self._condition.wait()
+            self._owner, self._depth = me, 1
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        with self._condition:
+            self._depth -= 1
+            if self._depth == 0:
+                self._owner = None
+                self._serving += 1
+                self._condition.notify_all()
+
+
+_WRITE_LOCKS: dict[str, FairLock] = {}
+_WRITE_LOCKS_GUARD = threading.Lock()
+
+
+def _write_lock(session: Session) -> FairLock:
+    url = session.get_bind().url.render_as_string(hide_password=True)
+    with _WRITE_LOCKS_GUARD:
+        return _WRITE_LOCKS.setdefault(url, FairLock())
+
+
+@contextmanager
+def write_transaction(session: Session) -> Iterator[None]:
+    """One write unit of work: commits on success, rolls back on error.
+
+    On SQLite it first takes an in-process lock for the database, then
+    `BEGIN IMMEDIATE`. Python's sqlite3 opens transactions lazily, and two
+    deferred readers that both try to write fail with SQLITE_BUSY; IMMEDIATE
+    takes the write lock up front. The in-process lock queues the app's own
+    threads fairly instead of leaving them to SQLite's sleep-and-retry busy
+    handler, whose back-off makes for multi-second stragglers; other
+    processes are still kept out by IMMEDIATE and busy_timeout.
+    """
+    with ExitStack() as held:
+        if is_sqlite(session):
+            # Connection first, then the lock: a lock holder never waits on the pool.
+            connection = session.connection()
+            held.enter_context(_write_lock(session))
+            dbapi = connection.connection.dbapi_connection
+            if dbapi is not None and not dbapi.in_transaction:
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
+        try:
+            yield
+            session.commit()
+        except BaseException:
             session.rollback()
             raise

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import JSON, Field, SQLModel
 
-from annotation.vocabulary import (
+from core.vocabulary import (
     DEFAULT_LABEL_SET,
     LABEL_SETS,
     AnnotationStatus,

@@ -14,8 +14,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
 
-from annotation.vocabulary import Aspect
-from cluelab.settings import Settings
+from core.settings import Settings
+from core.vocabulary import Aspect
 
 
 class Span(BaseModel):

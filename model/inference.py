@@ -12,10 +12,10 @@ from typing import Any
 
 from sqlmodel import Session
 
-from cluelab.settings import get_settings
+from core.settings import get_settings
 from db.engine import get_engine
 from db.models import Clip, Dataset, ModelVersion
-from db.queries import models as q
+from db.queries import model_versions as q
 from model.base import ClipInput, ModelBackend
 from model.progress import Progress, QuietProgress
 from model.registry import make_backend

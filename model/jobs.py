@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from cluelab.jobs import JobContext, job
+from annotation.jobs import enqueue
+from core.jobs import JobContext, job
 from model.inference import extract_dataset_features, predict_dataset
-from model.training import evaluate_version, train_version
+from model.training import evaluate_version, promote, train_version
 
 
 @job("extract-features")
@@ -36,3 +37,11 @@ def evaluate_job(ctx: JobContext, *, model_version_id: int, dataset_id: int | No
     metrics = evaluate_version(version_id=model_version_id, user=ctx.acting_user(), dataset_id=dataset_id)
     ctx.advance(message="evaluated")
     return {"model_version_id": model_version_id, "weighted_f1": metrics["evaluation"].get("weighted_f1")}
+
+
+def promote_and_repredict(*, version_id: int, user: Any) -> dict[str, Any]:
+    """Promote a version (lead only) and queue re-prediction of its dataset's unlabelled clips."""
+    result = promote(version_id=version_id, user=user)
+    job_id = enqueue("predict", params=result["repredict"], user=user if user and user.id else None) \
+        if result["repredict"] else None
+    return {"model_version_id": result["model_version_id"], "repredict_job_id": job_id}

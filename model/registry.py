@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
-from cluelab.settings import Settings, get_settings
+from core.settings import Settings, get_settings
 from model.base import ModelBackend
 
 # name -> "module:Class"; later backends (emotion_llm, openai) add a line here.

@@ -15,21 +15,21 @@ from typing import Any
 
 from sqlmodel import Session
 
-from annotation.permissions import require
-from annotation.vocabulary import Role
-from cluelab.settings import get_settings
-from db.engine import get_engine
-from db.models import Dataset, ModelVersion, User
-from db.queries import audit
-from db.queries import models as q
-from model.base import ClipInput, TrainingItem, TrainingSnapshot
-from model.inference import backend_for, extract_dataset_features, speaker_baselines
-from model.metrics import (
+from annotation.evaluation.metrics import (
     clue_overlap,
     clue_similarity,
     edit_distance_from_model,
     emotion_metrics,
 )
+from annotation.permissions import require
+from core.settings import get_settings
+from core.vocabulary import Role
+from db.engine import get_engine
+from db.models import Dataset, ModelVersion, User
+from db.queries import audit
+from db.queries import model_versions as q
+from model.base import ClipInput, TrainingItem, TrainingSnapshot
+from model.inference import backend_for, extract_dataset_features, speaker_baselines
 from model.progress import Progress, QuietProgress
 from model.registry import make_backend
 
@@ -181,7 +181,12 @@ def evaluate_version(*, version_id: int, user: User | None, dataset_id: int | No
 
 
 def promote(*, version_id: int, user: User | None, repredict: bool = True) -> dict[str, Any]:
-    """Make a version active (lead only); queue re-prediction of the unlabelled clips. Old predictions stay."""
+    """Make a version active (lead only). Old predictions stay.
+
+    Returns the version id and, under "repredict", the parameters of the predict
+    job that should refresh the unlabelled clips (None when not wanted); the
+    caller queues it, so training code never reaches for the job queue.
+    """
     require(user, Role.lead, action="promote a model version")
     with Session(get_engine(), expire_on_commit=False) as session:
         version = q.get_version(session, version_id=version_id)
@@ -191,13 +196,10 @@ def promote(*, version_id: int, user: User | None, repredict: bool = True) -> di
         audit.record(session, user=user if user and user.id else None, action="model.promote",
                      entity="modelversion", entity_id=version.id)
         session.commit()
-    job_id = None
-    if repredict and version.dataset_id is not None:
-        from cluelab.jobs import enqueue
-
-        job_id = enqueue("predict", params={"dataset_id": version.dataset_id, "model_version_id": version.id,
-                                            "unlabelled_only": True}, user=user if user and user.id else None)
-    return {"model_version_id": version.id, "repredict_job_id": job_id}
+    wanted = repredict and version.dataset_id is not None
+    return {"model_version_id": version.id,
+            "repredict": {"dataset_id": version.dataset_id, "model_version_id": version.id, "unlabelled_only": True}
+            if wanted else None}
 
 
 class _Nested:

@@ -5,14 +5,14 @@ from __future__ import annotations
 import streamlit as st
 
 from annotation import adjudication
+from annotation.jobs import enqueue
 from annotation.permissions import PermissionDenied, has_role
-from annotation.vocabulary import ASPECTS, REASONING_RATINGS, Role
-from cluelab.jobs import enqueue
 from components import agreement_charts as charts
 from components.diff_view import render_clue_comparison
 from components.jobs import job_progress
 from components.media import show_clip_media
 from components.session import current_user
+from core.vocabulary import ASPECTS, REASONING_RATINGS, Role
 from db.engine import session_scope
 from db.queries import clips as clip_queries
 from db.queries import users as user_queries

@@ -11,8 +11,8 @@ from annotation.accounts import (
     set_account_active,
     set_account_roles,
 )
-from annotation.vocabulary import Role
 from components.session import current_user, db_session
+from core.vocabulary import Role
 
 actor = current_user()
 ROLE_NAMES = [r.value for r in Role]

@@ -6,11 +6,11 @@ from datetime import datetime, time, timedelta, timezone
 
 import streamlit as st
 
-from annotation.agreement_report import build_report, dataset_annotators
+from annotation.agreement.report import build_report, dataset_annotators
 from annotation.permissions import has_role
-from annotation.vocabulary import Role
 from components import agreement_charts as charts
 from components.session import current_user
+from core.vocabulary import Role
 from db.engine import session_scope
 from db.queries import clips as clip_queries
 

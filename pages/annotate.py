@@ -8,13 +8,13 @@ import streamlit as st
 from streamlit_shortcuts import add_shortcuts
 
 from annotation import annotate as work
+from annotation.labelling.queue import QueueError
 from annotation.permissions import PermissionDenied, has_role
-from annotation.queue import QueueError
-from annotation.vocabulary import Role
-from cluelab.settings import get_settings
 from components import clue_editor, emotion_picker, rating
 from components.player import player
 from components.session import current_user
+from core.settings import get_settings
+from core.vocabulary import Role
 from db.engine import session_scope
 
 FLASH = "annotate_flash"

@@ -5,10 +5,10 @@ from __future__ import annotations
 import streamlit as st
 
 from annotation import queue
-from annotation.annotate import datasets_for, get_user
+from annotation.labelling.annotate import datasets_for, get_user
 from annotation.permissions import PermissionDenied, has_role
-from annotation.vocabulary import QueueStrategy, Role
 from components.session import current_user
+from core.vocabulary import QueueStrategy, Role
 from db.engine import session_scope
 
 DATASET = "assign_dataset_id"

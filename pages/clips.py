@@ -3,10 +3,10 @@
 import pandas as pd
 import streamlit as st
 
-from annotation.vocabulary import ClipStatus
 from components.media import show_clip_media, thumbnail_uri
 from components.references import show_references
 from components.session import db_session
+from core.vocabulary import ClipStatus
 from db.queries import clips as clip_queries
 from db.queries import references as reference_queries
 

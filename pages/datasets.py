@@ -11,12 +11,12 @@ from annotation.datasets import (
     overview,
     save_uploads,
 )
-from annotation.importer import ImportFailed
-from annotation.vocabulary import LABEL_SETS
-from cluelab.jobs import enqueue
-from cluelab.settings import get_settings
+from annotation.ingest.importer import ImportFailed
+from annotation.jobs import enqueue
 from components.jobs import job_progress
 from components.session import current_user, db_session
+from core.settings import get_settings
+from core.vocabulary import LABEL_SETS
 
 user = current_user()
 settings = get_settings()

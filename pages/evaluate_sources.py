@@ -12,11 +12,11 @@ from annotation.formats.evaluate import available_sources, source_labels
 from annotation.formats.export_service import export_archive
 from annotation.formats.jobs import EVALUATE_KIND
 from annotation.formats.service import import_files, save_data_uploads
+from annotation.jobs import enqueue, get_job
 from annotation.permissions import PermissionDenied, has_role
-from annotation.vocabulary import JobState, Role
-from cluelab.jobs import enqueue, get_job
-from cluelab.settings import get_settings
 from components.session import current_user, db_session
+from core.settings import get_settings
+from core.vocabulary import JobState, Role
 
 SPLITS = ["all", "train", "val", "test"]
 METRIC_COLUMNS = ["accuracy", "weighted_f1", "uar", "war", "wheel_f_level1", "wheel_f_level2",

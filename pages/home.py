@@ -4,9 +4,9 @@ import streamlit as st
 
 from annotation import annotate
 from annotation.datasets import overview
-from annotation.vocabulary import Role
 from components.navigation import link
 from components.session import current_user, db_session
+from core.vocabulary import Role
 
 user = current_user()
 st.title("ClueLab")

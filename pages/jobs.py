@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from cluelab.jobs import recover_stale_jobs
+from annotation.jobs import recover_stale_jobs
 from components.jobs import jobs_table
 
 st.title("Jobs")

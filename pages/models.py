@@ -4,17 +4,17 @@ evaluate, promote and re-predict as background jobs."""
 import pandas as pd
 import streamlit as st
 
+from annotation.jobs import enqueue, list_jobs
 from annotation.permissions import PermissionDenied, has_role
-from annotation.vocabulary import Role
-from cluelab.jobs import enqueue, list_jobs
 from components.jobs import job_progress
 from components.model_charts import confusion_heatmap, learning_curve
 from components.session import current_user, db_session
+from core.vocabulary import Role
 from db.queries.clips import list_datasets
-from db.queries.models import list_versions
+from db.queries.model_versions import list_versions
+from model.jobs import promote_and_repredict
 from model.reports import confusion_of, version_row
 from model.reports import learning_curve as curve_points
-from model.training import promote
 
 MODEL_JOBS = ("train", "evaluate", "predict", "extract-features")
 
@@ -62,7 +62,7 @@ else:
         if st.button("Promote", icon=":material/verified:", disabled=not is_lead or chosen.is_active,
                      help="Leads only: make this version active and re-predict the unlabelled clips."):
             try:
-                result = promote(version_id=chosen.id, user=user)
+                result = promote_and_repredict(version_id=chosen.id, user=user)
                 if result["repredict_job_id"]:
                     _started(result["repredict_job_id"], f"{chosen.name} is active; re-prediction")
             except PermissionDenied as error:

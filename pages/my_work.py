@@ -9,13 +9,13 @@ from __future__ import annotations
 import streamlit as st
 
 from annotation import annotate as work
+from annotation.labelling.queue import QueueError
 from annotation.permissions import PermissionDenied, has_role
-from annotation.queue import QueueError
-from annotation.vocabulary import ASPECTS, REASONING_RATINGS, Role
-from cluelab.settings import get_settings
 from components import clue_editor, emotion_picker, rating
 from components.player import player
 from components.session import current_user
+from core.settings import get_settings
+from core.vocabulary import ASPECTS, REASONING_RATINGS, Role
 from db.engine import session_scope
 
 PICK = "my_work_pick"

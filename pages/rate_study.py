@@ -7,9 +7,9 @@ import streamlit as st
 
 from annotation.permissions import PermissionDenied, has_role
 from annotation.studies import RATER_ROLES, StudyError, clip_for, next_items_for, rate, studies_to_rate
-from annotation.vocabulary import REASONING_RATINGS
 from components.media import show_clip_media
 from components.session import current_user, db_session
+from core.vocabulary import REASONING_RATINGS
 
 user = current_user()
 if not has_role(user, *RATER_ROLES):

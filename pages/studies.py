@@ -13,9 +13,9 @@ from annotation.studies import (
     set_study_status,
     studies_with_progress,
 )
-from annotation.vocabulary import Role
 from components.session import current_user, db_session
 from components.study_charts import means_with_intervals
+from core.vocabulary import Role
 from db.queries.clips import list_datasets
 
 user = current_user()

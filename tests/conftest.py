@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from cluelab.settings import get_settings
+from core.settings import get_settings
 from db.engine import make_engine
 from db.migrate import upgrade_to_head
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from annotation.media import ffmpeg_binary
+from annotation.ingest.media import ffmpeg_binary
 
 
 def make_video(path: Path, *, seconds: float = 2.0, size: str = "320x240", tone_hz: int = 440,

@@ -8,7 +8,7 @@ from sqlmodel import Session
 from annotation.accounts import create_account, reset_password, set_account_roles
 from annotation.datasets import create_dataset
 from annotation.permissions import PermissionDenied
-from annotation.vocabulary import Role
+from core.vocabulary import Role
 from db.queries.users import AccountError, authenticate, create_user
 
 

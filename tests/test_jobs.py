@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
-from annotation.importer import import_parsed, scan_folder
-from annotation.vocabulary import ClipStatus, JobState, Role
-from cluelab import jobs
+from annotation import jobs
+from annotation.ingest.importer import import_parsed, scan_folder
 from cluelab.bootstrap import init_database
+from core.vocabulary import ClipStatus, JobState, Role
 from db.engine import get_engine
 from db.models import Clip, Dataset, User
 from tests.media_factory import make_video

@@ -54,7 +54,7 @@ def default_embed(texts: Sequence[str]) -> np.ndarray:
 
     Annotators often keep the model's clue or each other's wording, so duplicates are common.
     """
-    from model.embeddings import embed
+    from annotation.embeddings import embed
 
     texts = list(texts)
     unique = list(dict.fromkeys(texts))

@@ -1,6 +1,6 @@
 """Research data formats in and out: EMER, MERR, MER-Factory, label files, instruction data.
 
-Each format module parses into `annotation.records.ParsedImport` and writes
+Each format module parses into `annotation.ingest.records.ParsedImport` and writes
 from `ExportRow`s; `registry` is the one list of them.
 """
 

@@ -1,6 +1,6 @@
 """Pieces every format shares: the export row, safe CSV cells, sidecars, media lookup.
 
-Readers return `annotation.records.ParsedImport`; writers take `ExportRow`s, so
+Readers return `annotation.ingest.records.ParsedImport`; writers take `ExportRow`s, so
 neither touches the database.
 """
 
@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from annotation.records import ClipRecord, ParsedImport, RowError
+from annotation.ingest.records import ClipRecord, ParsedImport, RowError
 
 MEDIA_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".flv", ".wav", ".mp3", ".m4a", ".flac")
 # Cells starting with these run as formulas in spreadsheet programs.

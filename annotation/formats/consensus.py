@@ -13,8 +13,8 @@ from annotation.formats.common import (
     iter_csv,
     write_csv,
 )
-from annotation.records import ClipRecord, ParsedImport, ReferenceRecord
-from annotation.vocabulary import Aspect
+from annotation.ingest.records import ClipRecord, ParsedImport, ReferenceRecord
+from core.vocabulary import Aspect
 
 _ASPECTS = tuple(a.value for a in Aspect)
 HEADER = ["name", "emotion", *_ASPECTS, "reasoning", "transcript", "method", "revision", "source_annotation_ids",

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from annotation.aspects import split_paragraph
+from annotation.evaluation.aspects import split_paragraph
 from annotation.formats.common import (
     ExportRow,
     ParsedBuilder,
@@ -21,7 +21,7 @@ from annotation.formats.common import (
     iter_csv,
     write_csv,
 )
-from annotation.records import ClipRecord, ParsedImport, ReferenceRecord
+from annotation.ingest.records import ClipRecord, ParsedImport, ReferenceRecord
 from annotation.text import detect_language
 
 DEFAULT_SOURCE = "emer-gt"
@@ -105,7 +105,7 @@ def read_v2(path: Path, media_dir: str | Path | None = None, *, source: str = DE
 
 def _paragraph(row: ExportRow, language: str | None = None) -> str:
     """The row's reasoning in `language` (primary when None), merged from clues when absent."""
-    from annotation.aspects import merge_aspects
+    from annotation.evaluation.aspects import merge_aspects
 
     if language and row.language != language:
         other = row.translations.get(language) or {}

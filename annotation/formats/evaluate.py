@@ -7,8 +7,8 @@ from collections.abc import Sequence
 import pandas as pd
 from sqlmodel import Session, select
 
+from annotation.evaluation.metrics import evaluate_rows
 from annotation.formats.export_service import gather_rows
-from annotation.metrics import evaluate_rows
 from db.models import ModelVersion
 from db.queries.references import list_sources
 

@@ -16,7 +16,7 @@ from sqlmodel import Session, select
 from annotation.formats.common import ExportRow
 from annotation.formats.registry import export_rows
 from annotation.permissions import require
-from annotation.vocabulary import AnnotationStatus, Role
+from core.vocabulary import AnnotationStatus, Role
 from db.models import (
     Annotation,
     Clip,

@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from annotation.aspects import merge_aspects, split_paragraph
+from annotation.evaluation.aspects import merge_aspects, split_paragraph
 from annotation.formats.common import ExportRow, ParsedBuilder, read_text, sniff_json
-from annotation.records import ClipRecord, ParsedImport, ReferenceRecord
+from annotation.ingest.records import ClipRecord, ParsedImport, ReferenceRecord
 from annotation.text import detect_language
 
 DEFAULT_SOURCE = "instruct"

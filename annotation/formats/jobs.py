@@ -7,7 +7,7 @@ import math
 from sqlmodel import Session
 
 from annotation.formats.evaluate import evaluate_sources
-from cluelab.jobs import JobContext, job
+from core.jobs import JobContext, job
 from db.engine import get_engine
 
 EVALUATE_KIND = "evaluate-sources"
@@ -26,7 +26,7 @@ def evaluate_job(ctx: JobContext, *, dataset_id: int, reference: str, systems: l
     """One table row per system; the result holds the table as records."""
     judge = None
     if use_judge:
-        from annotation.judge import EmerJudge
+        from annotation.evaluation.judge import EmerJudge
 
         judge = EmerJudge.from_settings()
         if judge is None:

@@ -23,8 +23,8 @@ from annotation.formats.common import (
     split_from_path,
     write_csv,
 )
-from annotation.records import ClipRecord, ParsedImport, ReferenceRecord
-from annotation.vocabulary import LABEL_SETS, Aspect
+from annotation.ingest.records import ClipRecord, ParsedImport, ReferenceRecord
+from core.vocabulary import LABEL_SETS, Aspect
 
 DFEW_LABELS: tuple[str, ...] = LABEL_SETS["dfew"]  # index + 1 is DFEW's number
 _ASPECT_COLUMNS = tuple(a.value for a in Aspect)

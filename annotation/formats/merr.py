@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from annotation.aspects import merge_aspects, split_paragraph
+from annotation.evaluation.aspects import merge_aspects, split_paragraph
 from annotation.formats.common import (
     ExportRow,
     ParsedBuilder,
@@ -23,7 +23,7 @@ from annotation.formats.common import (
     sniff_json,
     write_csv,
 )
-from annotation.records import ClipRecord, ParsedImport, ReferenceRecord
+from annotation.ingest.records import ClipRecord, ParsedImport, ReferenceRecord
 from annotation.text import detect_language, split_sentences
 
 DEFAULT_SOURCE = "merr"

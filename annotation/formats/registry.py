@@ -9,7 +9,7 @@ from typing import Any
 
 from annotation.formats import consensus, emer, instruct, labels, mer_factory, merr
 from annotation.formats.common import ExportRow, write_sidecar
-from annotation.records import ParsedImport
+from annotation.ingest.records import ParsedImport
 
 Reader = Callable[..., ParsedImport]
 Writer = Callable[[Sequence[ExportRow], Path], list[Path]]

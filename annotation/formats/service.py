@@ -7,10 +7,10 @@ from pathlib import Path
 from sqlmodel import Session
 
 from annotation.formats.registry import UnknownFormat, read
-from annotation.importer import import_parsed
+from annotation.ingest.importer import import_parsed
+from annotation.ingest.records import ImportReport, RowError
 from annotation.permissions import require
-from annotation.records import ImportReport, RowError
-from annotation.vocabulary import Role
+from core.vocabulary import Role
 from db.models import Dataset, User
 from db.queries.references import missing_clips, store_references
 
@@ -19,7 +19,7 @@ def import_file(session: Session, *, dataset: Dataset, path: str | Path, media_d
                 user: User, format: str | None = None, source: str | None = None) -> ImportReport:
     """Read `path` (format detected unless named) and store it; a second run changes nothing.
 
-    Clips go through `annotation.importer.import_parsed` (de-duplicated by name
+    Clips go through `annotation.ingest.importer.import_parsed` (de-duplicated by name
     and content hash); the file's reasoning and labels are stored as
     references of `source` (the format's default name unless given).
     """
@@ -46,7 +46,7 @@ def save_data_uploads(*, user: User, files: list[tuple[str, bytes]], uploads_dir
 
     Several MER-Factory `*_merr_data.json` files import together as one folder.
     """
-    from annotation.uploads import new_upload_folder, write_uploads
+    from annotation.ingest.uploads import new_upload_folder, write_uploads
 
     require(user, Role.lead, action="uploading research data")
     folder = new_upload_folder(Path(uploads_dir) / "formats")

@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from annotation.vocabulary import AnnotationStatus
+from core.vocabulary import AnnotationStatus
 from db.models import Annotation, Clip, Consensus, utcnow
 
 

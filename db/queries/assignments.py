@@ -15,15 +15,15 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from annotation.vocabulary import AnnotationStatus, ClipStatus, QueueStrategy
+from core.vocabulary import AnnotationStatus, ClipStatus, QueueStrategy
+from db.engine import is_sqlite
 from db.models import (
     Annotation,
     Assignment,
@@ -44,81 +44,6 @@ RELEASED = "released"
 _HASH_MULTIPLIER = 2654435761
 _HASH_MODULUS = 4294967291
 RANDOM_RANK_SQL = f"(CAST(id AS BIGINT) * {_HASH_MULTIPLIER}) % {_HASH_MODULUS}"
-
-
-def is_sqlite(session: Session) -> bool:
-    return session.get_bind().dialect.name == "sqlite"
-
-
-class FairLock:
-    """A reentrant lock granted in arrival order (threading locks are not fair: a
-    thread that releases and re-acquires at once can starve the others)."""
-
-    def __init__(self) -> None:
-        self._condition = threading.Condition(threading.Lock())
-        self._next_ticket = 0
-        self._serving = 0
-        self._owner: int | None = None
-        self._depth = 0
-
-    def __enter__(self) -> FairLock:
-        me = threading.get_ident()
-        with self._condition:
-            if self._owner == me:
-                self._depth += 1
-                return self
-            ticket = self._next_ticket
-            self._next_ticket += 1
-            while ticket != self._serving:
-                self._condition.wait()
-            self._owner, self._depth = me, 1
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        with self._condition:
-            self._depth -= 1
-            if self._depth == 0:
-                self._owner = None
-                self._serving += 1
-                self._condition.notify_all()
-
-
-_WRITE_LOCKS: dict[str, FairLock] = {}
-_WRITE_LOCKS_GUARD = threading.Lock()
-
-
-def _write_lock(session: Session) -> FairLock:
-    url = session.get_bind().url.render_as_string(hide_password=True)
-    with _WRITE_LOCKS_GUARD:
-        return _WRITE_LOCKS.setdefault(url, FairLock())
-
-
-@contextmanager
-def write_transaction(session: Session) -> Iterator[None]:
-    """One write unit of work: commits on success, rolls back on error.
-
-    On SQLite it first takes an in-process lock for the database, then
-    `BEGIN IMMEDIATE`. Python's sqlite3 opens transactions lazily, and two
-    deferred readers that both try to write fail with SQLITE_BUSY; IMMEDIATE
-    takes the write lock up front. The in-process lock queues the app's own
-    threads fairly instead of leaving them to SQLite's sleep-and-retry busy
-    handler, whose back-off makes for multi-second stragglers; other
-    processes are still kept out by IMMEDIATE and busy_timeout.
-    """
-    with ExitStack() as held:
-        if is_sqlite(session):
-            # Connection first, then the lock: a lock holder never waits on the pool.
-            connection = session.connection()
-            held.enter_context(_write_lock(session))
-            dbapi = connection.connection.dbapi_connection
-            if dbapi is not None and not dbapi.in_transaction:
-                connection.exec_driver_sql("BEGIN IMMEDIATE")
-        try:
-            yield
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
 
 
 def live_condition(now: datetime) -> Any:

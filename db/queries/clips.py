@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
-from annotation.vocabulary import AnnotationStatus, ClipStatus
+from core.vocabulary import AnnotationStatus, ClipStatus
 from db.models import Annotation, Clip, Consensus, Dataset, utcnow
 
 
@@ -57,7 +57,7 @@ def clips_to_ingest(session: Session, *, dataset_id: int | None = None, clip_ids
 
 
 def mark_ingested(session: Session, *, clip: Clip, media: Any) -> Clip:
-    """Store a `annotation.media.MediaResult` on the clip and mark it ready."""
+    """Store a `annotation.ingest.media.MediaResult` on the clip and mark it ready."""
     info = media.probe
     clip.status = ClipStatus.ready.value
     clip.error = None

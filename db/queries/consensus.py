@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from annotation.vocabulary import AnnotationStatus
+from core.vocabulary import AnnotationStatus
 from db.models import Annotation, AuditLog, Clip, Consensus, Prediction, utcnow
 
 

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from annotation.records import ReferenceRecord
+from annotation.ingest.records import ReferenceRecord
 from db.models import Clip, Reference, utcnow
 
 _CHUNK = 900  # below SQLite's bound-parameter limit

@@ -9,7 +9,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlmodel import Session, col, select
 
-from annotation.vocabulary import Role
+from core.vocabulary import Role
 from db.models import User
 
 MIN_PASSWORD_LENGTH = 8

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from annotation.text import detect_language
-from annotation.vocabulary import DEFAULT_LABEL_SET, LABEL_SETS, Aspect
+from core.vocabulary import DEFAULT_LABEL_SET, LABEL_SETS, Aspect
 from model.base import (
     ClipInput,
     ClipPrediction,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from annotation.vocabulary import Aspect
+from core.vocabulary import Aspect
 from model.baseline.fusion import speech_rate
 from model.features.face import AU_ACTIVE
 

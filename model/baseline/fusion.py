@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from model.embeddings import EMBEDDING_DIM
+from annotation.embeddings import EMBEDDING_DIM
 from model.features.face import AU_FROM_BLENDSHAPES, FER_CLASSES
 
 AUS = tuple(AU_FROM_BLENDSHAPES)

@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
+from annotation.embeddings import embed
 from annotation.text import split_sentences
-from annotation.vocabulary import Aspect
-from model.embeddings import embed
+from core.vocabulary import Aspect
 
 NEIGHBOURS = 5
 # Unrelated sentences score up to ~0.2 with this encoder; below that a phrase is off-topic for the aspect.

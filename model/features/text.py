@@ -57,7 +57,7 @@ def emotion_words(text: str, language: str) -> list[str]:
 
 def text_features(text: str, language: str | None = None) -> dict[str, Any]:
     """Sentiment, questions/exclamations, emotion words and the embedding of what was said."""
-    from model.embeddings import embed
+    from annotation.embeddings import embed
 
     language = language or detect_language(text)
     return {

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlmodel import Session
 
-from annotation.vocabulary import AnnotationStatus
+from core.vocabulary import AnnotationStatus
 from db.models import Annotation, Clip, Dataset, ModelVersion, Prediction, User, utcnow
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlmodel import Session
 
-from annotation.adjudication import (
+from annotation.labelling.adjudication import (
     accept,
     adjudication_queue,
     auto_accept,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlmodel import Session
 
-from annotation.vocabulary import JobState
+from annotation.jobs import enqueue, run_job_inline
 from cluelab.bootstrap import init_database
-from cluelab.jobs import enqueue, run_job_inline
+from core.vocabulary import JobState
 from db.engine import get_engine
 from db.models import Dataset, User
 from db.queries.consensus import current_consensus

@@ -10,7 +10,7 @@ import pytest
 from sklearn.metrics import cohen_kappa_score
 from sqlmodel import Session
 
-from annotation.agreement_report import build_report
+from annotation.agreement.report import build_report
 from db.models import Consensus
 from tests.annotation.factories_consensus import (
     make_annotation,

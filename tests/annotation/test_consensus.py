@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from annotation.consensus import (
+from annotation.labelling.consensus import (
     Vote,
     dawid_skene,
     majority_vote,
@@ -13,7 +13,7 @@ from annotation.consensus import (
     normalise_subject,
     rating_consensus,
 )
-from annotation.vocabulary import LABEL_SETS
+from core.vocabulary import LABEL_SETS
 
 LABELS = list(LABEL_SETS["mer2023"])
 

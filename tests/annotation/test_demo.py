@@ -9,15 +9,15 @@ import numpy as np
 import pytest
 import soundfile
 
-from annotation.demo import (
+from annotation.ingest.demo import (
     EXPRESSIONS,
     _background,
     _draw_face,
     demo_clips,
     render_clip,
 )
-from annotation.media import probe
-from annotation.subtitles import read_subtitle_file
+from annotation.ingest.media import probe
+from annotation.ingest.subtitles import read_subtitle_file
 
 
 def test_demo_set_covers_six_emotions_in_two_languages():

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session
 
-from annotation.importer import ImportFailed, import_parsed, read_manifest, read_source
+from annotation.ingest.importer import ImportFailed, import_parsed, read_manifest, read_source
+from annotation.ingest.subtitles import parse_subtitles, read_subtitle_file
 from annotation.permissions import PermissionDenied
-from annotation.subtitles import parse_subtitles, read_subtitle_file
-from annotation.vocabulary import ClipStatus, Role
+from core.vocabulary import ClipStatus, Role
 from db.models import Dataset, User
 from tests.media_factory import make_video
 

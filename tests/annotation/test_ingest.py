@@ -10,12 +10,12 @@ import pytest
 import soundfile
 from sqlmodel import Session, select
 
-from annotation.importer import import_parsed, scan_folder
-from annotation.ingest import ingest_clips
-from annotation.media import MediaError, probe, process_file, waveform_peaks
-from annotation.vocabulary import ClipStatus, Role
+from annotation.ingest.importer import import_parsed, scan_folder
+from annotation.ingest.media import MediaError, probe, process_file, waveform_peaks
+from annotation.ingest.pipeline import ingest_clips
 from cluelab.bootstrap import init_database
-from cluelab.settings import get_settings
+from core.settings import get_settings
+from core.vocabulary import ClipStatus, Role
 from db.engine import get_engine
 from db.models import Clip, Dataset, User
 from tests.media_factory import make_video, truncate

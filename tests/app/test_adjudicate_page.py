@@ -90,7 +90,7 @@ def test_send_back_raises_the_clip_overlap(world):
 
 
 def test_an_annotator_is_refused(world):
-    from annotation.adjudication import accept, propose, send_back
+    from annotation.labelling.adjudication import accept, propose, send_back
     from annotation.permissions import PermissionDenied
     from db.models import User
 
@@ -113,7 +113,7 @@ def test_signed_out_visitor_is_refused(world):
 
 
 def test_a_decision_made_meanwhile_is_not_overwritten(world):
-    from annotation.adjudication import accept, propose
+    from annotation.labelling.adjudication import accept, propose
     from db.models import User
 
     at = run_page(world["lead"])

@@ -8,9 +8,9 @@ import pytest
 from sqlmodel import Session, select
 from streamlit.testing.v1 import AppTest
 
-from annotation.annotate import AnnotationInput, edit_submission, submit
-from annotation.queue import next_clip
-from annotation.vocabulary import ASPECTS
+from annotation.labelling.annotate import AnnotationInput, edit_submission, submit
+from annotation.labelling.queue import next_clip
+from core.vocabulary import ASPECTS
 from db.engine import get_engine
 from db.migrate import upgrade_to_head
 from db.models import Annotation, Consensus

@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 from sqlmodel import Session, select
 
-from annotation.vocabulary import ASPECTS
+from core.vocabulary import ASPECTS
 from db.engine import make_engine
 from db.migrate import upgrade_to_head
 from db.models import Annotation, Clip, Dataset, ModelVersion, Prediction, User

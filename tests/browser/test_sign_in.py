@@ -8,7 +8,7 @@ import signal
 import pytest
 
 from cluelab.bootstrap import seed_demo
-from cluelab.settings import get_settings
+from core.settings import get_settings
 from tests.browser.conftest import ARTIFACTS, start_app
 
 pytestmark = pytest.mark.browser

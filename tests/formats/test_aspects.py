@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from annotation.aspects import (
+from annotation.evaluation.aspects import (
     has_markers,
     merge_aspects,
     split_paragraph,

@@ -7,8 +7,8 @@ import json
 import httpx2 as httpx  # the HTTP client the openai package is built on
 import pytest
 
-from annotation.judge import EmerJudge, JudgeError, first_number
-from cluelab.settings import get_settings
+from annotation.evaluation.judge import EmerJudge, JudgeError, first_number
+from core.settings import get_settings
 
 
 def _reply(text: str) -> httpx.Response:

@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import accuracy_score, f1_score, recall_score
 
-from annotation.formats.common import ExportRow
-from annotation.metrics import (
+from annotation.evaluation.metrics import (
     classification_metrics,
     clue_overlap_proxy,
     evaluate_rows,
@@ -16,6 +15,7 @@ from annotation.metrics import (
     split_labels,
     wheel_scores,
 )
+from annotation.formats.common import ExportRow
 
 LABELS = ["neutral", "angry", "happy", "sad", "worried", "surprise"]
 

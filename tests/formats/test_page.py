@@ -10,8 +10,8 @@ from streamlit.testing.v1 import AppTest
 
 from annotation.datasets import create_dataset
 from annotation.formats.service import import_file
+from annotation.jobs import run_job_inline
 from cluelab.bootstrap import init_database
-from cluelab.jobs import run_job_inline
 from db.engine import get_engine
 from db.models import ModelVersion, Prediction
 from db.queries.references import clip_ids_by_name
@@ -81,7 +81,7 @@ def test_lead_imports_from_a_server_path_and_downloads_an_export(seeded):
 
 def test_scoring_job_reports_a_missing_judge(seeded):
     from annotation.formats.jobs import EVALUATE_KIND
-    from cluelab.jobs import enqueue
+    from annotation.jobs import enqueue
 
     job_id = enqueue(EVALUATE_KIND, params={"dataset_id": seeded["dataset"], "reference": "reference:emer-gt",
                                             "systems": [f"model:{seeded['version']}"], "use_judge": True})
@@ -91,7 +91,7 @@ def test_scoring_job_reports_a_missing_judge(seeded):
 
 def test_scoring_job_returns_the_table(seeded):
     from annotation.formats.jobs import EVALUATE_KIND
-    from cluelab.jobs import enqueue
+    from annotation.jobs import enqueue
 
     job_id = enqueue(EVALUATE_KIND, params={"dataset_id": seeded["dataset"], "reference": "reference:emer-gt",
                                             "systems": [f"model:{seeded['version']}", "consensus"]})

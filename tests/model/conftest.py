@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 from sqlalchemy.engine import Engine
 
-from cluelab.settings import get_settings
+from core.settings import get_settings
 from db.engine import get_engine
 from db.migrate import upgrade_to_head
 from db.models import Clip, Consensus, Dataset
-from db.queries import models as q
+from db.queries import model_versions as q
 from db.queries.users import create_user
 from model.baseline.backend import EXTRACTOR_VERSIONS
 

@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from annotation.vocabulary import LABEL_SETS, Aspect
-from cluelab.settings import get_settings
+from core.settings import get_settings
+from core.vocabulary import LABEL_SETS, Aspect
 from model.base import (
     ClipInput,
     ClipPrediction,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typer.testing import CliRunner
 
-from model.cli import console, model_app
+from cluelab.model_cli import console, model_app
 from tests.model.conftest import add_labelled_clips
 
 

@@ -6,11 +6,11 @@ import pytest
 from sqlmodel import Session, select
 
 import model.jobs  # noqa: F401 — registers the model job kinds
-from annotation.vocabulary import JobState
-from cluelab.jobs import enqueue, run_job_inline
+from annotation.jobs import enqueue, run_job_inline
+from core.vocabulary import JobState
 from db.models import Clip, ClipFeature, Prediction
-from db.queries import models as q
-from model.training import promote
+from db.queries import model_versions as q
+from model.jobs import promote_and_repredict
 from tests.model.conftest import add_labelled_clips, talking_clip
 
 
@@ -27,7 +27,7 @@ def _media_clip(session, *, dataset_id, name, media, data_dir) -> Clip:
 
 @pytest.mark.slow
 def test_predict_job_records_a_corrupt_clip_and_finishes(app_db, dataset, lead):
-    from cluelab.settings import get_settings
+    from core.settings import get_settings
 
     data_dir = get_settings().data_dir
     media = talking_clip(data_dir / "media" / "good", "good", "I really love this place, it makes me so happy.")
@@ -80,7 +80,7 @@ def test_train_job_then_promote_repredicts_only_unlabelled_clips(app_db, dataset
     assert job.done == job.total == 4
     version_id = job.result["model_version_id"]
 
-    result = promote(version_id=version_id, user=lead)
+    result = promote_and_repredict(version_id=version_id, user=lead)
     repredict = run_job_inline(result["repredict_job_id"])
     assert repredict.state == JobState.done.value, repredict.error
     with Session(app_db) as session:
@@ -117,7 +117,7 @@ def test_prediction_compares_a_voice_with_its_speakers_usual_pitch(app_db, datas
 
 @pytest.mark.slow
 def test_prediction_gives_a_clip_without_transcript_the_asr_transcript(app_db, dataset):
-    from cluelab.settings import get_settings
+    from core.settings import get_settings
     from model.inference import predict_dataset
 
     data_dir = get_settings().data_dir

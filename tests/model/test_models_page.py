@@ -7,8 +7,8 @@ from pathlib import Path
 from sqlmodel import Session
 from streamlit.testing.v1 import AppTest
 
-from cluelab.jobs import list_jobs
-from db.queries import models as q
+from annotation.jobs import list_jobs
+from db.queries import model_versions as q
 from model.training import train_version
 from tests.model.conftest import add_labelled_clips
 

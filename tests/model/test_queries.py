@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlmodel import Session
 
-from db.queries import models as q
+from db.queries import model_versions as q
 from model.baseline.backend import EXTRACTOR_VERSIONS
 from tests.model.conftest import add_labelled_clips
 

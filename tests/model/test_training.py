@@ -6,7 +6,7 @@ import pytest
 from sqlmodel import Session
 
 from annotation.permissions import PermissionDenied
-from db.queries import models as q
+from db.queries import model_versions as q
 from model.baseline.backend import EXTRACTOR_VERSIONS
 from model.training import build_snapshot, is_held_out, promote, train_version
 from tests.model.conftest import add_labelled_clips

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from annotation.vocabulary import ASPECTS, ClipStatus
+from core.vocabulary import ASPECTS, ClipStatus
 from db.models import Clip, Dataset, ModelVersion, Prediction, User
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlmodel import Session
 
-from annotation.annotate import (
+from annotation.labelling.annotate import (
     Adjudicated,
     AlreadyFinished,
     AnnotationInput,
@@ -16,9 +16,9 @@ from annotation.annotate import (
     save_draft,
     submit,
 )
+from annotation.labelling.queue import next_clip
 from annotation.permissions import PermissionDenied
-from annotation.queue import next_clip
-from annotation.vocabulary import ASPECTS
+from core.vocabulary import ASPECTS
 from db.models import Annotation, Consensus
 from db.queries.annotations import StaleEdit
 from tests.queue.factories import make_dataset, make_users

@@ -10,10 +10,10 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from annotation.annotate import AnnotationInput, LeaseLost, skip, submit
+from annotation.labelling.annotate import AnnotationInput, LeaseLost, skip, submit
+from annotation.labelling.queue import assign_clips, dataset_progress, next_clip, set_overlap
 from annotation.permissions import PermissionDenied
-from annotation.queue import assign_clips, dataset_progress, next_clip, set_overlap
-from annotation.vocabulary import ASPECTS, AnnotationStatus, ClipStatus
+from core.vocabulary import ASPECTS, AnnotationStatus, ClipStatus
 from db.models import Annotation, Assignment, utcnow
 from tests.queue.factories import make_dataset, make_users
 
@@ -199,7 +199,7 @@ def test_filled_clips_are_passed_over_and_reopen_when_a_lead_raises_overlap(db_e
 
 
 def test_a_clip_sent_back_from_adjudication_reopens_at_once(db_engine):
-    from annotation.adjudication import send_back
+    from annotation.labelling.adjudication import send_back
 
     dataset, clips = make_dataset(db_engine, clips=4, overlap=1, strategy="sequential")
     (lead,) = make_users(db_engine, ["lead"], roles=["lead"])

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from sqlmodel import Session
 
-from annotation.records import ReferenceRecord
+from annotation.ingest.records import ReferenceRecord
 from db.models import Clip, Consensus, Dataset, ModelVersion, Prediction, User
 from db.queries.references import store_references
 

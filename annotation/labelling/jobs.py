@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlmodel import Session
 
-from annotation.adjudication import auto_accept
-from cluelab.jobs import JobContext, job
+from annotation.labelling.adjudication import auto_accept
+from core.jobs import JobContext, job
 from db.engine import get_engine
 
 

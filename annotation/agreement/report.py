@@ -17,7 +17,6 @@ import numpy as np
 import pandas as pd
 from sqlmodel import Session
 
-from annotation.adjudication import vote_label
 from annotation.agreement import (
     Estimate,
     agreement_estimate,
@@ -28,8 +27,9 @@ from annotation.agreement import (
 )
 from annotation.agreement.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED, estimate
 from annotation.agreement.clues import ClueText, edit_effort, semantic_agreement
-from annotation.consensus import Vote, dawid_skene
-from annotation.vocabulary import ASPECTS, REASONING_RATINGS, AnnotationStatus
+from annotation.labelling.adjudication import vote_label
+from annotation.labelling.consensus import Vote, dawid_skene
+from core.vocabulary import ASPECTS, REASONING_RATINGS, AnnotationStatus
 from db.models import Annotation
 from db.queries import clips as clip_queries
 from db.queries import consensus as queries

@@ -15,13 +15,14 @@ from __future__ import annotations
 import re
 import warnings
 from collections.abc import Mapping, Sequence
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score
 
-from annotation.vocabulary import Aspect
+from annotation.text import normalized_edit_distance
+from core.vocabulary import Aspect
 
 Level = Literal["level1", "level2"]
 
@@ -235,7 +236,7 @@ def clue_overlap_proxy(references: Sequence[Mapping[str, str]], predictions: Seq
     mean similarity of this set's mismatched pairs. Aspects empty on both sides
     are left out of that aspect's mean.
     """
-    from model.embeddings import embed
+    from annotation.embeddings import embed
 
     _check_pairs(references, predictions)
     out: dict[str, float] = {}
@@ -262,7 +263,7 @@ def clue_overlap_proxy(references: Sequence[Mapping[str, str]], predictions: Seq
 
 def paragraph_overlap_proxy(references: Sequence[str], predictions: Sequence[str]) -> float:
     """The same proxy on whole reasoning paragraphs (when no aspects are available)."""
-    from model.embeddings import embed
+    from annotation.embeddings import embed
 
     _check_pairs(references, predictions)
     matched, chance = _row_cosines(embed(references), embed(predictions))
@@ -276,7 +277,7 @@ def _clues_of(row) -> dict[str, str]:  # noqa: ANN001 - an ExportRow
     if any((row.clues or {}).values()):
         return dict(row.clues)
     if row.reasoning:
-        from annotation.aspects import split_paragraph
+        from annotation.evaluation.aspects import split_paragraph
 
         return split_paragraph(row.reasoning).clues
     return {}
@@ -285,7 +286,7 @@ def _clues_of(row) -> dict[str, str]:  # noqa: ANN001 - an ExportRow
 def _text_of(row) -> str:  # noqa: ANN001
     if row.reasoning:
         return row.reasoning
-    from annotation.aspects import merge_aspects
+    from annotation.evaluation.aspects import merge_aspects
 
     return merge_aspects(row.clues, emotion=row.emotion, language=row.language) if any(row.clues.values()) else ""
 
@@ -295,7 +296,7 @@ def evaluate_rows(reference: Sequence, systems: Mapping[str, Sequence],
     """One row per system: clips matched, classification, wheel and clue-overlap figures.
 
     `reference` and each system are `ExportRow`s; clips pair up by name. The
-    judge columns appear when an `annotation.judge.EmerJudge` is given.
+    judge columns appear when an `annotation.evaluation.judge.EmerJudge` is given.
     """
     by_name = {r.name: r for r in reference}
     table = []
@@ -327,3 +328,59 @@ def evaluate_rows(reference: Sequence, systems: Mapping[str, Sequence],
                 record["label_overlap"] = float(np.mean([judge.label_overlap(t, p) for t, p in texts]))
         table.append(record)
     return pd.DataFrame(table)
+
+
+# Model quality on held-out consensus (the Models page and training reports).
+def emotion_metrics(truth: list[str], predicted: list[str], labels: list[str]) -> dict[str, Any]:
+    """Accuracy (= WAR), weighted F1 (MER2023), UAR (DFEW), plus per-class F1 and confusion."""
+    from sklearn.metrics import confusion_matrix
+
+    if not truth:
+        return {"n": 0}
+    present = [label for label in labels if label in set(truth) | set(predicted)]
+    seen = [label for label in labels if label in set(truth)]
+    per_class = f1_score(truth, predicted, labels=seen, average=None, zero_division=0)
+    scores = classification_metrics(truth, predicted)
+    return {
+        "n": len(truth),
+        **{name: round(value, 4) for name, value in scores.items()},
+        "per_class_f1": {label: round(float(v), 4) for label, v in zip(seen, per_class)},
+        "confusion": {"labels": present,
+                      "matrix": confusion_matrix(truth, predicted, labels=present).astype(int).tolist()},
+    }
+
+
+def clue_similarity(predicted: list[dict[str, str]], reference: list[dict[str, str]]) -> dict[str, float]:
+    """Mean embedding cosine between predicted and consensus clue, per aspect (pairs with a reference only)."""
+    from annotation.embeddings import embed
+
+    out: dict[str, float] = {}
+    for aspect in Aspect:
+        pairs = [(p.get(aspect.value, ""), r.get(aspect.value, "")) for p, r in zip(predicted, reference)
+                 if (r.get(aspect.value) or "").strip()]
+        if not pairs:
+            continue
+        a = embed([p for p, _ in pairs])
+        b = embed([r for _, r in pairs])
+        out[aspect.value] = round(float(np.mean(np.sum(a * b, axis=1))), 4)
+    return out
+
+
+def clue_overlap(predicted: list[dict[str, str]], reference: list[dict[str, str]]) -> dict[str, float]:
+    """The EMER-scale offline proxy (0 = chance, 10 = same text)."""
+    if len(reference) < 2:
+        return {}
+    return {k: round(v, 3) for k, v in clue_overlap_proxy(reference, predicted).items() if not k.endswith("_chance")}
+
+
+def edit_distance_from_model(pairs: list[tuple[dict[str, str], dict[str, str]]]) -> dict[str, float]:
+    """Mean normalised edit distance from the model's clues to the annotators' submitted clues, per aspect."""
+    out: dict[str, float] = {}
+    for aspect in Aspect:
+        values = [normalized_edit_distance(model.get(aspect.value, "") or "", human.get(aspect.value, "") or "")
+                  for model, human in pairs if aspect.value in human]
+        if values:
+            out[aspect.value] = round(float(np.mean(values)), 4)
+    if out:
+        out["mean"] = round(float(np.mean(list(out.values()))), 4)
+    return out

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import httpx2 as httpx  # the HTTP client the openai package is built on
 
-from cluelab.settings import get_settings
+from core.settings import get_settings
 
 EXTRACT_CLUES = (
     "Please act as an expert in the field of emotions. Below is a description of a person in a video. "

@@ -16,15 +16,16 @@ import sqlalchemy as sa
 from pydantic import BaseModel, Field, field_validator
 from sqlmodel import Session, select
 
+from annotation.labelling.queue import QueueError, next_lease
 from annotation.permissions import PermissionDenied, require
-from annotation.queue import QueueError, next_lease
-from annotation.vocabulary import (
+from core.vocabulary import (
     ASPECTS,
     REASONING_RATINGS,
     AnnotationStatus,
     ClipStatus,
     Role,
 )
+from db.engine import write_transaction
 from db.models import Annotation, Assignment, Clip, Dataset, Prediction, User, utcnow
 from db.queries import annotations as aq
 from db.queries import assignments as q
@@ -181,7 +182,7 @@ def save_draft(session: Session, *, user: User, clip_id: int, values: Annotation
                seconds_spent: float | None = None) -> Annotation:
     """Store the form as the user's draft for the clip (creating it on first save)."""
     require(user, Role.annotator, action="save a draft")
-    with q.write_transaction(session):
+    with write_transaction(session):
         annotation = aq.get_for(session, clip_id=clip_id, user_id=user.id)
         data = _now_values(values, seconds_spent)
         if annotation is None:
@@ -203,7 +204,7 @@ def submit(session: Session, *, user: User, clip_id: int, values: AnnotationInpu
            seconds_spent: float | None = None) -> Annotation:
     """Validate and submit; the slot becomes done. Raises InvalidAnnotation, LeaseLost or AlreadyFinished."""
     require(user, Role.annotator, action="submit an annotation")
-    with q.write_transaction(session):
+    with write_transaction(session):
         clip = q.lock_clip(session, clip_id=clip_id)
         if clip is None:
             raise QueueError(f"No clip with id {clip_id}.")
@@ -228,7 +229,7 @@ def skip(session: Session, *, user: User, clip_id: int, reason: str, note: str =
         raise QueueError(f"Choose a skip reason: {', '.join(SKIP_REASONS.values())}.")
     if reason == "other" and not note.strip():
         raise QueueError("Say why you skip this clip.")
-    with q.write_transaction(session):
+    with write_transaction(session):
         clip = q.lock_clip(session, clip_id=clip_id)
         if clip is None:
             raise QueueError(f"No clip with id {clip_id}.")
@@ -276,7 +277,7 @@ def edit_submission(session: Session, *, user: User, annotation_id: int, expecte
                     values: AnnotationInput) -> Annotation:
     """Change a submitted annotation; StaleEdit if it changed since `expected_version` was read."""
     require(user, Role.annotator, action="edit an annotation")
-    with q.write_transaction(session):
+    with write_transaction(session):
         annotation = aq.get(session, annotation_id=annotation_id)
         if annotation is None or annotation.user_id != user.id:
             raise PermissionDenied("You can edit only your own annotations.")

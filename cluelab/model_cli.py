@@ -1,7 +1,7 @@
 """`cluelab predict | train | evaluate | models | promote`: the model commands, run in this process.
 
-Register on the main app with one line each, e.g. `app.command("predict")(model.cli.predict)`, or all at
-once with `app.add_typer(model.cli.model_app, name="model")` for `cluelab model predict ...`.
+Register on the main app with one line each, e.g. `app.command("predict")(cluelab.model_cli.predict)`, or all at
+once with `app.add_typer(cluelab.model_cli.model_app, name="model")` for `cluelab model predict ...`.
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ def evaluate(version: int = typer.Argument(..., help="Model version id."),
 @model_app.command("models")
 def models(dataset: str | None = typer.Option(None, help="Only this dataset's versions.")) -> None:
     """List model versions with their held-out metrics."""
-    from db.queries.models import list_versions
+    from db.queries.model_versions import list_versions
 
     with Session(get_engine()) as session:
         rows = list_versions(session, dataset_id=_dataset_id(dataset) if dataset else None)
@@ -89,7 +89,7 @@ def promote_command(version: int = typer.Argument(..., help="Model version id.")
     promote(version_id=version, user=cli_actor(), repredict=False)
     console.print(f"version {version} is active")
     if repredict:
-        from db.queries.models import get_version
+        from db.queries.model_versions import get_version
 
         with Session(get_engine()) as session:
             row = get_version(session, version_id=version)

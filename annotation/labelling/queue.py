@@ -16,7 +16,8 @@ from typing import Any
 from sqlmodel import Session, select
 
 from annotation.permissions import require
-from annotation.vocabulary import AnnotationStatus, ClipStatus, QueueStrategy, Role
+from core.vocabulary import AnnotationStatus, ClipStatus, QueueStrategy, Role
+from db.engine import write_transaction
 from db.models import Assignment, Clip, Dataset, User, utcnow
 from db.queries import annotations as annotation_queries
 from db.queries import assignments as q
@@ -57,7 +58,7 @@ def next_lease(session: Session, *, user: User, dataset_id: int) -> Assignment |
     held = q.live_lease(session, user_id=user.id, dataset_id=dataset_id, now=now)
     if held is not None and (held.expires_at is None or held.expires_at - now > lease_length(dataset) / 2):
         return held
-    with q.write_transaction(session):
+    with write_transaction(session):
         held = q.live_lease(session, user_id=user.id, dataset_id=dataset_id, now=now)
         if held is not None:
             if held.expires_at is not None:  # still working on it: extend the lease
@@ -70,7 +71,7 @@ def next_lease(session: Session, *, user: User, dataset_id: int) -> Assignment |
 def release(session: Session, *, user: User, clip_id: int) -> None:
     """Give a leased clip back to the pool (the user's draft stays)."""
     require(user, Role.annotator, action="release a clip")
-    with q.write_transaction(session):
+    with write_transaction(session):
         assignment = q.assignment_for(session, clip_id=clip_id, user_id=user.id)
         if assignment is not None and assignment.state == q.ACTIVE:
             q.finish(session, assignment=assignment, state=q.RELEASED)
@@ -99,7 +100,7 @@ def assign_clips(session: Session, *, user: User, dataset_id: int, clip_ids: Seq
                  annotator_ids: Sequence[int]) -> AssignResult:
     """Reserve slots on `clip_ids` for each named annotator (no lease expiry), within overlap."""
     require(user, Role.lead, action="assign clips")
-    with q.write_transaction(session):
+    with write_transaction(session):
         dataset = _dataset(session, dataset_id)
         annotators = [session.get(User, a) for a in annotator_ids]
         missing = [a for a, u in zip(annotator_ids, annotators) if u is None]
@@ -141,7 +142,7 @@ def set_overlap(session: Session, *, user: User, dataset_id: int, overlap: int,
     require(user, Role.lead, action="change overlap")
     if not 1 <= overlap <= 50:
         raise QueueError("Overlap must be between 1 and 50.")
-    with q.write_transaction(session):
+    with write_transaction(session):
         dataset = _dataset(session, dataset_id)
         if clip_ids is None:
             dataset.overlap = overlap
@@ -164,7 +165,7 @@ def set_strategy(session: Session, *, user: User, dataset_id: int, strategy: str
     except ValueError:
         names = ", ".join(s.value for s in QueueStrategy)
         raise QueueError(f"Unknown strategy {strategy!r}: choose {names}.") from None
-    with q.write_transaction(session):
+    with write_transaction(session):
         dataset = _dataset(session, dataset_id)
         dataset.strategy = strategy
         if lease_minutes is not None:

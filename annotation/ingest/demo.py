@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from annotation.media import ffmpeg_binary
+from annotation.ingest.media import ffmpeg_binary
 
 WIDTH, HEIGHT, FPS = 640, 360, 25
 # Face geometry in pixels, tuned so the face models read the drawn expressions (see tests).

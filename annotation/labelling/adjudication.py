@@ -19,7 +19,7 @@ import numpy as np
 from sqlmodel import Session
 
 from annotation.agreement.clues import clip_similarity, default_embed
-from annotation.consensus import (
+from annotation.labelling.consensus import (
     DEFAULT_CLUE_SIMILARITY,
     DawidSkeneResult,
     EmotionConsensus,
@@ -32,7 +32,7 @@ from annotation.consensus import (
     rating_consensus,
 )
 from annotation.permissions import require
-from annotation.vocabulary import ASPECTS, AnnotationStatus, Aspect, Role
+from core.vocabulary import ASPECTS, AnnotationStatus, Aspect, Role
 from db.models import Annotation, Clip, Consensus, Dataset, Prediction, User
 from db.queries import assignments as assignment_queries
 from db.queries import clips as clip_queries

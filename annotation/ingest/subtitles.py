@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from annotation.records import WordTiming
+from annotation.ingest.records import WordTiming
 from annotation.text import has_cjk, tokenize
 
 _TIME = r"(\d{1,2}):(\d{2}):(\d{2})[,.](\d{1,3})|(\d{1,2}):(\d{2})[,.](\d{1,3})"

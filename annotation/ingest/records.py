@@ -1,4 +1,4 @@
-"""Plain records that importers produce and `annotation.importer` stores.
+"""Plain records that importers produce and `annotation.ingest.importer` stores.
 
 Every format reader (folder, manifest, EMER, MERR, MER-Factory, label files)
 turns its input into these, so storing, de-duplicating and reporting happen in

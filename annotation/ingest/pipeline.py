@@ -15,8 +15,8 @@ from pathlib import Path
 
 from sqlmodel import Session
 
-from annotation.media import MediaError, MediaResult, file_hash, process_file
-from cluelab.settings import get_settings
+from annotation.ingest.media import MediaError, MediaResult, file_hash, process_file
+from core.settings import get_settings
 from db.engine import get_engine
 from db.queries import clips as clip_queries
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from annotation.text import detect_language, split_sentences
-from annotation.vocabulary import Aspect
+from core.vocabulary import Aspect
 
 CONCLUSION = "conclusion"
 
@@ -163,7 +163,7 @@ class SentenceAspectClassifier:
     def __init__(self, extra_examples: Mapping[str, Sequence[str]] | None = None) -> None:
         from sklearn.linear_model import LogisticRegression
 
-        from model.embeddings import embed
+        from annotation.embeddings import embed
 
         texts, labels = [], []
         for label, sentences in _EXAMPLES.items():

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from annotation.ingest import ingest_clips
-from cluelab.jobs import JobCancelled, JobContext, job
+from annotation.ingest.pipeline import ingest_clips
+from core.jobs import JobCancelled, JobContext, job
 
 
 @job("ingest")

@@ -13,12 +13,12 @@ from pathlib import Path
 
 from sqlmodel import Session
 
-from annotation.media import MEDIA_SUFFIXES, file_hash
+from annotation.ingest.media import MEDIA_SUFFIXES, file_hash
+from annotation.ingest.records import ClipRecord, ImportReport, ParsedImport, RowError
+from annotation.ingest.subtitles import SUBTITLE_SUFFIXES, find_subtitle, read_subtitle_file
 from annotation.permissions import require
-from annotation.records import ClipRecord, ImportReport, ParsedImport, RowError
-from annotation.subtitles import SUBTITLE_SUFFIXES, find_subtitle, read_subtitle_file
 from annotation.text import detect_language
-from annotation.vocabulary import ClipStatus, Role
+from core.vocabulary import ClipStatus, Role
 from db.models import Clip, Dataset, User
 from db.queries import audit
 from db.queries import clips as clip_queries

@@ -1,0 +1,1 @@
+"""Evaluation: model-quality metrics, clue aspects of reasoning paragraphs, and the EMER LLM judge."""

@@ -1,0 +1,1 @@
+"""Ingest: importing manifests and folders, uploads, subtitles, media processing, the demo dataset."""
