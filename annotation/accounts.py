@@ -1,4 +1,4 @@
-"""Account management as domain actions: each checks that the actor is an admin."""
+"""Accounts: signing in, the signed-in user, and management by admins (each write checks the actor's role)."""
 
 from __future__ import annotations
 
@@ -9,19 +9,23 @@ from sqlmodel import Session
 
 from annotation.permissions import require
 from core.vocabulary import Role
+from db.engine import unit_of_work, with_session
 from db.models import User
 from db.queries import audit
 from db.queries import users as user_queries
 from db.queries.users import AccountError
 
-__all__ = ["AccountError", "create_account", "list_accounts", "reset_password", "set_account_active", "set_account_roles"]
+__all__ = ["AccountError", "active_user", "authenticate", "create_account", "list_accounts", "reset_password",
+           "set_account_active", "set_account_roles", "users_by_id"]
 
 
+@with_session
 def list_accounts(session: Session, *, actor: User | None) -> Sequence[User]:
     require(actor, Role.admin, action="listing accounts")
     return user_queries.list_users(session)
 
 
+@unit_of_work
 def create_account(session: Session, *, actor: User | None, username: str, password: str,
                    roles: Iterable[Role | str], display_name: str = "") -> User:
     require(actor, Role.admin, action="creating accounts")
@@ -32,6 +36,7 @@ def create_account(session: Session, *, actor: User | None, username: str, passw
     return user
 
 
+@unit_of_work
 def set_account_roles(session: Session, *, actor: User | None, user_id: int, roles: Iterable[Role | str]) -> User:
     require(actor, Role.admin, action="changing roles")
     user = _get(session, user_id)
@@ -43,6 +48,7 @@ def set_account_roles(session: Session, *, actor: User | None, user_id: int, rol
     return user
 
 
+@unit_of_work
 def reset_password(session: Session, *, actor: User | None, user_id: int, password: str | None = None) -> str:
     """Set a new password (random when none is given) and return it, to show once."""
     require(actor, Role.admin, action="resetting passwords")
@@ -53,6 +59,7 @@ def reset_password(session: Session, *, actor: User | None, user_id: int, passwo
     return password
 
 
+@unit_of_work
 def set_account_active(session: Session, *, actor: User | None, user_id: int, active: bool) -> User:
     require(actor, Role.admin, action="activating accounts")
     user = _get(session, user_id)
@@ -68,3 +75,24 @@ def _get(session: Session, user_id: int) -> User:
     if user is None:
         raise AccountError(f"no user with id {user_id}")
     return user
+
+
+@unit_of_work
+def authenticate(session: Session, *, username: str, password: str) -> User | None:
+    """The active user with this name and password, else None (a stale hash is upgraded on the way)."""
+    return user_queries.authenticate(session, username=username, password=password)
+
+
+@with_session
+def active_user(session: Session, *, user_id: int | None) -> User | None:
+    """The account behind a signed-in id, or None when it is gone or deactivated."""
+    if user_id is None:
+        return None
+    user = user_queries.get_user(session, user_id=user_id)
+    return user if user is not None and user.active else None
+
+
+@with_session
+def users_by_id(session: Session, *, user_ids: Iterable[int]) -> dict[int, User]:
+    """Accounts by id, for showing names beside work."""
+    return user_queries.users_by_id(session, user_ids=user_ids)

@@ -1,4 +1,4 @@
-"""Dataset management as domain actions (lead): create, import, start ingest, overview."""
+"""Datasets: create, import and upload (lead), the overview, and browsing clips and their references."""
 
 from __future__ import annotations
 
@@ -11,9 +11,11 @@ from annotation.ingest.importer import import_parsed, read_source
 from annotation.ingest.records import ImportReport
 from annotation.permissions import require
 from core.vocabulary import LABEL_SETS, Role
-from db.models import Dataset, User
+from db.engine import unit_of_work, with_session
+from db.models import Clip, Dataset, Reference, User
 from db.queries import audit
 from db.queries import clips as clip_queries
+from db.queries import references as reference_queries
 
 
 class DatasetError(ValueError):
@@ -26,11 +28,13 @@ class DatasetOverview:
     counts: dict[str, int]
 
 
+@with_session
 def overview(session: Session) -> list[DatasetOverview]:
     return [DatasetOverview(d, clip_queries.dataset_counts(session, dataset_id=d.id))
             for d in clip_queries.list_datasets(session)]
 
 
+@unit_of_work
 def create_dataset(session: Session, *, actor: User | None, name: str, label_set: str = "mer2023",
                    overlap: int = 3, open_vocabulary: bool = False, language: str = "auto",
                    description: str = "") -> Dataset:
@@ -48,6 +52,7 @@ def create_dataset(session: Session, *, actor: User | None, name: str, label_set
     return dataset
 
 
+@unit_of_work
 def import_into(session: Session, *, actor: User | None, dataset_id: int, source: Path) -> ImportReport:
     """Import a server-side folder or manifest into a dataset (media processed later by an ingest job)."""
     require(actor, Role.lead, action="importing clips")
@@ -75,3 +80,23 @@ def save_uploads(*, actor: User | None, dataset_id: int, files: list[tuple[str, 
     _, refused = write_uploads(folder, files, allowed_suffixes=MEDIA_SUFFIXES | set(SUBTITLE_SUFFIXES),
                                max_bytes=max_bytes)
     return folder, refused
+
+
+@with_session
+def list_datasets(session: Session) -> list[Dataset]:
+    return list(clip_queries.list_datasets(session))
+
+
+@with_session
+def search_clips(session: Session, *, dataset_id: int, status: str | None = None, text: str = "",
+                 has_video: bool | None = None, limit: int = 200, offset: int = 0) -> tuple[list[Clip], int]:
+    """One page of a dataset's clips matching the filters, and how many match in all."""
+    rows, total = clip_queries.search_clips(session, dataset_id=dataset_id, status=status, text=text,
+                                            has_video=has_video, limit=limit, offset=offset)
+    return list(rows), total
+
+
+@with_session
+def clip_references(session: Session, *, clip_id: int) -> list[Reference]:
+    """Imported systems' labels and reasoning for one clip."""
+    return reference_queries.references_for_clip(session, clip_id=clip_id)

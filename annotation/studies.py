@@ -28,6 +28,7 @@ from annotation.formats.common import ExportRow
 from annotation.formats.export_service import SourceRef, gather_rows
 from annotation.permissions import PermissionDenied, has_role, require
 from core.vocabulary import REASONING_RATINGS, Role
+from db.engine import unit_of_work, with_session
 from db.models import Clip, Study, StudyItem, User
 from db.queries import clips as clip_queries
 from db.queries import studies as queries
@@ -70,6 +71,7 @@ def output_text(row: ExportRow) -> str:
     return ""
 
 
+@unit_of_work
 def create_study(session: Session, *, user: User, dataset_id: int, name: str, systems: list[str], clip_count: int,
                  seed: int, description: str = "", raters: list[int] | None = None) -> Study:
     """A draft study of `systems` on `clip_count` clips (drawn with `seed`) that every system covers."""
@@ -125,6 +127,7 @@ def create_study(session: Session, *, user: User, dataset_id: int, name: str, sy
     return queries.add_study(session, study=study, items=items)
 
 
+@unit_of_work
 def set_study_status(session: Session, *, user: User, study_id: int, status: str) -> Study:
     """Open a study to raters or close it (its owner or a lead)."""
     if status not in STATUSES:
@@ -160,6 +163,7 @@ def raters_of(session: Session, *, study: Study) -> list[User]:
     return [u for u in people if u.id in invited] if invited else people
 
 
+@with_session
 def eligible_raters(session: Session) -> list[User]:
     """Everyone who may be invited to rate: annotators, researchers and leads."""
     return user_queries.users_with_roles(session, roles=[r.value for r in RATER_ROLES])
@@ -266,19 +270,23 @@ def blind_clip(session: Session, *, user: User, study_id: int, clip_id: int | No
                      clips_total=len(order), rank=rank, finished=done[rank])
 
 
+@with_session
 def next_items_for(session: Session, *, user: User, study_id: int) -> BlindClip | None:
     """The rater's next unfinished clip with its K blind outputs; None when all are rated."""
     return blind_clip(session, user=user, study_id=study_id)
 
 
+@with_session
 def studies_to_rate(session: Session, *, user: User) -> list[Study]:
     return [s for s in queries.list_studies(session, status="open") if may_rate(user, s)]
 
 
+@with_session
 def clip_for(session: Session, *, clip_id: int) -> Clip | None:
     return clip_queries.get_clip(session, clip_id=clip_id)
 
 
+@unit_of_work
 def rate(session: Session, *, user: User, item_id: int, rating: int, comment: str = "") -> None:
     """Save (or change) this rater's own 1–4 rating of one output."""
     item = queries.get_item(session, item_id=item_id)
@@ -304,6 +312,7 @@ class StudyProgress:
     expected: int
 
 
+@with_session
 def studies_with_progress(session: Session) -> list[StudyProgress]:
     """Every study with ratings done and expected (items × raters)."""
     items, ratings = queries.item_counts(session), queries.rating_counts(session)
@@ -374,6 +383,7 @@ def _pairwise(matrix: pd.DataFrame, alpha: float) -> pd.DataFrame:
     return table
 
 
+@with_session
 def results(session: Session, *, study_id: int, resamples: int = 2000, seed: int = 0,
             alpha: float = 0.05) -> StudyResults:
     """Per-system means with percentile bootstrap CIs over clips, rater agreement and significance tests.

@@ -12,10 +12,10 @@ import typer
 from rich.table import Table
 from sqlmodel import Session
 
+from cluelab import model_cli
 from cluelab.console import BarProgress, cli_actor, console, dataset_or_fail, fail
 from core.settings import get_settings
 from core.vocabulary import LABEL_SETS, Role
-from model import cli as model_cli
 
 app = typer.Typer(help="ClueLab: annotate and review explainable multimodal emotion recognition.",
                   no_args_is_help=True, pretty_exceptions_show_locals=False)

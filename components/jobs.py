@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import streamlit as st
 
 from annotation import jobs
 from core.vocabulary import JobState
-from db.models import utcnow
 
 FINISHED = {JobState.done.value, JobState.failed.value, JobState.cancelled.value}
 
@@ -27,7 +28,7 @@ def _draw(job_id: int) -> bool:
                 st.markdown(f"- **{item['item']}**: {item['error']}")
     if row.state == JobState.failed.value:
         st.error(row.error or "failed")
-    if row.state == JobState.queued.value and (utcnow() - row.created_at).total_seconds() > 10:
+    if row.state == JobState.queued.value and (datetime.now(timezone.utc) - _aware(row.created_at)).total_seconds() > 10:
         st.caption("Waiting for a worker — is `cluelab worker` (or `cluelab serve`) running?")
     return row.state not in FINISHED
 
@@ -64,3 +65,8 @@ def jobs_table(limit: int = 30) -> None:
             if row.log:
                 with st.expander("Log"):
                     st.code(row.log[-3000:], language=None)
+
+
+def _aware(moment: datetime) -> datetime:
+    # SQLite hands back naive datetimes; they are stored in UTC.
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)

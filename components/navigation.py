@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import streamlit as st
 
 from core.vocabulary import Role
-from db.models import User
+
+if TYPE_CHECKING:
+    from db.models import User
 
 
 @dataclass(frozen=True)

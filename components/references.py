@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import streamlit as st
 
 from core.vocabulary import ASPECTS
-from db.models import Reference
+
+if TYPE_CHECKING:
+    from db.models import Reference
 
 LANGUAGE_NAMES = {"en": "English", "zh": "中文"}
 

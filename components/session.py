@@ -1,33 +1,28 @@
-"""Who is signed in. The user id lives in session_state; the row is read fresh each run."""
+"""Who is signed in. The user id lives in session_state; the account is read fresh each run."""
 
 from __future__ import annotations
 
-import streamlit as st
-from sqlmodel import Session
+from typing import TYPE_CHECKING
 
-from db.engine import get_engine
-from db.models import User
-from db.queries import users as user_queries
+import streamlit as st
+
+from annotation import accounts
+
+if TYPE_CHECKING:
+    from db.models import User
 
 USER_KEY = "user_id"
 
 
 def current_user() -> User | None:
-    user_id = st.session_state.get(USER_KEY)
-    if user_id is None:
-        return None
-    with Session(get_engine(), expire_on_commit=False) as session:
-        user = user_queries.get_user(session, user_id=user_id)
-    if user is None or not user.active:
+    user = accounts.active_user(user_id=st.session_state.get(USER_KEY))
+    if user is None:
         st.session_state.pop(USER_KEY, None)
-        return None
     return user
 
 
 def sign_in(username: str, password: str) -> User | None:
-    with Session(get_engine(), expire_on_commit=False) as session:
-        user = user_queries.authenticate(session, username=username, password=password)
-        session.commit()
+    user = accounts.authenticate(username=username, password=password)
     if user is not None:
         st.session_state[USER_KEY] = user.id
     return user
@@ -36,8 +31,3 @@ def sign_in(username: str, password: str) -> User | None:
 def sign_out() -> None:
     for key in list(st.session_state.keys()):
         del st.session_state[key]
-
-
-def db_session() -> Session:
-    """A session for one page run; use as a context manager."""
-    return Session(get_engine(), expire_on_commit=False)

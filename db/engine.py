@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import functools
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from functools import lru_cache
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from core.settings import get_settings
+
+T = TypeVar("T")
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001
@@ -134,3 +138,44 @@ def write_transaction(session: Session) -> Iterator[None]:
         except BaseException:
             session.rollback()
             raise
+
+
+
+def _called_with_session(args: tuple, kwargs: dict) -> bool:
+    return bool(args and isinstance(args[0], Session)) or "session" in kwargs
+
+
+def with_session(fn: Callable[..., T]) -> Callable[..., T]:
+    """Let a domain read be called without a session (pages, the CLI, jobs): it opens its own.
+
+    Called with a session as its first argument it uses that one, so a caller
+    that already holds a session (a test, another domain call) composes it.
+    """
+
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> T:
+        if _called_with_session(args, kwargs):
+            return fn(*args, **kwargs)
+        with session_scope() as session:
+            return fn(session, *args, **kwargs)
+
+    return run
+
+
+def unit_of_work(fn: Callable[..., T]) -> Callable[..., T]:
+    """Make a domain write one unit of work: the whole call commits, or none of it does.
+
+    Opens its own session when called without one; either way the call runs in
+    `write_transaction`, so callers (pages above all) never commit.
+    """
+
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> T:
+        if _called_with_session(args, kwargs):
+            session = args[0] if args and isinstance(args[0], Session) else kwargs["session"]
+            with write_transaction(session):
+                return fn(*args, **kwargs)
+        with Session(get_engine(), expire_on_commit=False) as session, write_transaction(session):
+            return fn(session, *args, **kwargs)
+
+    return run

@@ -24,7 +24,7 @@ from annotation.evaluation.metrics import (
 from annotation.permissions import require
 from core.settings import get_settings
 from core.vocabulary import Role
-from db.engine import get_engine
+from db.engine import get_engine, with_session
 from db.models import Dataset, ModelVersion, User
 from db.queries import audit
 from db.queries import model_versions as q
@@ -219,3 +219,9 @@ class _Nested:
 
     def log(self, line: str) -> None:
         self.outer.log(line)
+
+
+@with_session
+def list_versions(session: Session, *, dataset_id: int | None = None) -> list[ModelVersion]:
+    """A dataset's model versions, oldest first."""
+    return list(q.list_versions(session, dataset_id=dataset_id))

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from annotation import adjudication
+from annotation.accounts import users_by_id
+from annotation.datasets import list_datasets
 from annotation.jobs import enqueue
+from annotation.labelling import adjudication
 from annotation.permissions import PermissionDenied, has_role
 from components import agreement_charts as charts
 from components.diff_view import render_clue_comparison
@@ -13,18 +15,14 @@ from components.jobs import job_progress
 from components.media import show_clip_media
 from components.session import current_user
 from core.vocabulary import ASPECTS, REASONING_RATINGS, Role
-from db.engine import session_scope
-from db.queries import clips as clip_queries
-from db.queries import users as user_queries
 
 _UNSEEN = "unseen"
 
 
 @st.cache_data(ttl=30, show_spinner="Ranking clips by agreement…")
 def load_queue(dataset_id: int):
-    with session_scope() as session:
-        model = adjudication.dataset_emotion_model(session, dataset_id=dataset_id)
-        return adjudication.adjudication_queue(session, dataset_id=dataset_id, emotion_model=model), model
+    model = adjudication.dataset_emotion_model(dataset_id=dataset_id)
+    return adjudication.adjudication_queue(dataset_id=dataset_id, emotion_model=model), model
 
 
 def step(delta: int, size: int) -> None:
@@ -45,8 +43,7 @@ if not has_role(user, Role.lead):
 if flash := st.session_state.pop("adjudicate.flash", None):
     st.success(flash)
 
-with session_scope() as session:
-    datasets = {d.id: d for d in clip_queries.list_datasets(session)}
+datasets = {d.id: d for d in list_datasets()}
 if not datasets:
     st.info("No datasets yet.")
     st.stop()
@@ -79,10 +76,9 @@ right.button("Next ▶", key="adjudicate.next", on_click=step, args=(1, len(queu
 
 seen_key = f"adjudicate.seen.{item.clip_id}"
 seen = st.session_state.get(seen_key, _UNSEEN)
-with session_scope() as session:
-    proposal = adjudication.propose(session, clip_id=item.clip_id, emotion_model=emotion_model)
-    people = user_queries.users_by_id(session, user_ids=[a.user_id for a in proposal.annotations + proposal.skipped])
-    names = {uid: (u.display_name or u.username) for uid, u in people.items()}
+proposal = adjudication.propose(clip_id=item.clip_id, emotion_model=emotion_model)
+people = users_by_id(user_ids=[a.user_id for a in proposal.annotations + proposal.skipped])
+names = {uid: (u.display_name or u.username) for uid, u in people.items()}
 now = proposal.current.version if proposal.current else None
 if seen == _UNSEEN:
     seen = now
@@ -151,13 +147,12 @@ send = back_col.button("Send back", key="adjudicate.send_back")
 
 if accept_plain or accept_edited:
     try:
-        with session_scope() as session:
-            fresh = adjudication.propose(session, clip_id=clip.id, emotion_model=emotion_model)
-            row = adjudication.accept(
-                session, user=user, proposal=fresh, note=lead_note, seen_version=seen,
-                emotion=chosen_emotion if accept_edited else None, clues=edited_clues if accept_edited else None,
-            )
-            revision = row.revision
+        fresh = adjudication.propose(clip_id=clip.id, emotion_model=emotion_model)
+        row = adjudication.accept(
+            user=user, proposal=fresh, note=lead_note, seen_version=seen,
+            emotion=chosen_emotion if accept_edited else None, clues=edited_clues if accept_edited else None,
+        )
+        revision = row.revision
         st.session_state.pop(seen_key, None)
         finish(f"Consensus for {clip.name} stored (revision {revision}).")
     except adjudication.ConsensusConflict as conflict:
@@ -167,8 +162,7 @@ if accept_plain or accept_edited:
         st.error(str(error))
 elif send:
     try:
-        with session_scope() as session:
-            overlap = adjudication.send_back(session, user=user, clip_id=clip.id, extra=int(extra))
+        overlap = adjudication.send_back(user=user, clip_id=clip.id, extra=int(extra))
         finish(f"{clip.name} sent back: it now needs {overlap} annotations.")
     except (PermissionDenied, ValueError) as error:
         st.error(str(error))

@@ -11,15 +11,14 @@ from annotation.accounts import (
     set_account_active,
     set_account_roles,
 )
-from components.session import current_user, db_session
+from components.session import current_user
 from core.vocabulary import Role
 
 actor = current_user()
 ROLE_NAMES = [r.value for r in Role]
 st.title("Users")
 
-with db_session() as session:
-    accounts = list_accounts(session, actor=actor)
+accounts = list_accounts(actor=actor)
 st.dataframe(pd.DataFrame([{"username": u.username, "name": u.display_name, "roles": ", ".join(u.roles),
                             "active": u.active, "created": u.created_at.strftime("%Y-%m-%d")} for u in accounts]),
              hide_index=True, width="stretch")
@@ -34,10 +33,8 @@ with create:
         password = st.text_input("Password (8+ characters)", type="password")
         if st.form_submit_button("Create", type="primary"):
             try:
-                with db_session() as session:
-                    create_account(session, actor=actor, username=username, password=password, roles=roles,
-                                   display_name=display_name)
-                    session.commit()
+                create_account(actor=actor, username=username, password=password, roles=roles,
+                               display_name=display_name)
                 st.success(f"Created {username}.")
                 st.rerun()
             except AccountError as error:
@@ -51,20 +48,14 @@ with edit:
     save_roles, reset, toggle = st.columns(3)
     try:
         if save_roles.button("Save roles"):
-            with db_session() as session:
-                set_account_roles(session, actor=actor, user_id=target.id, roles=new_roles)
-                session.commit()
+            set_account_roles(actor=actor, user_id=target.id, roles=new_roles)
             st.success("Roles saved.")
             st.rerun()
         if reset.button("Reset password"):
-            with db_session() as session:
-                password = reset_password(session, actor=actor, user_id=target.id)
-                session.commit()
+            password = reset_password(actor=actor, user_id=target.id)
             st.info(f"New password for {target.username} (shown once): `{password}`")
         if toggle.button("Deactivate" if target.active else "Activate"):
-            with db_session() as session:
-                set_account_active(session, actor=actor, user_id=target.id, active=not target.active)
-                session.commit()
+            set_account_active(actor=actor, user_id=target.id, active=not target.active)
             st.rerun()
     except AccountError as error:
         st.error(str(error))

@@ -7,19 +7,17 @@ from datetime import datetime, time, timedelta, timezone
 import streamlit as st
 
 from annotation.agreement.report import build_report, dataset_annotators
+from annotation.datasets import list_datasets
 from annotation.permissions import has_role
 from components import agreement_charts as charts
 from components.session import current_user
 from core.vocabulary import Role
-from db.engine import session_scope
-from db.queries import clips as clip_queries
 
 
 @st.cache_data(ttl=120, show_spinner="Computing agreement…")
 def load_report(dataset_id: int, since, until, user_ids: tuple[int, ...], resamples: int, seed: int):
-    with session_scope() as session:
-        return build_report(session, dataset_id=dataset_id, since=since, until=until,
-                            user_ids=list(user_ids) or None, resamples=resamples, seed=seed)
+    return build_report(dataset_id=dataset_id, since=since, until=until,
+                        user_ids=list(user_ids) or None, resamples=resamples, seed=seed)
 
 
 st.title("Agreement")
@@ -27,8 +25,7 @@ if not has_role(current_user(), Role.lead):
     st.error("Agreement charts are for leads.")
     st.stop()
 
-with session_scope() as session:
-    datasets = {d.id: d for d in clip_queries.list_datasets(session)}
+datasets = {d.id: d for d in list_datasets()}
 if not datasets:
     st.info("No datasets yet.")
     st.stop()
@@ -37,8 +34,7 @@ filters = st.columns([2, 2, 3])
 dataset_id = filters[0].selectbox("Dataset", list(datasets), format_func=lambda i: datasets[i].name,
                                   key="agreement.dataset")
 dates = filters[1].date_input("Submitted between", value=[], key="agreement.dates")
-with session_scope() as session:
-    people = dataset_annotators(session, dataset_id=dataset_id)
+people = dataset_annotators(dataset_id=dataset_id)
 chosen = filters[2].multiselect("Annotators", list(people), format_func=lambda i: people[i], key="agreement.people")
 with st.expander("Bootstrap"):
     resamples = st.number_input("Resamples", min_value=100, max_value=10_000, value=1000, step=100,

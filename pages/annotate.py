@@ -7,7 +7,7 @@ import time
 import streamlit as st
 from streamlit_shortcuts import add_shortcuts
 
-from annotation import annotate as work
+from annotation.labelling import annotate
 from annotation.labelling.queue import QueueError
 from annotation.permissions import PermissionDenied, has_role
 from components import clue_editor, emotion_picker, rating
@@ -15,7 +15,6 @@ from components.player import player
 from components.session import current_user
 from core.settings import get_settings
 from core.vocabulary import Role
-from db.engine import session_scope
 
 FLASH = "annotate_flash"
 PROBLEMS = "annotate_problems"
@@ -33,7 +32,7 @@ def skip_note_key(clip_id: int) -> str:
 # --- form state ---------------------------------------------------------------------
 
 
-def seed_form(task: work.Task) -> None:
+def seed_form(task: annotate.Task) -> None:
     """Put the draft (or the model's clues) into the widgets, once per clip and page visit."""
     clip_id = task.clip.id
     if clue_editor.is_seeded(clip_id):
@@ -55,10 +54,9 @@ def seconds_spent(clip_id: int) -> float:
 
 def autosave(user_id: int, clip_id: int) -> None:
     try:
-        with session_scope() as session:
-            user = work.get_user(session, user_id=user_id)
-            work.save_draft(session, user=user, clip_id=clip_id, values=clue_editor.form_values(clip_id),
-                            seconds_spent=seconds_spent(clip_id))
+        user = annotate.get_user(user_id=user_id)
+        annotate.save_draft(user=user, clip_id=clip_id, values=clue_editor.form_values(clip_id),
+                        seconds_spent=seconds_spent(clip_id))
         st.session_state.pop(PROBLEMS, None)
     except (QueueError, PermissionDenied, ValueError) as error:
         st.session_state[FLASH] = ("error", f"Draft not saved: {error}")
@@ -66,11 +64,10 @@ def autosave(user_id: int, clip_id: int) -> None:
 
 def do_submit(user_id: int, clip_id: int, clip_name: str) -> None:
     try:
-        with session_scope() as session:
-            user = work.get_user(session, user_id=user_id)
-            work.submit(session, user=user, clip_id=clip_id, values=clue_editor.form_values(clip_id),
-                        seconds_spent=seconds_spent(clip_id))
-    except work.InvalidAnnotation as invalid:
+        user = annotate.get_user(user_id=user_id)
+        annotate.submit(user=user, clip_id=clip_id, values=clue_editor.form_values(clip_id),
+                    seconds_spent=seconds_spent(clip_id))
+    except annotate.InvalidAnnotation as invalid:
         st.session_state[PROBLEMS] = invalid.problems
         return
     except (QueueError, PermissionDenied, ValueError) as error:
@@ -88,23 +85,21 @@ def do_skip(user_id: int, clip_id: int, clip_name: str) -> None:
         st.session_state[FLASH] = ("error", "Choose why you skip this clip first.")
         return
     try:
-        with session_scope() as session:
-            user = work.get_user(session, user_id=user_id)
-            work.skip(session, user=user, clip_id=clip_id, reason=reason,
-                      note=st.session_state.get(skip_note_key(clip_id), "") or "", seconds_spent=seconds_spent(clip_id))
+        user = annotate.get_user(user_id=user_id)
+        annotate.skip(user=user, clip_id=clip_id, reason=reason,
+                  note=st.session_state.get(skip_note_key(clip_id), "") or "", seconds_spent=seconds_spent(clip_id))
     except (QueueError, PermissionDenied) as error:
         st.session_state[FLASH] = ("error", str(error))
         return
-    st.session_state[FLASH] = ("info", f"Skipped {clip_name} ({work.SKIP_REASONS[reason].lower()}).")
+    st.session_state[FLASH] = ("info", f"Skipped {clip_name} ({annotate.SKIP_REASONS[reason].lower()}).")
     st.session_state.pop(PROBLEMS, None)
     clue_editor.forget_form(clip_id)
     load_progress.clear()
 
 
 @st.cache_data(ttl=30, show_spinner=False)
-def load_progress(user_id: int, dataset_id: int) -> work.Progress:
-    with session_scope() as session:
-        return work.progress(session, user=work.get_user(session, user_id=user_id), dataset_id=dataset_id)
+def load_progress(user_id: int, dataset_id: int) -> annotate.Progress:
+    return annotate.progress(user=annotate.get_user(user_id=user_id), dataset_id=dataset_id)
 
 
 # --- page ----------------------------------------------------------------------------------
@@ -142,7 +137,7 @@ def choose_dataset(datasets) -> int | None:
     return st.session_state[DATASET]
 
 
-def render_task(user_id: int, task: work.Task) -> None:
+def render_task(user_id: int, task: annotate.Task) -> None:
     clip, dataset, prediction = task.clip, task.dataset, task.prediction
     save = lambda: autosave(user_id, clip.id)  # noqa: E731 - a widget callback
     seed_form(task)
@@ -178,8 +173,8 @@ def render_task(user_id: int, task: work.Task) -> None:
         st.button("Submit and next (Ctrl+Enter)", key="submit", type="primary", width="stretch",
                   on_click=do_submit, args=(user_id, clip.id, clip.name))
     with reason_col:
-        st.selectbox("Skip reason", list(work.SKIP_REASONS), key=skip_reason_key(clip.id), index=None,
-                     format_func=work.SKIP_REASONS.get, placeholder="Why skip?")
+        st.selectbox("Skip reason", list(annotate.SKIP_REASONS), key=skip_reason_key(clip.id), index=None,
+                     format_func=annotate.SKIP_REASONS.get, placeholder="Why skip?")
     with note_col:
         st.text_input("Skip note", key=skip_note_key(clip.id), placeholder="Required for “other”")
     with skip_col:
@@ -198,14 +193,12 @@ def main() -> None:
     if not has_role(user, Role.annotator):
         st.error("Annotating needs the annotator role.")
         st.stop()
-    with session_scope() as session:
-        datasets = work.datasets_for(session, user=user)
+    datasets = annotate.datasets_for(user=user)
     dataset_id = choose_dataset(datasets)
     if dataset_id is None:
         return
     show_flash()
-    with session_scope() as session:
-        task = work.load_task(session, user=user, dataset_id=dataset_id)
+    task = annotate.load_task(user=user, dataset_id=dataset_id)
     show_progress(user.id, dataset_id)
     if task is None:
         st.success("Nothing left for you in this dataset. Thank you!")

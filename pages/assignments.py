@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from annotation import queue
+from annotation.labelling import queue
 from annotation.labelling.annotate import datasets_for, get_user
 from annotation.permissions import PermissionDenied, has_role
 from components.session import current_user
 from core.vocabulary import QueueStrategy, Role
-from db.engine import session_scope
 
 DATASET = "assign_dataset_id"
 FLASH = "assign_flash"
@@ -18,9 +17,8 @@ FLASH = "assign_flash"
 def run_action(action, **kwargs) -> None:  # noqa: ANN001 - a queue function
     """Call a queue write and leave its outcome for the next draw."""
     try:
-        with session_scope() as session:
-            user = get_user(session, user_id=st.session_state.get("user_id"))
-            result = action(session, user=user, **kwargs)
+        user = get_user(user_id=st.session_state.get("user_id"))
+        result = action(user=user, **kwargs)
     except (queue.QueueError, PermissionDenied) as error:
         st.session_state[FLASH] = ("error", str(error))
         return
@@ -44,8 +42,7 @@ def assign(dataset_id: int) -> None:
     if not annotators or not any(n.strip() for n in names):
         state[FLASH] = ("error", "Pick at least one annotator and list at least one clip name.")
         return
-    with session_scope() as session:
-        clip_ids, missing = queue.resolve_clip_names(session, dataset_id=dataset_id, names=names)
+    clip_ids, missing = queue.resolve_clip_names(dataset_id=dataset_id, names=names)
     if missing:
         state[FLASH] = ("error", f"No clip named: {', '.join(missing[:10])}" + (" …" if len(missing) > 10 else ""))
         return
@@ -69,9 +66,8 @@ def main() -> None:
     flash = st.session_state.pop(FLASH, None)
     if flash:
         {"success": st.success, "error": st.error}[flash[0]](flash[1])
-    with session_scope() as session:
-        datasets = datasets_for(session, user=user)
-        annotators = queue.list_annotators(session, user=user)
+    datasets = datasets_for(user=user)
+    annotators = queue.list_annotators(user=user)
     if not datasets:
         st.info("There is no dataset yet.")
         return
@@ -79,8 +75,7 @@ def main() -> None:
     if st.session_state.get(DATASET) not in names:
         st.session_state[DATASET] = datasets[0].id
     dataset_id = st.selectbox("Dataset", list(names), key=DATASET, format_func=names.get)
-    with session_scope() as session:
-        report = queue.dataset_progress(session, user=user, dataset_id=dataset_id)
+    report = queue.dataset_progress(user=user, dataset_id=dataset_id)
     dataset = next(d for d in datasets if d.id == dataset_id)
 
     ready, slots, overlap = st.columns(3)

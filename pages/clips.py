@@ -3,18 +3,15 @@
 import pandas as pd
 import streamlit as st
 
+from annotation.datasets import clip_references, list_datasets, search_clips
 from components.media import show_clip_media, thumbnail_uri
 from components.references import show_references
-from components.session import db_session
 from core.vocabulary import ClipStatus
-from db.queries import clips as clip_queries
-from db.queries import references as reference_queries
 
 PAGE_SIZE = 50
 
 st.title("Clips")
-with db_session() as session:
-    datasets = clip_queries.list_datasets(session)
+datasets = list_datasets()
 if not datasets:
     st.info("No datasets yet.")
     st.stop()
@@ -27,11 +24,10 @@ text = right.text_input("Search name or transcript")
 kind = far.selectbox("Kind", ["any", "video", "no video"])
 page_number = st.session_state.get("clips_page", 0)
 
-with db_session() as session:
-    rows, total = clip_queries.search_clips(
-        session, dataset_id=dataset.id, status=None if status == "any" else status, text=text,
-        has_video={"any": None, "video": True, "no video": False}[kind],
-        limit=PAGE_SIZE, offset=page_number * PAGE_SIZE)
+rows, total = search_clips(
+    dataset_id=dataset.id, status=None if status == "any" else status, text=text,
+    has_video={"any": None, "video": True, "no video": False}[kind],
+    limit=PAGE_SIZE, offset=page_number * PAGE_SIZE)
 
 st.caption(f"{total} clip(s) match" + (" · synthetic demo data" if dataset.is_synthetic else ""))
 table = pd.DataFrame([{
@@ -79,8 +75,7 @@ if selected:
             "language": clip.language or "—",
         }
         st.table(pd.DataFrame(facts.items(), columns=["", "value"]).set_index(""))
-    with db_session() as session:
-        references = reference_queries.references_for_clip(session, clip_id=clip.id)
+    references = clip_references(clip_id=clip.id)
     if references:
         st.markdown("**Imported labels and reasoning**")
         show_references(references)

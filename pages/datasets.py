@@ -14,7 +14,7 @@ from annotation.datasets import (
 from annotation.ingest.importer import ImportFailed
 from annotation.jobs import enqueue
 from components.jobs import job_progress
-from components.session import current_user, db_session
+from components.session import current_user
 from core.settings import get_settings
 from core.vocabulary import LABEL_SETS
 
@@ -22,8 +22,7 @@ user = current_user()
 settings = get_settings()
 st.title("Datasets & import")
 
-with db_session() as session:
-    items = overview(session)
+items = overview()
 
 with st.expander("New dataset", expanded=not items):
     with st.form("new_dataset"):
@@ -35,10 +34,8 @@ with st.expander("New dataset", expanded=not items):
         description = st.text_area("Description")
         if st.form_submit_button("Create", type="primary"):
             try:
-                with db_session() as session:
-                    create_dataset(session, actor=user, name=name, label_set=label_set, overlap=int(overlap),
-                                   language=language, open_vocabulary=open_vocabulary, description=description)
-                    session.commit()
+                create_dataset(actor=user, name=name, label_set=label_set, overlap=int(overlap),
+                               language=language, open_vocabulary=open_vocabulary, description=description)
                 st.success(f"Created {name}.")
                 st.rerun()
             except DatasetError as error:
@@ -71,9 +68,7 @@ with path_tab:
 source = st.session_state.pop("import_source", None)
 if source:
     try:
-        with db_session() as session:
-            report = import_into(session, actor=user, dataset_id=chosen.dataset.id, source=Path(source))
-            session.commit()
+        report = import_into(actor=user, dataset_id=chosen.dataset.id, source=Path(source))
     except ImportFailed as error:
         st.error(str(error))
     else:

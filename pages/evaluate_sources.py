@@ -14,7 +14,7 @@ from annotation.formats.jobs import EVALUATE_KIND
 from annotation.formats.service import import_files, save_data_uploads
 from annotation.jobs import enqueue, get_job
 from annotation.permissions import PermissionDenied, has_role
-from components.session import current_user, db_session
+from components.session import current_user
 from core.settings import get_settings
 from core.vocabulary import JobState, Role
 
@@ -26,17 +26,15 @@ user = current_user()
 settings = get_settings()
 st.title("Evaluate & exchange")
 
-with db_session() as session:
-    items = overview(session)
+items = overview()
 if not items:
     st.info("No datasets yet.")
     st.stop()
 
 by_name = {item.dataset.name: item.dataset for item in items}
 dataset = by_name[st.selectbox("Dataset", list(by_name), key="fmt_dataset")]
-with db_session() as session:
-    sources = available_sources(session, dataset_id=dataset.id)
-    labels = source_labels(session, dataset_id=dataset.id)
+sources = available_sources(dataset_id=dataset.id)
+labels = source_labels(dataset_id=dataset.id)
 
 evaluate_tab, import_tab, export_tab = st.tabs(["Evaluate", "Import", "Export"])
 
@@ -109,11 +107,9 @@ with import_tab:
             for reason in refused:
                 st.warning(reason)
             try:
-                with db_session() as session:
-                    report = import_files(session, dataset=dataset, paths=targets, media_dir=media_dir or None,
-                                          user=user, format=None if format_choice == "detect" else format_choice,
-                                          source=source_name.strip() or None)
-                    session.commit()
+                report = import_files(dataset=dataset, paths=targets, media_dir=media_dir or None,
+                                      user=user, format=None if format_choice == "detect" else format_choice,
+                                      source=source_name.strip() or None)
             except PermissionDenied as error:
                 st.error(str(error))
             else:
@@ -129,10 +125,9 @@ with export_tab:
                                  key="fmt_format_out")
     if st.button("Prepare download", key="fmt_export"):
         try:
-            with db_session() as session:
-                st.session_state["fmt_download"] = export_archive(
-                    session, dataset=dataset, source=export_source, format=export_format, user=user,
-                    exports_dir=settings.data_dir / "exports", split=None if export_split == "all" else export_split)
+            st.session_state["fmt_download"] = export_archive(
+                dataset=dataset, source=export_source, format=export_format, user=user,
+                exports_dir=settings.data_dir / "exports", split=None if export_split == "all" else export_split)
         except (ValueError, PermissionDenied) as error:
             st.error(str(error))
     if st.session_state.get("fmt_download"):

@@ -2,10 +2,10 @@
 
 import streamlit as st
 
-from annotation import annotate
 from annotation.datasets import overview
+from annotation.labelling import annotate
 from components.navigation import link
-from components.session import current_user, db_session
+from components.session import current_user
 from core.vocabulary import Role
 
 user = current_user()
@@ -13,8 +13,7 @@ st.title("ClueLab")
 st.caption("Label why people in video clips feel what they feel — four clue aspects, an emotion, "
            "and a rating of the model's reasoning.")
 
-with db_session() as session:
-    datasets = overview(session)
+datasets = overview()
 
 roles = set(user.roles) if user else set()
 st.subheader("What to do next")
@@ -22,9 +21,8 @@ if not datasets:
     st.info("No datasets yet." + (" Import clips on **Datasets & import**." if roles & {"lead", "admin"} else
                                   " A lead imports clips first."))
 if Role.annotator.value in roles:
-    with db_session() as session:
-        mine = [(item.dataset.name, annotate.progress(session, user=user, dataset_id=item.dataset.id))
-                for item in datasets]
+    mine = [(item.dataset.name, annotate.progress(user=user, dataset_id=item.dataset.id))
+            for item in datasets]
     waiting = sum(p.remaining for _, p in mine)
     today = sum(p.done_today for _, p in mine)
     st.markdown(f"**Annotator** — {waiting} clip(s) waiting for you across {len(datasets)} dataset(s); "

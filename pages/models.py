@@ -4,17 +4,17 @@ evaluate, promote and re-predict as background jobs."""
 import pandas as pd
 import streamlit as st
 
+from annotation.datasets import list_datasets
 from annotation.jobs import enqueue, list_jobs
 from annotation.permissions import PermissionDenied, has_role
 from components.jobs import job_progress
 from components.model_charts import confusion_heatmap, learning_curve
-from components.session import current_user, db_session
+from components.session import current_user
 from core.vocabulary import Role
-from db.queries.clips import list_datasets
-from db.queries.model_versions import list_versions
 from model.jobs import promote_and_repredict
 from model.reports import confusion_of, version_row
 from model.reports import learning_curve as curve_points
+from model.training import list_versions
 
 MODEL_JOBS = ("train", "evaluate", "predict", "extract-features")
 
@@ -25,15 +25,13 @@ if not has_role(user, Role.lead, Role.researcher):
 is_lead = has_role(user, Role.lead)
 st.title("Models")
 
-with db_session() as session:
-    datasets = list(list_datasets(session))
+datasets = list(list_datasets())
 if not datasets:
     st.info("No dataset yet: import clips first.")
     st.stop()
 by_name = {d.name: d for d in datasets}
 dataset = by_name[st.selectbox("Dataset", list(by_name), key="models_dataset")]
-with db_session() as session:
-    versions = list(list_versions(session, dataset_id=dataset.id))
+versions = list(list_versions(dataset_id=dataset.id))
 
 
 def _started(job_id: int, what: str) -> None:

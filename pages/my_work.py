@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from annotation import annotate as work
+from annotation.labelling import annotate
 from annotation.labelling.queue import QueueError
 from annotation.permissions import PermissionDenied, has_role
 from components import clue_editor, emotion_picker, rating
@@ -16,7 +16,6 @@ from components.player import player
 from components.session import current_user
 from core.settings import get_settings
 from core.vocabulary import ASPECTS, REASONING_RATINGS, Role
-from db.engine import session_scope
 
 PICK = "my_work_pick"
 CONFLICT = "my_work_conflict"
@@ -34,26 +33,25 @@ def version_key(annotation_id: int) -> str:
 def load_into_form(annotation) -> None:  # noqa: ANN001 - db.models.Annotation
     fid = form_id(annotation.id)
     clue_editor.forget_form(fid)
-    clue_editor.seed_form(fid, work.AnnotationInput.from_annotation(annotation))
+    clue_editor.seed_form(fid, annotate.AnnotationInput.from_annotation(annotation))
     st.session_state[version_key(annotation.id)] = annotation.version
 
 
 def save_edit(user_id: int, annotation_id: int, expected_version: int | None = None) -> None:
     expected = expected_version if expected_version is not None else st.session_state[version_key(annotation_id)]
     try:
-        with session_scope() as session:
-            user = work.get_user(session, user_id=user_id)
-            saved = work.edit_submission(session, user=user, annotation_id=annotation_id, expected_version=expected,
-                                         values=clue_editor.form_values(form_id(annotation_id)))
-    except work.StaleEdit as stale:
+        user = annotate.get_user(user_id=user_id)
+        saved = annotate.edit_submission(user=user, annotation_id=annotation_id, expected_version=expected,
+                                     values=clue_editor.form_values(form_id(annotation_id)))
+    except annotate.StaleEdit as stale:
         current = stale.current
         st.session_state[CONFLICT] = {
             "annotation_id": annotation_id, "message": str(stale),
             "version": current.version if current else None,
-            "values": work.AnnotationInput.from_annotation(current).values() if current else None,
+            "values": annotate.AnnotationInput.from_annotation(current).values() if current else None,
         }
         return
-    except work.InvalidAnnotation as invalid:
+    except annotate.InvalidAnnotation as invalid:
         st.session_state[FLASH] = ("error", "Not saved:\n\n" + "\n".join(f"- {p}" for p in invalid.problems))
         return
     except (QueueError, PermissionDenied) as error:
@@ -70,7 +68,7 @@ def take_saved(annotation_id: int) -> None:
     if conflict and conflict["values"]:
         fid = form_id(annotation_id)
         clue_editor.forget_form(fid)
-        clue_editor.seed_form(fid, work.AnnotationInput(**conflict["values"]))
+        clue_editor.seed_form(fid, annotate.AnnotationInput(**conflict["values"]))
         st.session_state[version_key(annotation_id)] = conflict["version"]
 
 
@@ -102,11 +100,10 @@ def show_conflict(user_id: int, annotation_id: int) -> None:
                 width="stretch")
 
 
-def render_editor(user, row: work.WorkRow) -> None:  # noqa: ANN001
+def render_editor(user, row: annotate.WorkRow) -> None:  # noqa: ANN001
     annotation = row.annotation
     fid = form_id(annotation.id)
-    with session_scope() as session:
-        task = work.load_clip_task(session, user=user, clip_id=row.clip.id)
+    task = annotate.load_clip_task(user=user, clip_id=row.clip.id)
     if not clue_editor.is_seeded(fid) or version_key(annotation.id) not in st.session_state:
         load_into_form(task.annotation)
     show_conflict(user.id, annotation.id)
@@ -130,7 +127,7 @@ def main() -> None:
     st.title("My work")
     user = current_user()
     if user is None:
-        st.info("Sign in to see your work.")
+        st.info("Sign in to see your annotate.")
         st.stop()
     if not has_role(user, Role.annotator):
         st.error("This page is for annotators.")
@@ -138,8 +135,7 @@ def main() -> None:
     flash = st.session_state.pop(FLASH, None)
     if flash:
         {"success": st.success, "error": st.error}[flash[0]](flash[1])
-    with session_scope() as session:
-        rows = work.my_work(session, user=user)
+    rows = annotate.my_work(user=user)
     if not rows:
         st.info("You have not submitted anything yet.")
         return

@@ -8,7 +8,7 @@ import streamlit as st
 from annotation.permissions import PermissionDenied, has_role
 from annotation.studies import RATER_ROLES, StudyError, clip_for, next_items_for, rate, studies_to_rate
 from components.media import show_clip_media
-from components.session import current_user, db_session
+from components.session import current_user
 from core.vocabulary import REASONING_RATINGS
 
 user = current_user()
@@ -17,8 +17,7 @@ if not has_role(user, *RATER_ROLES):
     st.stop()
 st.title("Rate a study")
 
-with db_session() as session:
-    studies = studies_to_rate(session, user=user)
+studies = studies_to_rate(user=user)
 if not studies:
     st.info("No study is open for you to rate.")
     st.stop()
@@ -28,9 +27,8 @@ if study.description:
     st.markdown(study.description)
 
 try:
-    with db_session() as session:
-        shown = next_items_for(session, user=user, study_id=study.id)
-        clip = clip_for(session, clip_id=shown.clip_id) if shown else None
+    shown = next_items_for(user=user, study_id=study.id)
+    clip = clip_for(clip_id=shown.clip_id) if shown else None
 except (StudyError, PermissionDenied) as exc:
     st.error(str(exc))
     st.stop()
@@ -69,12 +67,10 @@ def _save(blind) -> None:  # noqa: ANN001
         st.session_state["rate_message"] = f"Rate every output first; not rated yet: {', '.join(missing)}."
         return
     try:
-        with db_session() as session:
-            for position, output in enumerate(outputs):
-                rating_key, comment_key = _keys(blind, position)
-                rate(session, user=user, item_id=output.item_id, rating=st.session_state[rating_key],
-                     comment=st.session_state.get(comment_key, ""))
-            session.commit()
+        for position, output in enumerate(outputs):
+            rating_key, comment_key = _keys(blind, position)
+            rate(user=user, item_id=output.item_id, rating=st.session_state[rating_key],
+                 comment=st.session_state.get(comment_key, ""))
     except (StudyError, PermissionDenied) as exc:
         st.session_state["rate_message"] = str(exc)
 

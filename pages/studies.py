@@ -3,6 +3,7 @@ follow progress and read results."""
 
 import streamlit as st
 
+from annotation.datasets import list_datasets
 from annotation.formats.evaluate import available_sources, source_labels
 from annotation.permissions import PermissionDenied, has_role
 from annotation.studies import (
@@ -13,10 +14,9 @@ from annotation.studies import (
     set_study_status,
     studies_with_progress,
 )
-from components.session import current_user, db_session
+from components.session import current_user
 from components.study_charts import means_with_intervals
 from core.vocabulary import Role
-from db.queries.clips import list_datasets
 
 user = current_user()
 if not has_role(user, Role.researcher, Role.lead):
@@ -26,9 +26,8 @@ st.title("Studies")
 st.caption("Raters see each clip's outputs blind, as Output A, B, C…, in an order shuffled per rater and "
            "rotated so every system appears in every position equally often.")
 
-with db_session() as session:
-    datasets = list(list_datasets(session))
-    people = eligible_raters(session)
+datasets = list(list_datasets())
+people = eligible_raters()
 if not datasets:
     st.info("No dataset yet: import clips first.")
     st.stop()
@@ -39,11 +38,10 @@ create_tab, studies_tab = st.tabs(["New study", "Studies and results"])
 with create_tab:
     dataset_id = st.selectbox("Dataset", list(datasets_by_id), format_func=lambda i: datasets_by_id[i].name,
                               key="study_dataset")
-    with db_session() as session:
-        labels = source_labels(session, dataset_id=dataset_id)
-        # One output per clip and system: per-annotator sources are not systems.
-        sources = [s for s in available_sources(session, dataset_id=dataset_id)
-                   if s != "annotations" and not s.endswith("*")]
+    labels = source_labels(dataset_id=dataset_id)
+    # One output per clip and system: per-annotator sources are not systems.
+    sources = [s for s in available_sources(dataset_id=dataset_id)
+               if s != "annotations" and not s.endswith("*")]
     name = st.text_input("Study name", key="study_name")
     description = st.text_area("Description (what raters should judge)", key="study_description")
     systems = st.multiselect("Systems to compare (2 or more)", sources, format_func=lambda s: labels.get(s, s),
@@ -55,18 +53,15 @@ with create_tab:
                              format_func=lambda i: next(u.username for u in people if u.id == i), key="study_raters")
     if st.button("Create study", type="primary", key="study_create"):
         try:
-            with db_session() as session:
-                study = create_study(session, user=user, dataset_id=dataset_id, name=name, systems=systems,
-                                     clip_count=int(clip_count), seed=int(seed), description=description,
-                                     raters=invited)
-                session.commit()
+            study = create_study(user=user, dataset_id=dataset_id, name=name, systems=systems,
+                                 clip_count=int(clip_count), seed=int(seed), description=description,
+                                 raters=invited)
             st.success(f"Created the study {study.name!r} (draft). Open it below when you are ready.")
         except (StudyError, PermissionDenied) as exc:
             st.error(str(exc))
 
 with studies_tab:
-    with db_session() as session:
-        progress = studies_with_progress(session)
+    progress = studies_with_progress()
     if not progress:
         st.info("No studies yet.")
         st.stop()
@@ -90,17 +85,14 @@ with studies_tab:
         target = "closed"
     if target:
         try:
-            with db_session() as session:
-                set_study_status(session, user=user, study_id=study.id, status=target)
-                session.commit()
+            set_study_status(user=user, study_id=study.id, status=target)
             st.rerun()
         except (StudyError, PermissionDenied) as exc:
             st.error(str(exc))
 
     st.subheader("Results")
-    with db_session() as session:
-        outcome = results(session, study_id=study.id)
-        labels = source_labels(session, dataset_id=study.dataset_id)
+    outcome = results(study_id=study.id)
+    labels = source_labels(dataset_id=study.dataset_id)
     table = outcome.systems.assign(name=[labels.get(s, s) for s in outcome.systems["system"]])
     if table["n_ratings"].sum() == 0:
         st.info("No ratings yet.")

@@ -30,6 +30,7 @@ from annotation.agreement.clues import ClueText, edit_effort, semantic_agreement
 from annotation.labelling.adjudication import vote_label
 from annotation.labelling.consensus import Vote, dawid_skene
 from core.vocabulary import ASPECTS, REASONING_RATINGS, AnnotationStatus
+from db.engine import with_session
 from db.models import Annotation
 from db.queries import clips as clip_queries
 from db.queries import consensus as queries
@@ -55,6 +56,7 @@ class AgreementReport:
     n_annotations: int = 0
 
 
+@with_session
 def dataset_annotators(session: Session, *, dataset_id: int) -> dict[int, str]:
     """Everyone with a finished annotation in the dataset: user id -> display name."""
     ids = {a.user_id for a in queries.dataset_annotations(session, dataset_id=dataset_id)}
@@ -152,6 +154,7 @@ def _pairwise_rows(m: _Matrices, name: dict[int, str]) -> list[dict]:
     return rows
 
 
+@with_session
 def build_report(
     session: Session,
     *,

@@ -9,10 +9,12 @@ from sqlmodel import Session, select
 
 from annotation.evaluation.metrics import evaluate_rows
 from annotation.formats.export_service import gather_rows
+from db.engine import with_session
 from db.models import ModelVersion
 from db.queries.references import list_sources
 
 
+@with_session
 def available_sources(session: Session, *, dataset_id: int) -> list[str]:
     """Every source a dataset can be scored on or exported from, as source names."""
     versions = session.exec(select(ModelVersion.id).where(
@@ -36,6 +38,7 @@ def evaluate_sources(session: Session, *, dataset_id: int, reference: str, syste
     return evaluate_rows(truth, rows, judge=judge)
 
 
+@with_session
 def source_labels(session: Session, *, dataset_id: int) -> dict[str, str]:
     """Readable names for `available_sources`, e.g. 'model:3' -> 'Model baseline-v2 (#3)'."""
     labels = {"consensus": "Consensus (current)", "annotations": "Annotators' submitted work"}

@@ -17,6 +17,7 @@ from annotation.formats.common import ExportRow
 from annotation.formats.registry import export_rows
 from annotation.permissions import require
 from core.vocabulary import AnnotationStatus, Role
+from db.engine import with_session
 from db.models import (
     Annotation,
     Clip,
@@ -144,6 +145,7 @@ def export_dataset(session: Session, *, dataset: Dataset, source: str, format: s
                        extra={"dataset": dataset.name, "label_set": list(dataset.label_set)})
 
 
+@with_session
 def export_archive(session: Session, *, dataset: Dataset, source: str, format: str, user: User,
                    exports_dir: Path, split: str | None = None) -> tuple[str, bytes]:
     """The export as one zip (the file or folder plus its `.meta.json`), for a download."""

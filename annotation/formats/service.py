@@ -11,6 +11,7 @@ from annotation.ingest.importer import import_parsed
 from annotation.ingest.records import ImportReport, RowError
 from annotation.permissions import require
 from core.vocabulary import Role
+from db.engine import unit_of_work
 from db.models import Dataset, User
 from db.queries.references import missing_clips, store_references
 
@@ -56,6 +57,7 @@ def save_data_uploads(*, user: User, files: list[tuple[str, bytes]], uploads_dir
     return targets, refused
 
 
+@unit_of_work
 def import_files(session: Session, *, dataset: Dataset, paths: list[Path], media_dir: str | Path | None,
                  user: User, format: str | None = None, source: str | None = None) -> ImportReport:
     """`import_file` for each path, one report for all; a file no format knows becomes an error."""

@@ -33,6 +33,7 @@ from annotation.labelling.consensus import (
 )
 from annotation.permissions import require
 from core.vocabulary import ASPECTS, AnnotationStatus, Aspect, Role
+from db.engine import unit_of_work, with_session
 from db.models import Annotation, Clip, Consensus, Dataset, Prediction, User
 from db.queries import assignments as assignment_queries
 from db.queries import clips as clip_queries
@@ -110,6 +111,7 @@ class QueueItem:
     has_consensus: bool
 
 
+@with_session
 def dataset_emotion_model(session: Session, *, dataset_id: int) -> DawidSkeneResult | None:
     """Dawid-Skene over the dataset's submitted votes, or None when there are too few clips for it."""
     dataset = clip_queries.get_dataset(session, dataset_id=dataset_id)
@@ -135,6 +137,7 @@ def _settings_float(dataset: Dataset, key: str) -> float | None:
         raise ValueError(f"dataset setting {key} must be a number, got {value!r}") from error
 
 
+@with_session
 def propose(
     session: Session, *, clip_id: int, emotion_model: DawidSkeneResult | None = None, embed: Embed | None = None
 ) -> Proposal:
@@ -200,6 +203,7 @@ def _auto_acceptable(proposal: Proposal) -> tuple[bool, list[str]]:
     return not reasons, reasons
 
 
+@unit_of_work
 def accept(
     session: Session,
     *,
@@ -257,6 +261,7 @@ def accept(
     return row
 
 
+@unit_of_work
 def send_back(session: Session, *, user: User, clip_id: int, extra: int = 1) -> int:
     """Ask for `extra` more annotations of a clip; returns the clip's new overlap."""
     require(user, Role.lead, action="send a clip back for more annotations")
@@ -323,6 +328,7 @@ def _batch_clue_agreement(waiting: list[_Waiting], embed: Embed | None) -> dict[
     return out
 
 
+@with_session
 def adjudication_queue(
     session: Session, *, dataset_id: int, emotion_model: DawidSkeneResult | None = None, embed: Embed | None = None
 ) -> list[QueueItem]:

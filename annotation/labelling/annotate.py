@@ -25,7 +25,7 @@ from core.vocabulary import (
     ClipStatus,
     Role,
 )
-from db.engine import write_transaction
+from db.engine import with_session, write_transaction
 from db.models import Annotation, Assignment, Clip, Dataset, Prediction, User, utcnow
 from db.queries import annotations as aq
 from db.queries import assignments as q
@@ -154,6 +154,7 @@ def _task(session: Session, *, user: User, clip: Clip, assignment: Assignment | 
     )
 
 
+@with_session
 def load_task(session: Session, *, user: User, dataset_id: int) -> Task | None:
     """The user's current or next clip with its prediction and draft; None when the queue is empty."""
     lease = next_lease(session, user=user, dataset_id=dataset_id)
@@ -162,6 +163,7 @@ def load_task(session: Session, *, user: User, dataset_id: int) -> Task | None:
     return _task(session, user=user, clip=session.get(Clip, lease.clip_id), assignment=lease)
 
 
+@with_session
 def load_clip_task(session: Session, *, user: User, clip_id: int) -> Task:
     """A clip the user has annotated (for editing in "My work")."""
     require(user, Role.annotator, action="open an annotation")
@@ -178,6 +180,7 @@ def _now_values(values: AnnotationInput, seconds_spent: float | None) -> dict[st
     return data
 
 
+@with_session
 def save_draft(session: Session, *, user: User, clip_id: int, values: AnnotationInput,
                seconds_spent: float | None = None) -> Annotation:
     """Store the form as the user's draft for the clip (creating it on first save)."""
@@ -200,6 +203,7 @@ def save_draft(session: Session, *, user: User, clip_id: int, values: Annotation
     return annotation
 
 
+@with_session
 def submit(session: Session, *, user: User, clip_id: int, values: AnnotationInput,
            seconds_spent: float | None = None) -> Annotation:
     """Validate and submit; the slot becomes done. Raises InvalidAnnotation, LeaseLost or AlreadyFinished."""
@@ -221,6 +225,7 @@ def submit(session: Session, *, user: User, clip_id: int, values: AnnotationInpu
     return annotation
 
 
+@with_session
 def skip(session: Session, *, user: User, clip_id: int, reason: str, note: str = "",
          seconds_spent: float | None = None) -> Annotation:
     """Skip the clip with a reason; its slot returns to the pool and the user never gets it again."""
@@ -273,6 +278,7 @@ def _write_final(session: Session, *, user: User, clip: Clip, data: dict[str, An
     return aq.update_versioned(session, annotation_id=annotation.id, expected_version=annotation.version, values=data)
 
 
+@with_session
 def edit_submission(session: Session, *, user: User, annotation_id: int, expected_version: int,
                     values: AnnotationInput) -> Annotation:
     """Change a submitted annotation; StaleEdit if it changed since `expected_version` was read."""
@@ -308,6 +314,7 @@ class WorkRow:
         return self.annotation.status == AnnotationStatus.submitted.value and not self.adjudicated
 
 
+@with_session
 def my_work(session: Session, *, user: User, dataset_id: int | None = None) -> list[WorkRow]:
     """The user's own submitted and skipped annotations, newest first. Never anyone else's."""
     require(user, Role.annotator, action="see your annotations")
@@ -324,6 +331,7 @@ class Progress:
     median_seconds: float | None
 
 
+@with_session
 def progress(session: Session, *, user: User, dataset_id: int) -> Progress:
     """Done today (UTC), clips left for the user (the current one included), median seconds per clip."""
     dataset = session.get(Dataset, dataset_id)
@@ -351,11 +359,13 @@ def progress(session: Session, *, user: User, dataset_id: int) -> Progress:
     )
 
 
+@with_session
 def datasets_for(session: Session, *, user: User) -> list[Dataset]:
     require(user, Role.annotator, Role.lead, action="list datasets")
     return list(session.exec(select(Dataset).order_by(Dataset.name)).all())
 
 
+@with_session
 def get_user(session: Session, *, user_id: int | None) -> User | None:
     """The active user with this id, loaded in the caller's session (for page callbacks that write)."""
     user = user_queries.get_user(session, user_id=user_id) if user_id is not None else None

@@ -17,7 +17,7 @@ from sqlmodel import Session, select
 
 from annotation.permissions import require
 from core.vocabulary import AnnotationStatus, ClipStatus, QueueStrategy, Role
-from db.engine import write_transaction
+from db.engine import with_session, write_transaction
 from db.models import Assignment, Clip, Dataset, User, utcnow
 from db.queries import annotations as annotation_queries
 from db.queries import assignments as q
@@ -40,6 +40,7 @@ def _dataset(session: Session, dataset_id: int) -> Dataset:
     return dataset
 
 
+@with_session
 def next_clip(session: Session, *, user: User, dataset_id: int) -> Clip | None:
     """Lease the user's next clip (or resume the one they hold); None when nothing is left for them.
 
@@ -49,6 +50,7 @@ def next_clip(session: Session, *, user: User, dataset_id: int) -> Clip | None:
     return session.get(Clip, lease.clip_id) if lease is not None else None
 
 
+@with_session
 def next_lease(session: Session, *, user: User, dataset_id: int) -> Assignment | None:
     """`next_clip`, returning the lease (its clip_id and expiry)."""
     require(user, Role.annotator, action="take clips from the queue")
@@ -68,6 +70,7 @@ def next_lease(session: Session, *, user: User, dataset_id: int) -> Assignment |
         return q.claim_next(session, dataset=dataset, user_id=user.id, lease=lease_length(dataset))
 
 
+@with_session
 def release(session: Session, *, user: User, clip_id: int) -> None:
     """Give a leased clip back to the pool (the user's draft stays)."""
     require(user, Role.annotator, action="release a clip")
@@ -96,6 +99,7 @@ class AssignResult:
         return "; ".join(parts) + "."
 
 
+@with_session
 def assign_clips(session: Session, *, user: User, dataset_id: int, clip_ids: Sequence[int],
                  annotator_ids: Sequence[int]) -> AssignResult:
     """Reserve slots on `clip_ids` for each named annotator (no lease expiry), within overlap."""
@@ -133,6 +137,7 @@ def assign_clips(session: Session, *, user: User, dataset_id: int, clip_ids: Seq
     return result
 
 
+@with_session
 def set_overlap(session: Session, *, user: User, dataset_id: int, overlap: int,
                 clip_ids: Sequence[int] | None = None) -> int:
     """Set the dataset's overlap, or override it on `clip_ids`; returns rows changed.
@@ -157,6 +162,7 @@ def set_overlap(session: Session, *, user: User, dataset_id: int, overlap: int,
     return changed
 
 
+@with_session
 def set_strategy(session: Session, *, user: User, dataset_id: int, strategy: str,
                  lease_minutes: int | None = None, random_seed: int | None = None) -> Dataset:
     require(user, Role.lead, action="change the queue strategy")
@@ -178,6 +184,7 @@ def set_strategy(session: Session, *, user: User, dataset_id: int, strategy: str
     return dataset
 
 
+@with_session
 def dataset_progress(session: Session, *, user: User, dataset_id: int) -> dict[str, Any]:
     """Per-annotator progress and the slots still open, for a lead."""
     require(user, Role.lead, action="see annotator progress")
@@ -195,12 +202,14 @@ def dataset_progress(session: Session, *, user: User, dataset_id: int) -> dict[s
     }
 
 
+@with_session
 def list_annotators(session: Session, *, user: User) -> list[User]:
     require(user, Role.lead, action="list annotators")
     users = session.exec(select(User).where(User.active.is_(True)).order_by(User.username)).all()
     return [u for u in users if Role.annotator.value in (u.roles or [])]
 
 
+@with_session
 def resolve_clip_names(session: Session, *, dataset_id: int, names: Sequence[str]) -> tuple[list[int], list[str]]:
     """Clip ids for the given names in the dataset, and the names that matched nothing."""
     wanted = [n.strip() for n in names if n.strip()]

@@ -3,12 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from annotation.ingest.records import ReferenceRecord
 from db.models import Clip, Reference, utcnow
+
+
+class ReferenceRecord(Protocol):
+    """What an importer hands over per reference (annotation.ingest.records.ReferenceRecord has this shape)."""
+
+    clip_name: str
+    source: str
+    emotion: str | None
+    clues: dict[str, str]
+    reasoning: str
+    language: str | None
+    translations: dict[str, Any]
+    spans: list[dict[str, Any]]
+    meta: dict[str, Any]
+
 
 _CHUNK = 900  # below SQLite's bound-parameter limit
 
