@@ -15,7 +15,7 @@ from db.queries import audit
 from db.queries import users as user_queries
 from db.queries.users import AccountError
 
-__all__ = ["AccountError", "active_user", "authenticate", "create_account", "list_accounts", "reset_password",
+__all__ = ["AccountError", "active_user", "authenticate", "find_account", "create_account", "list_accounts", "reset_password",
            "set_account_active", "set_account_roles", "users_by_id"]
 
 
@@ -96,3 +96,8 @@ def active_user(session: Session, *, user_id: int | None) -> User | None:
 def users_by_id(session: Session, *, user_ids: Iterable[int]) -> dict[int, User]:
     """Accounts by id, for showing names beside work."""
     return user_queries.users_by_id(session, user_ids=user_ids)
+
+
+@with_session
+def find_account(session: Session, *, username: str) -> User | None:
+    return user_queries.get_user_by_name(session, username=username)

@@ -88,11 +88,12 @@ def seed_demo(*, passwords: dict[str, str] | None = None, on_render: Callable[[s
 def pre_annotate_missing(*, dataset_id: int, progress=None) -> int:  # noqa: ANN001
     """Predict, with the active version (the untrained baseline at first), the ready clips it has not seen."""
     from db.queries import model_versions as model_queries
+    from db.queries import predictions as prediction_queries
     from model.inference import predict_dataset
 
     with Session(get_engine()) as session:
         version = model_queries.active_version(session, dataset_id=dataset_id)
-        done = model_queries.predicted_clip_ids(session, version_id=version.id) if version else set()
+        done = prediction_queries.predicted_clip_ids(session, version_id=version.id) if version else set()
         todo = [c.id for c in model_queries.clips_of_dataset(session, dataset_id=dataset_id) if c.id not in done]
     if not todo:
         return 0

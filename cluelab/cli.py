@@ -246,14 +246,12 @@ def serve(
 
 @users_app.command("list")
 def users_list() -> None:
-    from db.engine import get_engine
-    from db.queries import users as user_queries
+    from annotation.accounts import list_accounts
 
-    with Session(get_engine()) as session:
-        table = Table("username", "roles", "active")
-        for user in user_queries.list_users(session):
-            table.add_row(user.username, ", ".join(user.roles), "yes" if user.active else "no")
-        console.print(table)
+    table = Table("username", "roles", "active")
+    for user in list_accounts(actor=cli_actor()):
+        table.add_row(user.username, ", ".join(user.roles), "yes" if user.active else "no")
+    console.print(table)
 
 
 @users_app.command("create")
@@ -262,35 +260,26 @@ def users_create(
     role: list[Role] = typer.Option(..., "--role", "-r", help="Repeat for several roles."),
     password: str = typer.Option(..., prompt=True, hide_input=True, confirmation_prompt=True),
 ) -> None:
+    from annotation.accounts import AccountError, create_account
     from cluelab.bootstrap import init_database
-    from db.engine import get_engine
-    from db.queries import users as user_queries
 
     init_database()
-    with Session(get_engine()) as session:
-        try:
-            user_queries.create_user(session, username=username, password=password, roles=role)
-        except user_queries.AccountError as error:
-            fail(str(error))
-        session.commit()
+    try:
+        create_account(actor=cli_actor(), username=username, password=password, roles=role)
+    except AccountError as error:
+        fail(str(error))
     console.print(f"Created {username} ({', '.join(r.value for r in role)}).")
 
 
 @users_app.command("reset-password")
 def users_reset_password(username: str) -> None:
     """Give an account a new random password, printed once."""
-    import secrets
+    from annotation.accounts import find_account, reset_password
 
-    from db.engine import get_engine
-    from db.queries import users as user_queries
-
-    with Session(get_engine()) as session:
-        user = user_queries.get_user_by_name(session, username=username)
-        if user is None:
-            fail(f"no user named {username!r}")
-        password = secrets.token_urlsafe(9)
-        user_queries.set_password(session, user=user, password=password)
-        session.commit()
+    user = find_account(username=username)
+    if user is None:
+        fail(f"no user named {username!r}")
+    password = reset_password(actor=cli_actor(), user_id=user.id)
     console.print(f"New password for {username}: [bold]{password}[/bold]")
 
 

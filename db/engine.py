@@ -173,6 +173,10 @@ def unit_of_work(fn: Callable[..., T]) -> Callable[..., T]:
     def run(*args: Any, **kwargs: Any) -> T:
         if _called_with_session(args, kwargs):
             session = args[0] if args and isinstance(args[0], Session) else kwargs["session"]
+            # Start from a clean slate: what the caller had pending is its own unit of work, kept even if
+            # this one fails; and on SQLite the write lock is then taken up front, not upgraded mid-way.
+            if session.in_transaction():
+                session.commit()
             with write_transaction(session):
                 return fn(*args, **kwargs)
         with Session(get_engine(), expire_on_commit=False) as session, write_transaction(session):

@@ -16,6 +16,7 @@ from core.settings import get_settings
 from db.engine import get_engine
 from db.models import Clip, Dataset, ModelVersion
 from db.queries import model_versions as q
+from db.queries import predictions as prediction_queries
 from model.base import ClipInput, ModelBackend
 from model.progress import Progress, QuietProgress
 from model.registry import make_backend
@@ -175,7 +176,7 @@ def predict_dataset(*, dataset_id: int, version_id: int | None = None, clip_ids:
             predictions = backend.predict([item for _, item, _ in ready])
             with Session(engine, expire_on_commit=False) as session:
                 for (clip, item, features), prediction in zip(ready, predictions):
-                    q.save_prediction(session, clip_id=clip.id, version_id=version.id,
+                    prediction_queries.save_prediction(session, clip_id=clip.id, version_id=version.id,
                                       clues={a.value: t for a, t in prediction.clues.items()},
                                       emotion=prediction.emotion, distribution=prediction.distribution,
                                       uncertainty=prediction.uncertainty,

@@ -34,6 +34,7 @@ from db.engine import with_session
 from db.models import Annotation
 from db.queries import clips as clip_queries
 from db.queries import consensus as queries
+from db.queries import predictions as prediction_queries
 from db.queries import users as user_queries
 
 Embed = Callable[[Sequence[str]], np.ndarray]
@@ -198,8 +199,8 @@ def build_report(
         per_label=pd.DataFrame(per_label, columns=["label", *_ESTIMATE_COLUMNS]),
         pairwise=pd.DataFrame(pairwise, columns=["scope", "rater_a", "rater_b", "kappa", "n_clips"]),
         annotators=annotators, drift=drift, confusion=confusion, ratings=rating_rows,
-        clues=pd.DataFrame(_clue_rows(submitted, session, notes, embed, boot, max_clue_clips), columns=_CLUE_COLUMNS),
-        model=pd.DataFrame(_model_rows(session, consensus, notes, embed, boot), columns=_FIGURE_COLUMNS),
+        clues=pd.DataFrame(_clue_rows(submitted, session, dataset_id, notes, embed, boot, max_clue_clips), columns=_CLUE_COLUMNS),
+        model=pd.DataFrame(_model_rows(session, dataset_id, consensus, notes, embed, boot), columns=_FIGURE_COLUMNS),
         notes=notes, n_annotations=len(rows),
     )
 
@@ -255,7 +256,7 @@ def _per_annotator(rows: list[Annotation], consensus: dict, name: dict[int, str]
     )
 
 
-def _clue_rows(submitted: list[Annotation], session: Session, notes: list[str], embed, boot,
+def _clue_rows(submitted: list[Annotation], session: Session, dataset_id: int, notes: list[str], embed, boot,
                max_clips: int) -> list[dict]:
     clip_ids = sorted({a.clip_id for a in submitted})
     if len(clip_ids) > max_clips:
@@ -263,7 +264,7 @@ def _clue_rows(submitted: list[Annotation], session: Session, notes: list[str], 
         keep = set(np.random.default_rng(boot["seed"]).choice(clip_ids, size=max_clips, replace=False).tolist())
         submitted = [a for a in submitted if a.clip_id in keep]
         notes.append(f"clue agreement and effort: estimated on a random sample of {max_clips:,} of {len(clip_ids):,} clips")
-    predictions = queries.latest_predictions(session, clip_ids={a.clip_id for a in submitted})
+    predictions = prediction_queries.predictions_for_comparison(session, dataset_id=dataset_id, annotations=submitted)
     out = []
     for aspect in ASPECTS:
         clues = [ClueText(a.clip_id, a.user_id, (a.clues or {}).get(aspect.value, "")) for a in submitted]
@@ -287,9 +288,9 @@ def _clue_rows(submitted: list[Annotation], session: Session, notes: list[str], 
     return out
 
 
-def _model_rows(session: Session, consensus: dict, notes: list[str], embed, boot) -> list[dict]:
-    """How the latest model predictions compare with the current consensus."""
-    predictions = queries.latest_predictions(session, clip_ids=consensus)
+def _model_rows(session: Session, dataset_id: int, consensus: dict, notes: list[str], embed, boot) -> list[dict]:
+    """How the model's current predictions compare with the current consensus."""
+    predictions = prediction_queries.current_predictions(session, dataset_id=dataset_id, clip_ids=consensus)
     pairs = [(p, consensus[cid]) for cid, p in predictions.items()]
     out = []
     labelled = [(p.emotion, c.emotion) for p, c in pairs if p.emotion and c.emotion]

@@ -36,8 +36,10 @@ from core.vocabulary import ASPECTS, AnnotationStatus, Aspect, Role
 from db.engine import unit_of_work, with_session
 from db.models import Annotation, Clip, Consensus, Dataset, Prediction, User
 from db.queries import assignments as assignment_queries
+from db.queries import audit
 from db.queries import clips as clip_queries
 from db.queries import consensus as queries
+from db.queries import predictions as prediction_queries
 from db.queries.consensus import ConsensusConflict
 
 __all__ = [
@@ -142,14 +144,15 @@ def propose(
     session: Session, *, clip_id: int, emotion_model: DawidSkeneResult | None = None, embed: Embed | None = None
 ) -> Proposal:
     """The proposed consensus of one clip from its submitted annotations (read-only)."""
-    clip = queries.get_clip(session, clip_id=clip_id)
+    clip = clip_queries.get_clip(session, clip_id=clip_id)
     if clip is None:
         raise LookupError(f"clip {clip_id} does not exist")
     dataset = clip_queries.get_dataset(session, dataset_id=clip.dataset_id)
     finished = queries.clip_annotations(session, clip_id=clip_id)
     submitted = [a for a in finished if a.status == AnnotationStatus.submitted.value]
     skipped = [a for a in finished if a.status == AnnotationStatus.skipped.value]
-    prediction = queries.latest_prediction(session, clip_id=clip_id)
+    prediction = prediction_queries.prediction_for_adjudication(session, clip_id=clip_id, dataset_id=clip.dataset_id,
+                                                                annotations=finished)
 
     emotion = None
     if emotion_model is not None and clip_id in emotion_model.clips:
@@ -254,8 +257,8 @@ def accept(
         auto_accepted=auto,
         note=note,
     )
-    queries.add_audit(
-        session, user_id=user.id, action="consensus.auto_accept" if auto else "consensus.accept",
+    audit.record(
+        session, user=user, action="consensus.auto_accept" if auto else "consensus.accept",
         entity="consensus", entity_id=row.id, detail={"clip_id": proposal.clip.id, "revision": row.revision},
     )
     return row
@@ -267,7 +270,7 @@ def send_back(session: Session, *, user: User, clip_id: int, extra: int = 1) -> 
     require(user, Role.lead, action="send a clip back for more annotations")
     if extra < 1:
         raise ValueError("send back at least one more annotation")
-    clip = queries.get_clip(session, clip_id=clip_id)
+    clip = clip_queries.get_clip(session, clip_id=clip_id)
     if clip is None:
         raise LookupError(f"clip {clip_id} does not exist")
     dataset = clip_queries.get_dataset(session, dataset_id=clip.dataset_id)
@@ -275,7 +278,7 @@ def send_back(session: Session, *, user: User, clip_id: int, extra: int = 1) -> 
                 if a.status == AnnotationStatus.submitted.value])
     overlap = max(clip.overlap_override or dataset.overlap, have) + extra
     assignment_queries.set_overlap_override(session, clip=clip, overlap=overlap)
-    queries.add_audit(session, user_id=user.id, action="clip.send_back", entity="clip", entity_id=clip_id,
+    audit.record(session, user=user, action="clip.send_back", entity="clip", entity_id=clip_id,
                       detail={"overlap": overlap})
     return overlap
 

@@ -29,8 +29,9 @@ from db.engine import with_session, write_transaction
 from db.models import Annotation, Assignment, Clip, Dataset, Prediction, User, utcnow
 from db.queries import annotations as aq
 from db.queries import assignments as q
+from db.queries import predictions as prediction_queries
 from db.queries import users as user_queries
-from db.queries.annotations import StaleEdit
+from db.queries.locking import StaleEdit
 
 __all__ = [
     "AnnotationInput", "InvalidAnnotation", "LeaseLost", "AlreadyFinished", "Adjudicated", "StaleEdit",
@@ -139,7 +140,7 @@ class Task:
 
 
 def _prediction_for(session: Session, *, clip: Clip) -> Prediction | None:
-    return q.active_prediction(session, clip_id=clip.id, dataset_id=clip.dataset_id)
+    return prediction_queries.active_prediction(session, clip_id=clip.id, dataset_id=clip.dataset_id)
 
 
 def _task(session: Session, *, user: User, clip: Clip, assignment: Assignment | None = None) -> Task:

@@ -9,21 +9,8 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from core.vocabulary import AnnotationStatus
-from db.models import Annotation, Clip, Consensus, utcnow
-
-
-class StaleEdit(Exception):
-    """The row changed since it was read; `current` is the row as it is now."""
-
-    def __init__(self, current: Annotation | None, expected_version: int):
-        self.current = current
-        self.expected_version = expected_version
-        now = current.version if current is not None else "deleted"
-        super().__init__(
-            f"This annotation was changed elsewhere (you edited version {expected_version}, "
-            f"it is now version {now}). Your edit was not saved."
-        )
-
+from db.models import Annotation, Clip, Consensus
+from db.queries import locking
 
 EDITABLE_FIELDS = (
     "clues", "no_evidence", "emotion", "emotion_other", "rating", "confidence", "note",
@@ -48,24 +35,9 @@ def create(session: Session, *, clip_id: int, user_id: int, values: dict[str, An
 
 def update_versioned(session: Session, *, annotation_id: int, expected_version: int,
                      values: dict[str, Any]) -> Annotation:
-    """`UPDATE … WHERE id = :id AND version = :expected`; raise StaleEdit when no row matched."""
-    changes = _only_editable(values)
-    changes["updated_at"] = utcnow()
-    changes["version"] = Annotation.version + 1
-    updated = session.scalars(
-        sa.update(Annotation)
-        .where(Annotation.id == annotation_id, Annotation.version == expected_version)
-        .values(**changes)
-        .returning(Annotation),
-        execution_options={"populate_existing": True, "synchronize_session": False},
-    ).first()
-    if updated is None:
-        current = session.scalars(
-            select(Annotation).where(Annotation.id == annotation_id).execution_options(populate_existing=True)
-        ).first()
-        # A detached copy: the caller rolls back, which would expire the loaded row.
-        raise StaleEdit(Annotation.model_validate(current.model_dump()) if current else None, expected_version)
-    return updated
+    """Change the editable fields if the row is still at `expected_version`; raise StaleEdit otherwise."""
+    return locking.update_versioned(session, Annotation, annotation_id, expected_version=expected_version,
+                                    changes=_only_editable(values))
 
 
 def _only_editable(values: dict[str, Any]) -> dict[str, Any]:

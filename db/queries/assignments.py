@@ -29,11 +29,11 @@ from db.models import (
     Assignment,
     Clip,
     Dataset,
-    ModelVersion,
     Prediction,
     User,
     utcnow,
 )
+from db.queries.predictions import active_version_id
 
 ACTIVE = "active"
 DONE = "done"
@@ -87,20 +87,6 @@ def assignment_for(session: Session, *, clip_id: int, user_id: int) -> Assignmen
     return session.exec(select(Assignment).where(Assignment.clip_id == clip_id, Assignment.user_id == user_id)).first()
 
 
-def active_model_version_id(session: Session, *, dataset_id: int) -> int | None:
-    """The active version trained for this dataset, else the newest active one (remembered for the session)."""
-    cache = session.info.setdefault("active_model_version", {})
-    if dataset_id not in cache:
-        cache[dataset_id] = session.exec(
-            select(ModelVersion.id)
-            .where(ModelVersion.is_active.is_(True),
-                   sa.or_(ModelVersion.dataset_id == dataset_id, ModelVersion.dataset_id.is_(None)))
-            .order_by(ModelVersion.dataset_id.is_(None), ModelVersion.id.desc())
-            .limit(1)
-        ).first()
-    return cache[dataset_id]
-
-
 def random_rank() -> Any:
     """The clip's place in the fixed permutation, spelled exactly as its index (64-bit on every backend)."""
     return sa.literal_column(RANDOM_RANK_SQL.replace("CAST(id", "CAST(clip.id"))
@@ -109,20 +95,6 @@ def random_rank() -> Any:
 def random_start(seed: int) -> int:
     """Where the seed's rotation of the permutation begins: order by (rank + seed) mod P."""
     return (-seed) % _HASH_MODULUS
-
-
-def active_prediction(session: Session, *, clip_id: int, dataset_id: int) -> Prediction | None:
-    """The clip's prediction by the dataset's active model version.
-
-    Two point lookups on purpose: as one join, SQLite's planner walks every
-    prediction of the active version instead of the (clip_id, version) key.
-    """
-    version_id = active_model_version_id(session, dataset_id=dataset_id)
-    if version_id is None:
-        return None
-    return session.exec(
-        select(Prediction).where(Prediction.clip_id == clip_id, Prediction.model_version_id == version_id)
-    ).first()
 
 
 def _capacity(overlap: int) -> Any:
@@ -296,7 +268,7 @@ def claim_next(session: Session, *, dataset: Dataset, user_id: int, lease: timed
     """
     now = utcnow()
     postgres = not is_sqlite(session)
-    model_version_id = active_model_version_id(session, dataset_id=dataset.id)
+    model_version_id = active_version_id(session, dataset_id=dataset.id)
     prefix_end = filled_prefix_end(session, dataset=dataset, model_version_id=model_version_id)
     tried: list[int] = []
     phase = 0

@@ -11,24 +11,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from core.vocabulary import AnnotationStatus
-from db.models import Annotation, AuditLog, Clip, Consensus, Prediction, utcnow
+from db.models import Annotation, Clip, Consensus, utcnow
 
 
 class ConsensusConflict(RuntimeError):
     """The clip's consensus changed since the caller read it."""
-
-
-def get_clip(session: Session, *, clip_id: int) -> Clip | None:
-    return session.get(Clip, clip_id)
-
-
 
 
 def current_consensus(session: Session, *, clip_id: int) -> Consensus | None:
@@ -110,26 +103,6 @@ def clip_annotations(session: Session, *, clip_id: int, statuses: Sequence[str] 
     ))
 
 
-def latest_prediction(session: Session, *, clip_id: int) -> Prediction | None:
-    return session.exec(
-        select(Prediction).where(Prediction.clip_id == clip_id)
-        .order_by(col(Prediction.created_at).desc(), col(Prediction.id).desc())
-    ).first()
-
-
-def latest_predictions(session: Session, *, clip_ids: Iterable[int]) -> dict[int, Prediction]:
-    ids = sorted(set(clip_ids))
-    out: dict[int, Prediction] = {}
-    for start in range(0, len(ids), 5000):
-        rows = session.exec(
-            select(Prediction).where(col(Prediction.clip_id).in_(ids[start:start + 5000]))
-            .order_by(col(Prediction.created_at), col(Prediction.id))
-        )
-        for row in rows:
-            out[row.clip_id] = row  # later rows win
-    return out
-
-
 def dataset_annotations(
     session: Session,
     *,
@@ -168,8 +141,3 @@ def clips_by_id(session: Session, *, clip_ids: Iterable[int]) -> dict[int, Clip]
     for start in range(0, len(ids), 5000):
         out.update({c.id: c for c in session.exec(select(Clip).where(col(Clip.id).in_(ids[start:start + 5000])))})
     return out
-
-
-def add_audit(session: Session, *, user_id: int | None, action: str, entity: str, entity_id: int | None,
-              detail: dict[str, Any]) -> None:
-    session.add(AuditLog(user_id=user_id, action=action, entity=entity, entity_id=entity_id, detail=detail))

@@ -17,6 +17,7 @@ from db.models import (
     User,
     utcnow,
 )
+from db.queries import predictions
 
 # --- versions -------------------------------------------------------------------
 
@@ -34,14 +35,9 @@ def get_version(session: Session, *, version_id: int) -> ModelVersion | None:
 
 
 def active_version(session: Session, *, dataset_id: int | None) -> ModelVersion | None:
-    """The promoted version for the dataset, else a promoted dataset-less one."""
-    query = select(ModelVersion).where(ModelVersion.is_active == True)  # noqa: E712
-    for scope in ([dataset_id] if dataset_id is not None else []) + [None]:
-        where = ModelVersion.dataset_id == scope if scope is not None else col(ModelVersion.dataset_id).is_(None)
-        found = session.exec(query.where(where).order_by(col(ModelVersion.id).desc())).first()
-        if found:
-            return found
-    return None
+    """The promoted version for the dataset, else a promoted dataset-less one (see db.queries.predictions)."""
+    version_id = predictions.active_version_id(session, dataset_id=dataset_id)
+    return session.get(ModelVersion, version_id) if version_id is not None else None
 
 
 def create_version(session: Session, *, backend: str, name: str, dataset_id: int | None = None,
@@ -53,6 +49,8 @@ def create_version(session: Session, *, backend: str, name: str, dataset_id: int
                            config=config or {}, is_active=is_active)
     session.add(version)
     session.flush()
+    if is_active:
+        predictions.forget_active_version(session)
     return version
 
 
@@ -86,40 +84,11 @@ def activate(session: Session, *, version: ModelVersion, user: User | None) -> M
     version.promoted_by_id = user.id if user else None
     version.promoted_at = utcnow()
     session.add(version)
+    predictions.forget_active_version(session)
     return version
 
 
-# --- predictions ------------------------------------------------------------------
-
-
-def save_prediction(session: Session, *, clip_id: int, version_id: int, clues: dict[str, str], emotion: str,
-                    distribution: dict[str, float], uncertainty: float,
-                    spans: list[dict[str, Any]]) -> Prediction:
-    """Insert or replace the prediction of one version for one clip."""
-    row = session.exec(select(Prediction).where(Prediction.clip_id == clip_id,
-                                                Prediction.model_version_id == version_id)).first()
-    row = row or Prediction(clip_id=clip_id, model_version_id=version_id)
-    row.clues, row.emotion, row.distribution = clues, emotion, distribution
-    row.uncertainty, row.spans, row.created_at = uncertainty, spans, utcnow()
-    session.add(row)
-    return row
-
-
-def predictions_for_version(session: Session, *, version_id: int) -> Sequence[Prediction]:
-    return session.exec(select(Prediction).where(Prediction.model_version_id == version_id)
-                        .order_by(Prediction.clip_id)).all()
-
-
-def prediction_for_clip(session: Session, *, clip_id: int, version_id: int | None = None) -> Prediction | None:
-    """The clip's prediction from `version_id`, or its newest one from any version."""
-    query = select(Prediction).where(Prediction.clip_id == clip_id)
-    if version_id is not None:
-        query = query.where(Prediction.model_version_id == version_id)
-    return session.exec(query.order_by(col(Prediction.id).desc())).first()
-
-
-def predicted_clip_ids(session: Session, *, version_id: int) -> set[int]:
-    return set(session.exec(select(Prediction.clip_id).where(Prediction.model_version_id == version_id)).all())
+# --- clips and features for a model ----------------------------------------------
 
 
 def clips_of_dataset(session: Session, *, dataset_id: int, clip_ids: list[int] | None = None,

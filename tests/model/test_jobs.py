@@ -10,6 +10,7 @@ from annotation.jobs import enqueue, run_job_inline
 from core.vocabulary import JobState
 from db.models import Clip, ClipFeature, Prediction
 from db.queries import model_versions as q
+from db.queries import predictions as prediction_queries
 from model.jobs import promote_and_repredict
 from tests.model.conftest import add_labelled_clips, talking_clip
 
@@ -84,7 +85,7 @@ def test_train_job_then_promote_repredicts_only_unlabelled_clips(app_db, dataset
     repredict = run_job_inline(result["repredict_job_id"])
     assert repredict.state == JobState.done.value, repredict.error
     with Session(app_db) as session:
-        predicted = q.predicted_clip_ids(session, version_id=version_id)
+        predicted = prediction_queries.predicted_clip_ids(session, version_id=version_id)
         assert predicted == set(unlabelled) and not predicted & set(labelled)
         assert q.active_version(session, dataset_id=dataset.id).id == version_id
 
@@ -111,7 +112,7 @@ def test_prediction_compares_a_voice_with_its_speakers_usual_pitch(app_db, datas
         session.commit()
     result = predict_dataset(dataset_id=dataset.id, clip_ids=[ids[-1]])
     with Session(app_db) as session:
-        clue = q.prediction_for_clip(session, clip_id=ids[-1], version_id=result["model_version_id"]).clues["vocal"]
+        clue = prediction_queries.prediction_for_clip(session, clip_id=ids[-1], version_id=result["model_version_id"]).clues["vocal"]
     assert "above the speaker's usual median (180 Hz over 4 clips)" in clue, clue
 
 

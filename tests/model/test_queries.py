@@ -6,6 +6,7 @@ import pytest
 from sqlmodel import Session
 
 from db.queries import model_versions as q
+from db.queries import predictions as prediction_queries
 from model.baseline.backend import EXTRACTOR_VERSIONS
 from tests.model.conftest import add_labelled_clips
 
@@ -23,14 +24,14 @@ def test_versions_predictions_and_features(app_db, dataset, lead):
         assert [v.is_active for v in q.list_versions(session, dataset_id=dataset.id)] == [False, True]
 
         for version in (base, newer):
-            q.save_prediction(session, clip_id=ids[0], version_id=version.id, clues={"facial": "x"}, emotion="happy",
+            prediction_queries.save_prediction(session, clip_id=ids[0], version_id=version.id, clues={"facial": "x"}, emotion="happy",
                               distribution={"happy": 1.0}, uncertainty=0.0, spans=[])
-        q.save_prediction(session, clip_id=ids[0], version_id=newer.id, clues={"facial": "y"}, emotion="sad",
+        prediction_queries.save_prediction(session, clip_id=ids[0], version_id=newer.id, clues={"facial": "y"}, emotion="sad",
                           distribution={"sad": 1.0}, uncertainty=0.1, spans=[])
         session.commit()
-        assert q.prediction_for_clip(session, clip_id=ids[0], version_id=base.id).emotion == "happy"
-        assert q.prediction_for_clip(session, clip_id=ids[0], version_id=newer.id).emotion == "sad"
-        assert len(q.predictions_for_version(session, version_id=newer.id)) == 1
+        assert prediction_queries.prediction_for_clip(session, clip_id=ids[0], version_id=base.id).emotion == "happy"
+        assert prediction_queries.prediction_for_clip(session, clip_id=ids[0], version_id=newer.id).emotion == "sad"
+        assert len(prediction_queries.predictions_for_version(session, version_id=newer.id)) == 1
 
         cached = q.cached_features(session, clip_ids=ids, versions=EXTRACTOR_VERSIONS)
         assert all(set(cached[i]) == set(EXTRACTOR_VERSIONS) for i in ids)

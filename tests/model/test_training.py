@@ -7,6 +7,7 @@ from sqlmodel import Session
 
 from annotation.permissions import PermissionDenied
 from db.queries import model_versions as q
+from db.queries import predictions as prediction_queries
 from model.baseline.backend import EXTRACTOR_VERSIONS
 from model.training import build_snapshot, is_held_out, promote, train_version
 from tests.model.conftest import add_labelled_clips
@@ -72,7 +73,7 @@ def test_evaluate_measures_held_out_and_how_much_annotators_edited_the_clues(app
     result = predict_dataset(dataset_id=dataset.id, clip_ids=ids[:2])
     with Session(app_db, expire_on_commit=False) as session:
         for n, clip_id in enumerate(ids[:2]):
-            prediction = q.prediction_for_clip(session, clip_id=clip_id, version_id=result["model_version_id"])
+            prediction = prediction_queries.prediction_for_clip(session, clip_id=clip_id, version_id=result["model_version_id"])
             clues = dict(prediction.clues)
             if n == 0:
                 clues["scene"] = "A bright room."  # rewritten

@@ -20,7 +20,7 @@ from annotation.labelling.queue import next_clip
 from annotation.permissions import PermissionDenied
 from core.vocabulary import ASPECTS
 from db.models import Annotation, Consensus
-from db.queries.annotations import StaleEdit
+from db.queries.locking import StaleEdit
 from tests.queue.factories import make_dataset, make_users
 
 
