@@ -15,6 +15,7 @@ from sqlmodel import Session
 from core.settings import get_settings
 from db.engine import get_engine
 from db.models import Clip, Dataset, ModelVersion
+from db.queries import clips as clip_queries
 from db.queries import model_versions as q
 from db.queries import predictions as prediction_queries
 from model.base import ClipInput, ModelBackend
@@ -71,7 +72,7 @@ def extract_dataset_features(*, dataset_id: int, clip_ids: list[int] | None = No
     settings = get_settings()
     engine = get_engine()
     with Session(engine, expire_on_commit=False) as session:
-        dataset = session.get(Dataset, dataset_id)
+        dataset = clip_queries.get_dataset(session, dataset_id=dataset_id)
         if dataset is None:
             raise ValueError(f"no dataset {dataset_id}")
         clips = list(q.clips_of_dataset(session, dataset_id=dataset_id, clip_ids=clip_ids))
@@ -121,7 +122,7 @@ def predict_dataset(*, dataset_id: int, version_id: int | None = None, clip_ids:
     settings = get_settings()
     engine = get_engine()
     with Session(engine, expire_on_commit=False) as session:
-        dataset = session.get(Dataset, dataset_id)
+        dataset = clip_queries.get_dataset(session, dataset_id=dataset_id)
         if dataset is None:
             raise ValueError(f"no dataset {dataset_id}")
         if version_id is not None:

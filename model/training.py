@@ -27,6 +27,7 @@ from core.vocabulary import Role
 from db.engine import get_engine, with_session
 from db.models import Dataset, ModelVersion, User
 from db.queries import audit
+from db.queries import clips as clip_queries
 from db.queries import model_versions as q
 from model.base import ClipInput, TrainingItem, TrainingSnapshot
 from model.inference import backend_for, extract_dataset_features, speaker_baselines
@@ -45,7 +46,7 @@ def is_held_out(clip_name: str, fraction: float = HELD_OUT_FRACTION) -> bool:
 def build_snapshot(session: Session, *, dataset_id: int, versions: dict[str, str],
                    held_out_fraction: float = HELD_OUT_FRACTION) -> TrainingSnapshot:
     """Freeze current consensus with cached features; clips lacking features are left out (extract first)."""
-    dataset = session.get(Dataset, dataset_id)
+    dataset = clip_queries.get_dataset(session, dataset_id=dataset_id)
     if dataset is None:
         raise ValueError(f"no dataset {dataset_id}")
     rows = q.current_consensus(session, dataset_id=dataset_id)

@@ -5,20 +5,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import pandas as pd
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from annotation.evaluation.metrics import evaluate_rows
 from annotation.formats.export_service import gather_rows
 from db.engine import with_session
-from db.models import ModelVersion
+from db.queries import model_versions
 from db.queries.references import list_sources
 
 
 @with_session
 def available_sources(session: Session, *, dataset_id: int) -> list[str]:
     """Every source a dataset can be scored on or exported from, as source names."""
-    versions = session.exec(select(ModelVersion.id).where(
-        (ModelVersion.dataset_id == dataset_id) | (ModelVersion.dataset_id.is_(None))).order_by(ModelVersion.id))
+    versions = [v.id for v in model_versions.list_versions(session, dataset_id=dataset_id)]
     names = ["consensus", "annotations"]
     names += [f"model:{v}" for v in versions]
     sources = [source for source, _ in list_sources(session, dataset_id=dataset_id)]
@@ -44,7 +43,7 @@ def source_labels(session: Session, *, dataset_id: int) -> dict[str, str]:
     labels = {"consensus": "Consensus (current)", "annotations": "Annotators' submitted work"}
     for source in available_sources(session, dataset_id=dataset_id):
         if source.startswith("model:"):
-            version = session.get(ModelVersion, int(source.split(":")[1]))
+            version = model_versions.get_version(session, version_id=int(source.split(":")[1]))
             labels[source] = f"Model {version.name} (#{version.id})" if version else source
         elif source.startswith("reference:"):
             name = source.split(":", 1)[1]

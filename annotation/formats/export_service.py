@@ -11,22 +11,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from annotation.formats.common import ExportRow
 from annotation.formats.registry import export_rows
 from annotation.permissions import require
-from core.vocabulary import AnnotationStatus, Role
+from core.vocabulary import Role
 from db.engine import with_session
 from db.models import (
-    Annotation,
     Clip,
-    Consensus,
     Dataset,
-    ModelVersion,
-    Prediction,
     User,
 )
+from db.queries import exports as export_queries
+from db.queries import model_versions
 from db.queries.references import references_for_source
 
 
@@ -58,13 +56,11 @@ def _base(clip: Clip) -> dict:
 
 
 def _consensus_rows(session: Session, dataset_id: int) -> list[ExportRow]:
-    users = {u.id: u.username for u in session.exec(select(User))}
-    annotators = {a.id: users.get(a.user_id, "") for a in session.exec(
-        select(Annotation).join(Clip, Clip.id == Annotation.clip_id).where(Clip.dataset_id == dataset_id))}
-    query = (select(Clip, Consensus).join(Consensus, Consensus.clip_id == Clip.id)
-             .where(Clip.dataset_id == dataset_id, Consensus.is_current).order_by(Clip.name))
+    users = export_queries.usernames(session)
+    annotators = {annotation_id: users.get(user_id, "")
+                  for annotation_id, user_id in export_queries.annotation_authors(session, dataset_id=dataset_id).items()}
     rows = []
-    for clip, consensus in session.exec(query):
+    for clip, consensus in export_queries.clips_with_consensus(session, dataset_id=dataset_id):
         ids = list(consensus.source_annotation_ids)
         provenance = {
             "method": consensus.method, "revision": consensus.revision, "source_annotation_ids": ids,
@@ -78,15 +74,14 @@ def _consensus_rows(session: Session, dataset_id: int) -> list[ExportRow]:
 
 
 def _model_rows(session: Session, dataset_id: int, version_id: int) -> list[ExportRow]:
-    version = session.get(ModelVersion, version_id)
+    version = model_versions.get_version(session, version_id=version_id)
     if version is None:
         raise ValueError(f"no model version {version_id}")
-    query = (select(Clip, Prediction).join(Prediction, Prediction.clip_id == Clip.id)
-             .where(Clip.dataset_id == dataset_id, Prediction.model_version_id == version.id).order_by(Clip.name))
     return [ExportRow(**_base(clip), emotion=prediction.emotion, clues=dict(prediction.clues),
                       spans=list(prediction.spans),
                       provenance={"model_version": version.name, "model_version_id": version.id})
-            for clip, prediction in session.exec(query)]
+            for clip, prediction in export_queries.clips_with_predictions(session, dataset_id=dataset_id,
+                                                                          version_id=version.id)]
 
 
 def _reference_rows(session: Session, dataset_id: int, source: str) -> list[ExportRow]:
@@ -103,12 +98,8 @@ def _reference_rows(session: Session, dataset_id: int, source: str) -> list[Expo
 
 
 def _annotation_rows(session: Session, dataset_id: int) -> list[ExportRow]:
-    query = (select(Clip, Annotation, User).join(Annotation, Annotation.clip_id == Clip.id)
-             .join(User, User.id == Annotation.user_id)
-             .where(Clip.dataset_id == dataset_id, Annotation.status == AnnotationStatus.submitted.value)
-             .order_by(Clip.name, User.username))
     rows = []
-    for clip, annotation, user in session.exec(query):
+    for clip, annotation, user in export_queries.clips_with_submissions(session, dataset_id=dataset_id):
         base = _base(clip)
         base["meta"]["rating"] = annotation.rating
         rows.append(ExportRow(**base, emotion=annotation.emotion or annotation.emotion_other,

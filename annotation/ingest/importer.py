@@ -180,10 +180,8 @@ def import_parsed(session: Session, *, dataset: Dataset, parsed: ParsedImport, u
         if digest:
             known_hashes.add(digest)
     # One flush for the whole batch: per-row flushes dominate large imports.
-    session.add_all(new_clips)
-    session.flush()
+    report.clip_ids = clip_queries.add_clips(session, clips=new_clips)
     report.created = len(new_clips)
-    report.clip_ids = [int(clip.id) for clip in new_clips]
     audit.record(session, user=user, action="import", entity="dataset", entity_id=dataset.id,
                  detail={"created": report.created, "duplicates": report.duplicates, "errors": len(report.errors)})
     return report

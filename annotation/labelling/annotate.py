@@ -12,9 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime, time, timezone
 from typing import Any
 
-import sqlalchemy as sa
 from pydantic import BaseModel, Field, field_validator
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from annotation.labelling.queue import QueueError, next_lease
 from annotation.permissions import PermissionDenied, require
@@ -22,14 +21,15 @@ from core.vocabulary import (
     ASPECTS,
     REASONING_RATINGS,
     AnnotationStatus,
-    ClipStatus,
     Role,
 )
 from db.engine import with_session, write_transaction
 from db.models import Annotation, Assignment, Clip, Dataset, Prediction, User, utcnow
 from db.queries import annotations as aq
 from db.queries import assignments as q
+from db.queries import clips as clip_queries
 from db.queries import predictions as prediction_queries
+from db.queries import progress as progress_queries
 from db.queries import users as user_queries
 from db.queries.locking import StaleEdit
 
@@ -148,7 +148,7 @@ def _task(session: Session, *, user: User, clip: Clip, assignment: Assignment | 
         assignment = q.assignment_for(session, clip_id=clip.id, user_id=user.id)
     return Task(
         clip=clip,
-        dataset=session.get(Dataset, clip.dataset_id),
+        dataset=clip_queries.get_dataset(session, dataset_id=clip.dataset_id),
         prediction=_prediction_for(session, clip=clip),
         annotation=aq.get_for(session, clip_id=clip.id, user_id=user.id),
         lease_expires_at=assignment.expires_at if assignment is not None else None,
@@ -161,14 +161,14 @@ def load_task(session: Session, *, user: User, dataset_id: int) -> Task | None:
     lease = next_lease(session, user=user, dataset_id=dataset_id)
     if lease is None:
         return None
-    return _task(session, user=user, clip=session.get(Clip, lease.clip_id), assignment=lease)
+    return _task(session, user=user, clip=clip_queries.get_clip(session, clip_id=lease.clip_id), assignment=lease)
 
 
 @with_session
 def load_clip_task(session: Session, *, user: User, clip_id: int) -> Task:
     """A clip the user has annotated (for editing in "My work")."""
     require(user, Role.annotator, action="open an annotation")
-    clip = session.get(Clip, clip_id)
+    clip = clip_queries.get_clip(session, clip_id=clip_id)
     if clip is None:
         raise QueueError(f"No clip with id {clip_id}.")
     return _task(session, user=user, clip=clip)
@@ -190,7 +190,7 @@ def save_draft(session: Session, *, user: User, clip_id: int, values: Annotation
         annotation = aq.get_for(session, clip_id=clip_id, user_id=user.id)
         data = _now_values(values, seconds_spent)
         if annotation is None:
-            clip = session.get(Clip, clip_id)
+            clip = clip_queries.get_clip(session, clip_id=clip_id)
             if clip is None:
                 raise QueueError(f"No clip with id {clip_id}.")
             prediction = _prediction_for(session, clip=clip)
@@ -213,7 +213,7 @@ def submit(session: Session, *, user: User, clip_id: int, values: AnnotationInpu
         clip = q.lock_clip(session, clip_id=clip_id)
         if clip is None:
             raise QueueError(f"No clip with id {clip_id}.")
-        dataset = session.get(Dataset, clip.dataset_id)
+        dataset = clip_queries.get_dataset(session, dataset_id=clip.dataset_id)
         problems = validate(values, dataset)
         if problems:
             raise InvalidAnnotation(problems)
@@ -292,7 +292,7 @@ def edit_submission(session: Session, *, user: User, annotation_id: int, expecte
             raise QueueError("Only submitted annotations can be edited here.")
         if aq.adjudicated_clip_ids(session, clip_ids=[annotation.clip_id]):
             raise Adjudicated("This clip has been adjudicated; its annotations can no longer change.")
-        dataset = session.get(Dataset, session.get(Clip, annotation.clip_id).dataset_id)
+        dataset = clip_queries.get_dataset(session, dataset_id=clip_queries.get_clip(session, clip_id=annotation.clip_id).dataset_id)
         problems = validate(values, dataset)
         if problems:
             raise InvalidAnnotation(problems)
@@ -335,22 +335,14 @@ class Progress:
 @with_session
 def progress(session: Session, *, user: User, dataset_id: int) -> Progress:
     """Done today (UTC), clips left for the user (the current one included), median seconds per clip."""
-    dataset = session.get(Dataset, dataset_id)
+    dataset = clip_queries.get_dataset(session, dataset_id=dataset_id)
     if dataset is None:
         raise QueueError(f"No dataset with id {dataset_id}.")
     midnight = datetime.combine(utcnow().date(), time(0), tzinfo=timezone.utc)
-    ready = int(session.exec(select(sa.func.count()).select_from(Clip).where(
-        Clip.dataset_id == dataset_id, Clip.status == ClipStatus.ready.value)).one())
-    finished_by_user = int(session.exec(
-        select(sa.func.count()).select_from(Annotation).join(Clip, Clip.id == Annotation.clip_id).where(
-            Annotation.user_id == user.id, Clip.dataset_id == dataset_id,
-            Annotation.status != AnnotationStatus.draft.value)).one())
-    mine_now = int(session.exec(
-        select(sa.func.count()).select_from(Assignment).join(Clip, Clip.id == Assignment.clip_id).where(
-            Assignment.user_id == user.id, Clip.dataset_id == dataset_id, Assignment.state == q.ACTIVE,
-            sa.or_(Assignment.expires_at.is_(None), Assignment.expires_at > utcnow()))).one())
+    ready, finished_by_user, mine_now = progress_queries.annotator_counts(session, user_id=user.id,
+                                                                          dataset_id=dataset_id, now=utcnow())
     # Open slots plus the clips the user holds, capped by the clips the user has not finished.
-    remaining = min(q.open_slots(session, dataset=dataset) + mine_now, max(0, ready - finished_by_user))
+    remaining = min(progress_queries.open_slots(session, dataset=dataset) + mine_now, max(0, ready - finished_by_user))
     seconds = aq.seconds_for_user(session, user_id=user.id)
     return Progress(
         done_today=aq.count_since(session, user_id=user.id, since=midnight),
@@ -363,7 +355,7 @@ def progress(session: Session, *, user: User, dataset_id: int) -> Progress:
 @with_session
 def datasets_for(session: Session, *, user: User) -> list[Dataset]:
     require(user, Role.annotator, Role.lead, action="list datasets")
-    return list(session.exec(select(Dataset).order_by(Dataset.name)).all())
+    return list(clip_queries.list_datasets(session))
 
 
 @with_session

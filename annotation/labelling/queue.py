@@ -13,14 +13,18 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from annotation.permissions import require
-from core.vocabulary import AnnotationStatus, ClipStatus, QueueStrategy, Role
+from core.vocabulary import AnnotationStatus, QueueStrategy, Role
 from db.engine import with_session, write_transaction
 from db.models import Assignment, Clip, Dataset, User, utcnow
 from db.queries import annotations as annotation_queries
 from db.queries import assignments as q
+from db.queries import clips as clip_queries
+from db.queries import progress as progress_queries
+from db.queries import references as reference_queries
+from db.queries import users as user_queries
 
 DEFAULT_LEASE_MINUTES = 30
 
@@ -34,7 +38,7 @@ def lease_length(dataset: Dataset) -> timedelta:
 
 
 def _dataset(session: Session, dataset_id: int) -> Dataset:
-    dataset = session.get(Dataset, dataset_id)
+    dataset = clip_queries.get_dataset(session, dataset_id=dataset_id)
     if dataset is None:
         raise QueueError(f"No dataset with id {dataset_id}.")
     return dataset
@@ -47,7 +51,7 @@ def next_clip(session: Session, *, user: User, dataset_id: int) -> Clip | None:
     Commits its claim before returning, so the slot is visible to every other annotator at once.
     """
     lease = next_lease(session, user=user, dataset_id=dataset_id)
-    return session.get(Clip, lease.clip_id) if lease is not None else None
+    return clip_queries.get_clip(session, clip_id=lease.clip_id) if lease is not None else None
 
 
 @with_session
@@ -64,8 +68,7 @@ def next_lease(session: Session, *, user: User, dataset_id: int) -> Assignment |
         held = q.live_lease(session, user_id=user.id, dataset_id=dataset_id, now=now)
         if held is not None:
             if held.expires_at is not None:  # still working on it: extend the lease
-                held.expires_at = now + lease_length(dataset)
-                session.add(held)
+                q.extend_lease(session, assignment=held, until=now + lease_length(dataset))
             return held
         return q.claim_next(session, dataset=dataset, user_id=user.id, lease=lease_length(dataset))
 
@@ -106,7 +109,7 @@ def assign_clips(session: Session, *, user: User, dataset_id: int, clip_ids: Seq
     require(user, Role.lead, action="assign clips")
     with write_transaction(session):
         dataset = _dataset(session, dataset_id)
-        annotators = [session.get(User, a) for a in annotator_ids]
+        annotators = [user_queries.get_user(session, user_id=a) for a in annotator_ids]
         missing = [a for a, u in zip(annotator_ids, annotators) if u is None]
         if missing:
             raise QueueError(f"No user with id {', '.join(map(str, missing))}.")
@@ -150,11 +153,10 @@ def set_overlap(session: Session, *, user: User, dataset_id: int, overlap: int,
     with write_transaction(session):
         dataset = _dataset(session, dataset_id)
         if clip_ids is None:
-            dataset.overlap = overlap
-            session.add(dataset)
+            clip_queries.update_dataset(session, dataset=dataset, overlap=overlap)
             changed = 1
         else:
-            clips = session.exec(select(Clip).where(Clip.id.in_(list(clip_ids)), Clip.dataset_id == dataset_id)).all()
+            clips = clip_queries.clips_in_dataset(session, dataset_id=dataset_id, clip_ids=list(clip_ids))
             for clip in clips:
                 q.set_overlap_override(session, clip=clip, overlap=overlap)
             changed = len(clips)
@@ -173,14 +175,14 @@ def set_strategy(session: Session, *, user: User, dataset_id: int, strategy: str
         raise QueueError(f"Unknown strategy {strategy!r}: choose {names}.") from None
     with write_transaction(session):
         dataset = _dataset(session, dataset_id)
-        dataset.strategy = strategy
+        changes: dict[str, Any] = {"strategy": strategy}
         if lease_minutes is not None:
             if lease_minutes < 1:
                 raise QueueError("A lease lasts at least one minute.")
-            dataset.lease_minutes = lease_minutes
+            changes["lease_minutes"] = lease_minutes
         if random_seed is not None:
-            dataset.settings = {**(dataset.settings or {}), "random_seed": int(random_seed)}
-        session.add(dataset)
+            changes["settings"] = {**(dataset.settings or {}), "random_seed": int(random_seed)}
+        clip_queries.update_dataset(session, dataset=dataset, **changes)
     return dataset
 
 
@@ -189,13 +191,10 @@ def dataset_progress(session: Session, *, user: User, dataset_id: int) -> dict[s
     """Per-annotator progress and the slots still open, for a lead."""
     require(user, Role.lead, action="see annotator progress")
     dataset = _dataset(session, dataset_id)
-    ready = session.exec(
-        select(Clip.id).where(Clip.dataset_id == dataset_id, Clip.status == ClipStatus.ready.value)
-    ).all()
     return {
-        "annotators": q.annotator_progress(session, dataset_id=dataset_id),
-        "ready_clips": len(ready),
-        "open_slots": q.open_slots(session, dataset=dataset),
+        "annotators": progress_queries.annotator_progress(session, dataset_id=dataset_id),
+        "ready_clips": progress_queries.ready_clip_count(session, dataset_id=dataset_id),
+        "open_slots": progress_queries.open_slots(session, dataset=dataset),
         "overlap": dataset.overlap,
         "strategy": dataset.strategy,
         "lease_minutes": dataset.lease_minutes,
@@ -205,8 +204,7 @@ def dataset_progress(session: Session, *, user: User, dataset_id: int) -> dict[s
 @with_session
 def list_annotators(session: Session, *, user: User) -> list[User]:
     require(user, Role.lead, action="list annotators")
-    users = session.exec(select(User).where(User.active.is_(True)).order_by(User.username)).all()
-    return [u for u in users if Role.annotator.value in (u.roles or [])]
+    return sorted(user_queries.users_with_roles(session, roles=[Role.annotator.value]), key=lambda u: u.username)
 
 
 @with_session
@@ -215,6 +213,5 @@ def resolve_clip_names(session: Session, *, dataset_id: int, names: Sequence[str
     wanted = [n.strip() for n in names if n.strip()]
     if not wanted:
         return [], []
-    found = dict(session.exec(
-        select(Clip.name, Clip.id).where(Clip.dataset_id == dataset_id, Clip.name.in_(wanted))).all())
+    found = reference_queries.clip_ids_by_name(session, dataset_id=dataset_id, names=wanted)
     return [found[n] for n in wanted if n in found], [n for n in wanted if n not in found]

@@ -30,7 +30,6 @@ from db.models import (
     Clip,
     Dataset,
     Prediction,
-    User,
     utcnow,
 )
 from db.queries.predictions import active_version_id
@@ -59,6 +58,12 @@ def taken_slots(session: Session, *, clip_id: int, now: datetime, exclude_user_i
     if exclude_user_id is not None:
         query = query.where(Assignment.user_id != exclude_user_id)
     return int(session.exec(query).one())
+
+
+def extend_lease(session: Session, *, assignment: Assignment, until: datetime) -> Assignment:
+    assignment.expires_at = until
+    session.add(assignment)
+    return assignment
 
 
 def live_lease(session: Session, *, user_id: int, dataset_id: int, now: datetime) -> Assignment | None:
@@ -326,73 +331,3 @@ def clip_capacity(clip: Clip, dataset: Dataset) -> int:
 def finish(session: Session, *, assignment: Assignment, state: str) -> None:
     assignment.state = state
     session.add(assignment)
-
-
-# --- lead views ---------------------------------------------------------------
-
-
-def annotator_progress(session: Session, *, dataset_id: int) -> list[dict[str, Any]]:
-    """Per annotator: submitted, skipped, drafts, live leases and median seconds per submitted clip."""
-    now = utcnow()
-    rows: dict[int, dict[str, Any]] = {}
-    users = session.exec(select(User).order_by(User.username)).all()
-    names = {u.id: u.username for u in users}
-    status_counts = session.exec(
-        select(Annotation.user_id, Annotation.status, sa.func.count())
-        .join(Clip, Clip.id == Annotation.clip_id)
-        .where(Clip.dataset_id == dataset_id)
-        .group_by(Annotation.user_id, Annotation.status)
-    ).all()
-    for user_id, status, count in status_counts:
-        row = rows.setdefault(user_id, _empty_progress(names.get(user_id, str(user_id))))
-        row[status] = int(count)
-    leases = session.exec(
-        select(Assignment.user_id, sa.func.count())
-        .join(Clip, Clip.id == Assignment.clip_id)
-        .where(Clip.dataset_id == dataset_id, Assignment.state == ACTIVE,
-               sa.or_(Assignment.expires_at.is_(None), Assignment.expires_at > now))
-        .group_by(Assignment.user_id)
-    ).all()
-    for user_id, count in leases:
-        rows.setdefault(user_id, _empty_progress(names.get(user_id, str(user_id))))["leased"] = int(count)
-    for user_id, row in rows.items():
-        seconds = session.exec(
-            select(Annotation.seconds_spent)
-            .join(Clip, Clip.id == Annotation.clip_id)
-            .where(Clip.dataset_id == dataset_id, Annotation.user_id == user_id,
-                   Annotation.status == AnnotationStatus.submitted.value)
-        ).all()
-        row["median_seconds"] = _median(list(seconds))
-    return sorted(rows.values(), key=lambda r: r["annotator"])
-
-
-def _empty_progress(name: str) -> dict[str, Any]:
-    return {"annotator": name, "submitted": 0, "skipped": 0, "draft": 0, "leased": 0, "median_seconds": None}
-
-
-def _median(values: list[float]) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    middle = len(ordered) // 2
-    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
-
-
-def open_slots(session: Session, *, dataset: Dataset) -> int:
-    """Slots still to fill in the dataset (ready clips × overlap − taken).
-
-    Capacity is counted as ready clips × overlap plus the few overridden clips'
-    difference, so both parts read indexes only.
-    """
-    now = utcnow()
-    ready = Clip.dataset_id == dataset.id, Clip.status == ClipStatus.ready.value
-    ready_count = session.exec(select(sa.func.count()).select_from(Clip).where(*ready)).one()
-    overridden = session.exec(
-        select(sa.func.coalesce(sa.func.sum(Clip.overlap_override - dataset.overlap), 0))
-        .where(*ready, Clip.overlap_override.is_not(None))
-    ).one()
-    taken = session.exec(
-        select(sa.func.count()).select_from(Assignment).join(Clip, Clip.id == Assignment.clip_id)
-        .where(*ready, live_condition(now))
-    ).one()
-    return max(0, int(ready_count) * dataset.overlap + int(overridden) - int(taken))

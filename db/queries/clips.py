@@ -40,6 +40,29 @@ def content_hashes(session: Session, *, dataset_id: int) -> set[str]:
     return set(rows.all())  # type: ignore[arg-type]
 
 
+def update_dataset(session: Session, *, dataset: Dataset, **fields: Any) -> Dataset:
+    for name, value in fields.items():
+        setattr(dataset, name, value)
+    session.add(dataset)
+    return dataset
+
+
+def add_clips(session: Session, *, clips: Sequence[Clip]) -> list[int]:
+    """Insert many clips with one flush (per-row flushes dominate large imports); their new ids."""
+    session.add_all(clips)
+    session.flush()
+    return [int(clip.id) for clip in clips]
+
+
+def clips_in_dataset(session: Session, *, dataset_id: int, clip_ids: Sequence[int]) -> Sequence[Clip]:
+    wanted = sorted(set(clip_ids))
+    out: list[Clip] = []
+    for start in range(0, len(wanted), 5000):
+        out.extend(session.exec(select(Clip).where(col(Clip.id).in_(wanted[start:start + 5000]),
+                                                   Clip.dataset_id == dataset_id)).all())
+    return out
+
+
 def get_clip(session: Session, *, clip_id: int) -> Clip | None:
     return session.get(Clip, clip_id)
 
