@@ -341,7 +341,7 @@ def display_positions(study: Study, ratings: pd.DataFrame, clips: list[int]) -> 
     index = {system: i for i, system in enumerate(study.systems)}
     ranks: dict[int, dict[int, int]] = {}
     positions = []
-    for rater, clip, system in zip(ratings["rater_id"], ratings["clip_id"], ratings["system"]):
+    for rater, clip, system in zip(ratings["rater_id"], ratings["clip_id"], ratings["system"], strict=False):
         if rater not in ranks:
             ranks[rater] = {c: r for r, c in enumerate(clip_order(study, rater, clips))}
         positions.append(system_order(study, rater, ranks[rater][clip]).index(index[system]))

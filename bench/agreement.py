@@ -53,8 +53,9 @@ def main() -> None:
     for name, level, values in [("alpha nominal (6 labels)", "nominal", np.arange(6.0)),
                                 ("alpha ordinal (rating 1-4)", "ordinal", np.arange(1.0, 5.0))]:
         data = make_data(args.clips, args.raters, values, seed=1)
-        ours_s, ours = timed(lambda: krippendorff_alpha(data, domain=values, level=level))
-        ref_s, ref = timed(lambda: krippendorff.alpha(data, value_domain=values, level_of_measurement=level))
+        ours_s, ours = timed(lambda data=data, values=values, level=level: krippendorff_alpha(data, domain=values, level=level))
+        ref_s, ref = timed(lambda data=data, values=values, level=level: krippendorff.alpha(
+            data, value_domain=values, level_of_measurement=level))
         rows.append((name, ours_s, ref_s, "", abs(ours - ref)))
 
     data = make_data(args.clips, args.raters, np.arange(6.0), seed=2)

@@ -47,7 +47,7 @@ def _rss_mib() -> float:
 class PeakRss:
     """Highest resident set size seen while the block runs (sampled every 5 ms)."""
 
-    def __enter__(self) -> "PeakRss":
+    def __enter__(self) -> PeakRss:
         self.start = self.peak = _rss_mib()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)

@@ -62,7 +62,7 @@ def make_clip(folder: Path, index: int) -> tuple[Path, Path, str]:
     with av.open(str(silent), "w") as container:
         stream = container.add_stream("libx264", rate=FPS)
         stream.width, stream.height, stream.pix_fmt = 640, 360, "yuv420p"
-        for i, level in enumerate(loudness):
+        for level in loudness:
             frame = av.VideoFrame.from_ndarray(_face(float(level), float(index % 3 == 2)), format="rgb24")
             for packet in stream.encode(frame):
                 container.mux(packet)

@@ -50,7 +50,7 @@ class BarProgress:
                              TimeElapsedColumn(), TextColumn("{task.fields[last]}"), console=console)
         self._task = self._bar.add_task(label, total=None, last="")
 
-    def __enter__(self) -> "BarProgress":
+    def __enter__(self) -> BarProgress:
         self._bar.start()
         return self
 

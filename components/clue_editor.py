@@ -60,7 +60,7 @@ def clue_editor(*, clip_id: int | str, model_clues: dict[str, str], on_change: C
     """Render the four aspects in a 2×2 grid. Values must already be seeded in session_state."""
     rows = [ASPECTS[:2], ASPECTS[2:]]
     for row in rows:
-        for column, aspect in zip(st.columns(2), row):
+        for column, aspect in zip(st.columns(2), row, strict=False):
             with column:
                 _aspect_box(clip_id=clip_id, aspect=aspect, model_text=model_clues.get(aspect.value, ""),
                             on_change=on_change, disabled=disabled)

@@ -57,5 +57,5 @@ def render_clue_comparison(rows: Sequence[tuple[str, str]], model_text: str, *, 
         for label, body in cells:
             st.markdown(f"**{html.escape(label)}:** {body}", unsafe_allow_html=True)
         return
-    for column, (label, body) in zip(st.columns(len(cells)), cells):
+    for column, (label, body) in zip(st.columns(len(cells)), cells, strict=False):
         column.markdown(f"**{html.escape(label)}**<br>{body}", unsafe_allow_html=True)

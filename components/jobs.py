@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import streamlit as st
 
@@ -28,7 +28,7 @@ def _draw(job_id: int) -> bool:
                 st.markdown(f"- **{item['item']}**: {item['error']}")
     if row.state == JobState.failed.value:
         st.error(row.error or "failed")
-    if row.state == JobState.queued.value and (datetime.now(timezone.utc) - _aware(row.created_at)).total_seconds() > 10:
+    if row.state == JobState.queued.value and (datetime.now(UTC) - _aware(row.created_at)).total_seconds() > 10:
         st.caption("Waiting for a worker — is `cluelab worker` (or `cluelab serve`) running?")
     return row.state not in FINISHED
 
@@ -58,8 +58,8 @@ def jobs_table(limit: int = 30) -> None:
                     if st.button("Cancel", key=f"cancel_{row.id}"):
                         jobs.cancel(int(row.id))
                         st.rerun()
-                elif row.state in (JobState.failed.value, JobState.cancelled.value):
-                    if st.button("Retry", key=f"retry_{row.id}"):
+                elif row.state in (JobState.failed.value, JobState.cancelled.value) and st.button(
+                        "Retry", key=f"retry_{row.id}"):
                         jobs.retry(int(row.id))
                         st.rerun()
             if row.log:
@@ -69,4 +69,4 @@ def jobs_table(limit: int = 30) -> None:
 
 def _aware(moment: datetime) -> datetime:
     # SQLite hands back naive datetimes; they are stored in UTC.
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import streamlit as st
 
+from components.session import current_user
 from core.vocabulary import Role
 
 if TYPE_CHECKING:
@@ -20,6 +21,7 @@ class PageSpec:
     icon: str
     section: str
     roles: frozenset[Role]
+    refusal: str = ""  # what someone without the roles reads; a default names the roles
 
 
 ANYONE = frozenset(Role)
@@ -28,20 +30,26 @@ LEADS_AND_RESEARCHERS = frozenset({Role.lead, Role.researcher})
 
 PAGES: list[PageSpec] = [
     PageSpec("pages/home.py", "Home", ":material/home:", "ClueLab", ANYONE),
-    PageSpec("pages/annotate.py", "Annotate", ":material/edit_note:", "Annotate", frozenset({Role.annotator})),
-    PageSpec("pages/my_work.py", "My work", ":material/history:", "Annotate", frozenset({Role.annotator})),
+    PageSpec("pages/annotate.py", "Annotate", ":material/edit_note:", "Annotate", frozenset({Role.annotator}),
+             "Annotating needs the annotator role."),
+    PageSpec("pages/my_work.py", "My work", ":material/history:", "Annotate", frozenset({Role.annotator}),
+             "This page is for annotators."),
     PageSpec("pages/clips.py", "Clips", ":material/video_library:", "Data", LEADS_AND_RESEARCHERS),
     PageSpec("pages/datasets.py", "Datasets & import", ":material/upload:", "Data", LEADS),
-    PageSpec("pages/assignments.py", "Assignments", ":material/assignment_ind:", "Data", LEADS),
+    PageSpec("pages/assignments.py", "Assignments", ":material/assignment_ind:", "Data", LEADS,
+             "Assignments are managed by a lead."),
     PageSpec("pages/jobs.py", "Jobs", ":material/pending_actions:", "Data", LEADS_AND_RESEARCHERS),
-    PageSpec("pages/adjudicate.py", "Adjudicate", ":material/gavel:", "Review", LEADS),
-    PageSpec("pages/agreement.py", "Agreement", ":material/insights:", "Review", LEADS),
-    PageSpec("pages/models.py", "Models", ":material/model_training:", "Research", LEADS_AND_RESEARCHERS),
+    PageSpec("pages/adjudicate.py", "Adjudicate", ":material/gavel:", "Review", LEADS, "Adjudication is for leads."),
+    PageSpec("pages/agreement.py", "Agreement", ":material/insights:", "Review", LEADS, "Agreement charts are for leads."),
+    PageSpec("pages/models.py", "Models", ":material/model_training:", "Research", LEADS_AND_RESEARCHERS,
+             "The Models page is for leads and researchers."),
     PageSpec("pages/evaluate_sources.py", "Evaluate & exchange", ":material/analytics:", "Research",
              LEADS_AND_RESEARCHERS),
-    PageSpec("pages/studies.py", "Studies", ":material/science:", "Research", LEADS_AND_RESEARCHERS),
+    PageSpec("pages/studies.py", "Studies", ":material/science:", "Research", LEADS_AND_RESEARCHERS,
+             "The Studies page is for researchers and leads."),
     PageSpec("pages/rate_study.py", "Rate a study", ":material/thumbs_up_down:", "Annotate",
-             frozenset({Role.annotator, Role.researcher, Role.lead})),
+             frozenset({Role.annotator, Role.researcher, Role.lead}),
+             "Rating studies is for annotators, researchers and leads."),
     PageSpec("pages/admin.py", "Users", ":material/manage_accounts:", "Admin", frozenset({Role.admin})),
 ]
 
@@ -63,3 +71,20 @@ def link(user: User | None, path: str, label: str | None = None) -> None:
         if spec.path == path:
             st.page_link(spec.path, label=label or spec.title, icon=spec.icon)
             return
+
+
+def spec_for(path: str) -> PageSpec:
+    return next(spec for spec in PAGES if spec.path == path)
+
+
+def guard(path: str) -> User:
+    """The page's one preamble: the signed-in user when they hold the page's roles; otherwise say why and stop."""
+    spec = spec_for(path)
+    user = current_user()
+    if user is None:
+        st.info(f"Sign in to open {spec.title}.")
+    if not allowed(spec, user):
+        wanted = " or ".join(sorted(role.value for role in spec.roles))
+        st.error(spec.refusal or f"{spec.title} needs the {wanted} role.")
+        st.stop()
+    return user

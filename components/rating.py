@@ -34,7 +34,7 @@ def rating_picker(*, clip_id: int | str, on_change: Callable[[], None], disabled
     chosen = st.session_state.get(rating_key(clip_id))
     st.markdown("**How good is the model's reasoning?** (required)")
     columns = st.columns(2) + st.columns(2)
-    for value, column in zip(REASONING_RATINGS, columns):
+    for value, column in zip(REASONING_RATINGS, columns, strict=False):
         with column:
             st.button(f"{value} · {REASONING_RATINGS[value]}", key=button_key(value), on_click=_rate,
                       args=(clip_id, value, on_change), type="primary" if chosen == value else "secondary",

@@ -31,7 +31,7 @@ def show_references(references: list[Reference]) -> None:
             versions += [(language, other.get("reasoning", ""), other.get("clues", {}))
                          for language, other in (reference.translations or {}).items()]
             columns = st.columns(len(versions))
-            for column, (language, text, clues) in zip(columns, versions):
+            for column, (language, text, clues) in zip(columns, versions, strict=False):
                 with column:
                     if len(versions) > 1:
                         st.caption(LANGUAGE_NAMES.get(language or "", language or ""))

@@ -81,10 +81,7 @@ class JobContext(ABC):
 def _huey_for(data_dir: str, redis_url: str | None, executor: Callable[[int], None]):
     from huey import RedisHuey, SqliteHuey
 
-    if redis_url:
-        queue = RedisHuey("cluelab", url=redis_url)
-    else:
-        queue = SqliteHuey("cluelab", filename=f"{data_dir}/queue.db")
+    queue = RedisHuey("cluelab", url=redis_url) if redis_url else SqliteHuey("cluelab", filename=f"{data_dir}/queue.db")
     # Calling this wrapper puts a job id on the queue; the worker runs `executor(job_id)`.
     queue.execute_job = queue.task(name="cluelab.execute_job")(executor)
     return queue

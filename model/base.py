@@ -168,5 +168,5 @@ class ModelBackend(ABC):
         """Extractor name -> version, so cached features are reused only when current."""
         return {}
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 — optional hook: most backends hold nothing to release
         """Release loaded models (native handles)."""

@@ -99,7 +99,7 @@ def extract_dataset_features(*, dataset_id: int, clip_ids: list[int] | None = No
                 except Exception as error:  # noqa: BLE001 — one bad clip must not stop the run
                     counts["failed"] += 1
                     progress.fail_item(clip.name, f"{type(error).__name__}: {error}")
-            for (clip, _), features in zip(todo, backend.extract_many([item for _, item in todo])):
+            for (clip, _), features in zip(todo, backend.extract_many([item for _, item in todo]), strict=False):
                 if isinstance(features, Exception):
                     counts["failed"] += 1
                     progress.fail_item(clip.name, f"{type(features).__name__}: {features}")
@@ -156,7 +156,7 @@ def predict_dataset(*, dataset_id: int, version_id: int | None = None, clip_ids:
                     failed += 1
                     progress.fail_item(clip.name, f"{type(error).__name__}: {error}")
             extracted = backend.extract_many([item for _, item in items])
-            for (clip, item), features in zip(items, extracted):
+            for (clip, item), features in zip(items, extracted, strict=False):
                 if isinstance(features, Exception):
                     failed += 1
                     progress.fail_item(clip.name, f"{type(features).__name__}: {features}")
@@ -176,7 +176,7 @@ def predict_dataset(*, dataset_id: int, version_id: int | None = None, clip_ids:
                 item.speaker_baseline = baselines.get(clip.speaker) if clip.speaker else None
             predictions = backend.predict([item for _, item, _ in ready])
             with Session(engine, expire_on_commit=False) as session:
-                for (clip, item, features), prediction in zip(ready, predictions):
+                for (clip, _item, _features), prediction in zip(ready, predictions, strict=True):
                     prediction_queries.save_prediction(session, clip_id=clip.id, version_id=version.id,
                                       clues={a.value: t for a, t in prediction.clues.items()},
                                       emotion=prediction.emotion, distribution=prediction.distribution,

@@ -8,13 +8,13 @@ from annotation.accounts import users_by_id
 from annotation.datasets import list_datasets
 from annotation.jobs import enqueue
 from annotation.labelling import adjudication
-from annotation.permissions import PermissionDenied, has_role
+from annotation.permissions import PermissionDenied
 from components import agreement_charts as charts
 from components.diff_view import render_clue_comparison
 from components.jobs import job_progress
 from components.media import show_clip_media
-from components.session import current_user
-from core.vocabulary import ASPECTS, REASONING_RATINGS, Role
+from components.navigation import guard
+from core.vocabulary import ASPECTS, REASONING_RATINGS
 
 _UNSEEN = "unseen"
 
@@ -35,11 +35,8 @@ def finish(message: str) -> None:
     st.rerun()
 
 
-user = current_user()
 st.title("Adjudicate")
-if not has_role(user, Role.lead):
-    st.error("Adjudication is for leads.")
-    st.stop()
+user = guard("pages/adjudicate.py")
 if flash := st.session_state.pop("adjudicate.flash", None):
     st.success(flash)
 

@@ -11,10 +11,10 @@ from annotation.accounts import (
     set_account_active,
     set_account_roles,
 )
-from components.session import current_user
+from components.navigation import guard
 from core.vocabulary import Role
 
-actor = current_user()
+actor = guard("pages/admin.py")
 ROLE_NAMES = [r.value for r in Role]
 st.title("Users")
 

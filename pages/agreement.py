@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 
 import streamlit as st
 
 from annotation.agreement.report import build_report, dataset_annotators
 from annotation.datasets import list_datasets
-from annotation.permissions import has_role
 from components import agreement_charts as charts
-from components.session import current_user
-from core.vocabulary import Role
+from components.navigation import guard
 
 
 @st.cache_data(ttl=120, show_spinner="Computing agreement…")
@@ -21,9 +19,7 @@ def load_report(dataset_id: int, since, until, user_ids: tuple[int, ...], resamp
 
 
 st.title("Agreement")
-if not has_role(current_user(), Role.lead):
-    st.error("Agreement charts are for leads.")
-    st.stop()
+guard("pages/agreement.py")
 
 datasets = {d.id: d for d in list_datasets()}
 if not datasets:
@@ -43,8 +39,8 @@ with st.expander("Bootstrap"):
 
 since = until = None
 if len(dates) == 2:
-    since = datetime.combine(dates[0], time.min, tzinfo=timezone.utc)
-    until = datetime.combine(dates[1], time.min, tzinfo=timezone.utc) + timedelta(days=1)
+    since = datetime.combine(dates[0], time.min, tzinfo=UTC)
+    until = datetime.combine(dates[1], time.min, tzinfo=UTC) + timedelta(days=1)
 
 report = load_report(dataset_id, since, until, tuple(chosen), int(resamples), int(seed))
 if report.n_annotations == 0:

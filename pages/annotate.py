@@ -9,12 +9,11 @@ from streamlit_shortcuts import add_shortcuts
 
 from annotation.labelling import annotate
 from annotation.labelling.queue import QueueError
-from annotation.permissions import PermissionDenied, has_role
+from annotation.permissions import PermissionDenied
 from components import clue_editor, emotion_picker, rating
+from components.navigation import guard
 from components.player import player
-from components.session import current_user
 from core.settings import get_settings
-from core.vocabulary import Role
 
 FLASH = "annotate_flash"
 PROBLEMS = "annotate_problems"
@@ -186,13 +185,7 @@ def render_task(user_id: int, task: annotate.Task) -> None:
 
 def main() -> None:
     st.title("Annotate")
-    user = current_user()
-    if user is None:
-        st.info("Sign in to annotate.")
-        st.stop()
-    if not has_role(user, Role.annotator):
-        st.error("Annotating needs the annotator role.")
-        st.stop()
+    user = guard("pages/annotate.py")
     datasets = annotate.datasets_for(user=user)
     dataset_id = choose_dataset(datasets)
     if dataset_id is None:

@@ -6,9 +6,9 @@ import streamlit as st
 
 from annotation.labelling import queue
 from annotation.labelling.annotate import datasets_for, get_user
-from annotation.permissions import PermissionDenied, has_role
-from components.session import current_user
-from core.vocabulary import QueueStrategy, Role
+from annotation.permissions import PermissionDenied
+from components.navigation import guard
+from core.vocabulary import QueueStrategy
 
 DATASET = "assign_dataset_id"
 FLASH = "assign_flash"
@@ -56,13 +56,7 @@ def assign(dataset_id: int) -> None:
 
 def main() -> None:
     st.title("Assignments")
-    user = current_user()
-    if user is None:
-        st.info("Sign in to manage assignments.")
-        st.stop()
-    if not has_role(user, Role.lead):
-        st.error("Assignments are managed by a lead.")
-        st.stop()
+    user = guard("pages/assignments.py")
     flash = st.session_state.pop(FLASH, None)
     if flash:
         {"success": st.success, "error": st.error}[flash[0]](flash[1])

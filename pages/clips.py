@@ -5,8 +5,11 @@ import streamlit as st
 
 from annotation.datasets import clip_references, list_datasets, search_clips
 from components.media import show_clip_media, thumbnail_uri
+from components.navigation import guard
 from components.references import show_references
 from core.vocabulary import ClipStatus
+
+guard("pages/clips.py")
 
 PAGE_SIZE = 50
 

@@ -14,32 +14,31 @@ from annotation.datasets import (
 from annotation.ingest.importer import ImportFailed
 from annotation.jobs import enqueue
 from components.jobs import job_progress
-from components.session import current_user
+from components.navigation import guard
 from core.settings import get_settings
 from core.vocabulary import LABEL_SETS
 
-user = current_user()
+user = guard("pages/datasets.py")
 settings = get_settings()
 st.title("Datasets & import")
 
 items = overview()
 
-with st.expander("New dataset", expanded=not items):
-    with st.form("new_dataset"):
-        name = st.text_input("Name")
-        label_set = st.selectbox("Label set", list(LABEL_SETS), format_func=lambda k: f"{k}: {', '.join(LABEL_SETS[k])}")
-        overlap = st.number_input("Annotations per clip (overlap)", min_value=1, max_value=20, value=3)
-        language = st.selectbox("Clue language", ["auto", "en", "zh"])
-        open_vocabulary = st.checkbox("Allow open-vocabulary emotions (\"other\")")
-        description = st.text_area("Description")
-        if st.form_submit_button("Create", type="primary"):
-            try:
-                create_dataset(actor=user, name=name, label_set=label_set, overlap=int(overlap),
-                               language=language, open_vocabulary=open_vocabulary, description=description)
-                st.success(f"Created {name}.")
-                st.rerun()
-            except DatasetError as error:
-                st.error(str(error))
+with st.expander("New dataset", expanded=not items), st.form("new_dataset"):
+    name = st.text_input("Name")
+    label_set = st.selectbox("Label set", list(LABEL_SETS), format_func=lambda k: f"{k}: {', '.join(LABEL_SETS[k])}")
+    overlap = st.number_input("Annotations per clip (overlap)", min_value=1, max_value=20, value=3)
+    language = st.selectbox("Clue language", ["auto", "en", "zh"])
+    open_vocabulary = st.checkbox("Allow open-vocabulary emotions (\"other\")")
+    description = st.text_area("Description")
+    if st.form_submit_button("Create", type="primary"):
+        try:
+            create_dataset(actor=user, name=name, label_set=label_set, overlap=int(overlap),
+                           language=language, open_vocabulary=open_vocabulary, description=description)
+            st.success(f"Created {name}.")
+            st.rerun()
+        except DatasetError as error:
+            st.error(str(error))
 
 if not items:
     st.stop()

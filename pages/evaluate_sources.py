@@ -14,7 +14,7 @@ from annotation.formats.jobs import EVALUATE_KIND
 from annotation.formats.service import import_files, save_data_uploads
 from annotation.jobs import enqueue, get_job
 from annotation.permissions import PermissionDenied, has_role
-from components.session import current_user
+from components.navigation import guard
 from core.settings import get_settings
 from core.vocabulary import JobState, Role
 
@@ -22,7 +22,7 @@ SPLITS = ["all", "train", "val", "test"]
 METRIC_COLUMNS = ["accuracy", "weighted_f1", "uar", "war", "wheel_f_level1", "wheel_f_level2",
                   "clue_overlap_proxy", "clue_overlap", "label_overlap"]
 
-user = current_user()
+user = guard("pages/evaluate_sources.py")
 settings = get_settings()
 st.title("Evaluate & exchange")
 

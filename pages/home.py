@@ -4,11 +4,10 @@ import streamlit as st
 
 from annotation.datasets import overview
 from annotation.labelling import annotate
-from components.navigation import link
-from components.session import current_user
+from components.navigation import guard, link
 from core.vocabulary import Role
 
-user = current_user()
+user = guard("pages/home.py")
 st.title("ClueLab")
 st.caption("Label why people in video clips feel what they feel — four clue aspects, an emotion, "
            "and a rating of the model's reasoning.")

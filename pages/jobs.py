@@ -4,6 +4,9 @@ import streamlit as st
 
 from annotation.jobs import recover_stale_jobs
 from components.jobs import jobs_table
+from components.navigation import guard
+
+guard("pages/jobs.py")
 
 st.title("Jobs")
 recovered = recover_stale_jobs()

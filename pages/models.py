@@ -9,7 +9,7 @@ from annotation.jobs import enqueue, list_jobs
 from annotation.permissions import PermissionDenied, has_role
 from components.jobs import job_progress
 from components.model_charts import confusion_heatmap, learning_curve
-from components.session import current_user
+from components.navigation import guard
 from core.vocabulary import Role
 from model.jobs import promote_and_repredict
 from model.reports import confusion_of, version_row
@@ -18,10 +18,7 @@ from model.training import list_versions
 
 MODEL_JOBS = ("train", "evaluate", "predict", "extract-features")
 
-user = current_user()
-if not has_role(user, Role.lead, Role.researcher):
-    st.error("The Models page is for leads and researchers.")
-    st.stop()
+user = guard("pages/models.py")
 is_lead = has_role(user, Role.lead)
 st.title("Models")
 

@@ -10,12 +10,12 @@ import streamlit as st
 
 from annotation.labelling import annotate
 from annotation.labelling.queue import QueueError
-from annotation.permissions import PermissionDenied, has_role
+from annotation.permissions import PermissionDenied
 from components import clue_editor, emotion_picker, rating
+from components.navigation import guard
 from components.player import player
-from components.session import current_user
 from core.settings import get_settings
-from core.vocabulary import ASPECTS, REASONING_RATINGS, Role
+from core.vocabulary import ASPECTS, REASONING_RATINGS
 
 PICK = "my_work_pick"
 CONFLICT = "my_work_conflict"
@@ -125,13 +125,7 @@ def render_editor(user, row: annotate.WorkRow) -> None:  # noqa: ANN001
 
 def main() -> None:
     st.title("My work")
-    user = current_user()
-    if user is None:
-        st.info("Sign in to see your annotate.")
-        st.stop()
-    if not has_role(user, Role.annotator):
-        st.error("This page is for annotators.")
-        st.stop()
+    user = guard("pages/my_work.py")
     flash = st.session_state.pop(FLASH, None)
     if flash:
         {"success": st.success, "error": st.error}[flash[0]](flash[1])

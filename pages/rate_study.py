@@ -5,16 +5,13 @@ System names never reach this page: outputs are Output A, B, C… in a per-rater
 
 import streamlit as st
 
-from annotation.permissions import PermissionDenied, has_role
-from annotation.studies import RATER_ROLES, StudyError, clip_for, next_items_for, rate, studies_to_rate
+from annotation.permissions import PermissionDenied
+from annotation.studies import StudyError, clip_for, next_items_for, rate, studies_to_rate
 from components.media import show_clip_media
-from components.session import current_user
+from components.navigation import guard
 from core.vocabulary import REASONING_RATINGS
 
-user = current_user()
-if not has_role(user, *RATER_ROLES):
-    st.error("Rating studies is for annotators, researchers and leads.")
-    st.stop()
+user = guard("pages/rate_study.py")
 st.title("Rate a study")
 
 studies = studies_to_rate(user=user)
@@ -48,7 +45,7 @@ def _keys(blind, position: int) -> tuple[str, str]:  # noqa: ANN001
     return f"rate_{where}", f"comment_{where}"
 
 
-for position, (column, output) in enumerate(zip(st.columns(len(shown.outputs)), shown.outputs)):
+for position, (column, output) in enumerate(zip(st.columns(len(shown.outputs)), shown.outputs, strict=False)):
     with column, st.container(border=True):
         st.subheader(output.label)
         if output.emotion:

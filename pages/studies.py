@@ -5,7 +5,7 @@ import streamlit as st
 
 from annotation.datasets import list_datasets
 from annotation.formats.evaluate import available_sources, source_labels
-from annotation.permissions import PermissionDenied, has_role
+from annotation.permissions import PermissionDenied
 from annotation.studies import (
     StudyError,
     create_study,
@@ -14,14 +14,10 @@ from annotation.studies import (
     set_study_status,
     studies_with_progress,
 )
-from components.session import current_user
+from components.navigation import guard
 from components.study_charts import means_with_intervals
-from core.vocabulary import Role
 
-user = current_user()
-if not has_role(user, Role.researcher, Role.lead):
-    st.error("The Studies page is for researchers and leads.")
-    st.stop()
+user = guard("pages/studies.py")
 st.title("Studies")
 st.caption("Raters see each clip's outputs blind, as Output A, B, C…, in an order shuffled per rater and "
            "rotated so every system appears in every position equally often.")

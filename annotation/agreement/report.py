@@ -125,9 +125,11 @@ def _coefficient_rows(m: _Matrices, notes: list[str], boot: dict) -> list[dict]:
     for scope, metric, how in _FIGURES:
         data, domain = m.data(scope)
         if "pairwise" in how:
-            compute = lambda: mean_pairwise_cohen_estimate(data, domain, weights=how["pairwise"], **boot)  # noqa: E731
+            compute = lambda data=data, domain=domain, how=how: mean_pairwise_cohen_estimate(  # noqa: E731
+                data, domain, weights=how["pairwise"], **boot)
         else:
-            compute = lambda: agreement_estimate(data, domain=domain, **how, **boot)  # noqa: E731
+            compute = lambda data=data, domain=domain, how=how: agreement_estimate(  # noqa: E731
+                data, domain=domain, **how, **boot)
         if est := _try(notes, f"{scope} {metric}", compute):
             rows.append(_row(scope, metric, est))
     return rows
@@ -139,7 +141,7 @@ def _per_label_rows(m: _Matrices, boot: dict) -> list[dict]:
     if (~np.isnan(data)).sum(axis=0).max(initial=0) < 2:
         return []
     estimates = positive_agreement_estimates(data, domain, **boot)
-    return [{"label": label, **est.as_dict()} for label, est in zip(m.labels, estimates) if np.isfinite(est.value)]
+    return [{"label": label, **est.as_dict()} for label, est in zip(m.labels, estimates, strict=False) if np.isfinite(est.value)]
 
 
 def _pairwise_rows(m: _Matrices, name: dict[int, str]) -> list[dict]:
@@ -189,8 +191,9 @@ def build_report(
 
     quality: dict[int, float] = {}
     votes = [Vote(a.clip_id, a.user_id, label) for a in submitted if (label := vote_label(a))]
-    if len({v.clip for v in votes}) >= 2:  # Dawid-Skene needs votes from several clips
-        if model := _try(notes, "Dawid-Skene", lambda: dawid_skene(votes, dataset.label_set)):
+    # Dawid-Skene needs votes from several clips.
+    if len({v.clip for v in votes}) >= 2 and (
+            model := _try(notes, "Dawid-Skene", lambda: dawid_skene(votes, dataset.label_set))):
             quality = {u: q.accuracy for u, q in model.annotators.items()}
 
     annotators, drift, confusion, rating_rows = _per_annotator(rows, consensus, name, quality)

@@ -191,7 +191,7 @@ def split_by_classifier(text: str, classifier: SentenceAspectClassifier | None =
     labels = (classifier or default_classifier()).predict(sentences)
     buckets: dict[str, list[str]] = {a.value: [] for a in Aspect}
     conclusion: list[str] = []
-    for sentence, label in zip(sentences, labels):
+    for sentence, label in zip(sentences, labels, strict=False):
         (conclusion if label == CONCLUSION else buckets[label]).append(sentence)
     return AspectSplit(
         clues={k: _join(v, language) for k, v in buckets.items()},

@@ -188,7 +188,7 @@ def wheel_scores(y_true: Sequence[Sequence[str] | str], y_pred: Sequence[Sequenc
     for wheel in chosen:
         precision = np.zeros(len(y_true))
         recall = np.zeros(len(y_true))
-        for i, (truth, guess) in enumerate(zip(y_true, y_pred)):
+        for i, (truth, guess) in enumerate(zip(y_true, y_pred, strict=False)):
             g = {map_label(w, wheel, level) for w in split_labels(truth)}
             p = {map_label(w, wheel, level) for w in split_labels(guess)}
             hit = len(g & p)
@@ -245,7 +245,7 @@ def clue_overlap_proxy(references: Sequence[Mapping[str, str]], predictions: Seq
     for aspect in (a.value for a in Aspect):
         ref_text = [(r.get(aspect) or "") for r in references]
         pred_text = [(p.get(aspect) or "") for p in predictions]
-        used = np.array([bool(r.strip() or p.strip()) for r, p in zip(ref_text, pred_text)])
+        used = np.array([bool(r.strip() or p.strip()) for r, p in zip(ref_text, pred_text, strict=False)])
         if not used.any():
             continue
         a, b = embed(ref_text), embed(pred_text)
@@ -308,7 +308,7 @@ def evaluate_rows(reference: Sequence, systems: Mapping[str, Sequence],
                     if t.emotion and p.emotion]
         record["labelled"] = len(labelled)
         if labelled:
-            truth, guess = zip(*labelled)
+            truth, guess = zip(*labelled, strict=False)
             record.update(classification_metrics(truth, guess))
             record["wheel_f_level1"] = wheel_scores(truth, guess, level="level1")["f"]
             record["wheel_f_level2"] = wheel_scores(truth, guess, level="level2")["f"]
@@ -344,7 +344,7 @@ def emotion_metrics(truth: list[str], predicted: list[str], labels: list[str]) -
     return {
         "n": len(truth),
         **{name: round(value, 4) for name, value in scores.items()},
-        "per_class_f1": {label: round(float(v), 4) for label, v in zip(seen, per_class)},
+        "per_class_f1": {label: round(float(v), 4) for label, v in zip(seen, per_class, strict=False)},
         "confusion": {"labels": present,
                       "matrix": confusion_matrix(truth, predicted, labels=present).astype(int).tolist()},
     }
@@ -356,7 +356,7 @@ def clue_similarity(predicted: list[dict[str, str]], reference: list[dict[str, s
 
     out: dict[str, float] = {}
     for aspect in Aspect:
-        pairs = [(p.get(aspect.value, ""), r.get(aspect.value, "")) for p, r in zip(predicted, reference)
+        pairs = [(p.get(aspect.value, ""), r.get(aspect.value, "")) for p, r in zip(predicted, reference, strict=False)
                  if (r.get(aspect.value) or "").strip()]
         if not pairs:
             continue

@@ -147,7 +147,7 @@ def read_txt(path: Path, media_dir: str | Path | None = None, *, source: str = "
 
 def _merr_entry(row: ExportRow) -> dict[str, Any]:
     """The stored MERR fields when the row came from MERR, else ones derived from the clues."""
-    kept = dict((row.meta.get("merr") or {}))
+    kept = dict(row.meta.get("merr") or {})
     entry: dict[str, Any] = {
         "AU_list": kept.get("AU_list", []),
         "visual_prior_list": kept.get("visual_prior_list", split_sentences(row.clues.get("facial", ""))),

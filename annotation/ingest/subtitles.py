@@ -57,7 +57,7 @@ def cues_to_words(cues: list[tuple[float, float, str]]) -> list[WordTiming]:
         weights = [len(t) for t in tokens]
         total = sum(weights)
         at = start
-        for token, weight in zip(tokens, weights):
+        for token, weight in zip(tokens, weights, strict=False):
             step = (end - start) * weight / total
             words.append(WordTiming(word=token, start=round(at, 3), end=round(at + step, 3)))
             at += step

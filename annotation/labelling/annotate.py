@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass
-from datetime import datetime, time, timezone
+from datetime import UTC, datetime, time
 from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
@@ -338,7 +338,7 @@ def progress(session: Session, *, user: User, dataset_id: int) -> Progress:
     dataset = clip_queries.get_dataset(session, dataset_id=dataset_id)
     if dataset is None:
         raise QueueError(f"No dataset with id {dataset_id}.")
-    midnight = datetime.combine(utcnow().date(), time(0), tzinfo=timezone.utc)
+    midnight = datetime.combine(utcnow().date(), time(0), tzinfo=UTC)
     ready, finished_by_user, mine_now = progress_queries.annotator_counts(session, user_id=user.id,
                                                                           dataset_id=dataset_id, now=utcnow())
     # Open slots plus the clips the user holds, capped by the clips the user has not finished.

@@ -110,7 +110,7 @@ def assign_clips(session: Session, *, user: User, dataset_id: int, clip_ids: Seq
     with write_transaction(session):
         dataset = _dataset(session, dataset_id)
         annotators = [user_queries.get_user(session, user_id=a) for a in annotator_ids]
-        missing = [a for a, u in zip(annotator_ids, annotators) if u is None]
+        missing = [a for a, u in zip(annotator_ids, annotators, strict=False) if u is None]
         if missing:
             raise QueueError(f"No user with id {', '.join(map(str, missing))}.")
         not_annotators = [u.username for u in annotators if Role.annotator.value not in u.roles]

@@ -139,7 +139,7 @@ class BaselineBackend(ModelBackend):
             except Exception as error:  # noqa: BLE001 — reported per clip by the caller
                 states.append(error)
         batches: dict[str, list[int]] = {}
-        for i, (clip, state) in enumerate(zip(clips, states)):
+        for i, (clip, state) in enumerate(zip(clips, states, strict=False)):
             if isinstance(state, Exception) or "speech" in state["features"]:
                 continue
             language = _whisper_language(clip.language) or self.settled_language()
@@ -151,12 +151,12 @@ class BaselineBackend(ModelBackend):
             try:
                 results = self._timed("asr", speech_mod.transcribe_many, [states[i]["audio"] for i in members],
                                       data_dir=self.settings.data_dir, language=language, threads=self.threads)
-                asr.update(zip(members, results))
+                asr.update(zip(members, results, strict=False))
             except Exception as error:  # noqa: BLE001
                 for i in members:
                     states[i] = error
         out: list[dict[str, dict[str, Any]] | Exception] = []
-        for i, (clip, state) in enumerate(zip(clips, states)):
+        for i, (clip, state) in enumerate(zip(clips, states, strict=False)):
             if isinstance(state, Exception):
                 out.append(state)
                 continue
@@ -248,12 +248,12 @@ class BaselineBackend(ModelBackend):
 
     def predict(self, clips: list[ClipInput]) -> list[ClipPrediction]:
         features = []
-        for clip, result in zip(clips, self.extract_many(clips)):
+        for clip, result in zip(clips, self.extract_many(clips), strict=False):
             if isinstance(result, Exception):
                 raise result
             features.append(self._with_speaker(clip, result))
         distributions = self.distributions(features)
-        return [self.predict_from_features(c, f, d) for c, f, d in zip(clips, features, distributions)]
+        return [self.predict_from_features(c, f, d) for c, f, d in zip(clips, features, distributions, strict=False)]
 
     def train(self, snapshot: TrainingSnapshot) -> TrainedArtifacts:
         """Refit the fusion classifier and the clue style on the snapshot's training items (seconds)."""
@@ -270,13 +270,13 @@ class BaselineBackend(ModelBackend):
         folder.mkdir(parents=True, exist_ok=False)
         fusion = FusionClassifier(labels).fit(features, [i.emotion for i in items])
         fusion.save(folder / "fusion.joblib")
-        evidence = [measured_clues(f, i.language or "en")[0] for f, i in zip(features, items)]
+        evidence = [measured_clues(f, i.language or "en")[0] for f, i in zip(features, items, strict=False)]
         ClueStyle.fit(evidence, [i.clues for i in items], [i.emotion for i in items]).save(folder)
         config = {"backend": self.name, "label_set": labels, "extractors": EXTRACTOR_VERSIONS,
                   "train_clips": len(items), "classes": fusion.classes_}
         (folder / "config.json").write_text(json.dumps(config, indent=2))
         train_probs = fusion.predict_proba(features)
-        accuracy = sum(max(p, key=p.get) == i.emotion for p, i in zip(train_probs, items)) / len(items)
+        accuracy = sum(max(p, key=p.get) == i.emotion for p, i in zip(train_probs, items, strict=False)) / len(items)
         return TrainedArtifacts(path=folder, config=config, train_metrics={"train_accuracy": round(accuracy, 4)})
 
     def describe(self) -> dict[str, Any]:

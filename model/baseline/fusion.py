@@ -137,7 +137,7 @@ def rule_distribution(features: dict[str, dict[str, Any]], labels: list[str], *,
     values = np.array([scores.get(label.lower(), 0.3) for label in labels]) / temperature
     probs = np.exp(values - values.max())
     probs /= probs.sum()
-    return {label: float(p) for label, p in zip(labels, probs)}
+    return {label: float(p) for label, p in zip(labels, probs, strict=False)}
 
 
 # --- trainable classifier -----------------------------------------------------
@@ -177,9 +177,9 @@ class FusionClassifier:
     def predict_proba(self, clips: list[dict[str, dict[str, Any]]]) -> list[dict[str, float]]:
         probs = self.model.predict_proba(self._inputs(clips))
         out = []
-        for features, row in zip(clips, probs):
+        for features, row in zip(clips, probs, strict=False):
             prior = rule_distribution(features, self.labels)
-            learned = dict(zip(self.classes_, row))
+            learned = dict(zip(self.classes_, row, strict=False))
             mixed = {label: (1 - PRIOR_BLEND) * learned.get(label, 0.0) + PRIOR_BLEND * prior[label]
                      for label in self.labels}
             total = sum(mixed.values())

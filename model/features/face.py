@@ -226,7 +226,7 @@ class FaceAnalyzer:
         if not math.isclose(probs.sum(), 1.0, abs_tol=0.05) or (probs < 0).any():
             probs = np.exp(probs - probs.max())
             probs /= probs.sum()
-        return {name: round(float(p), 4) for name, p in zip(FER_CLASSES, probs)}
+        return {name: round(float(p), 4) for name, p in zip(FER_CLASSES, probs, strict=False)}
 
     def landmarks(self, rgb: np.ndarray, box: FaceBox) -> tuple[int, dict[str, float], dict[str, float]]:
         """(landmark count, blendshapes, head pose) from a square crop at 2x the face box."""
@@ -276,7 +276,7 @@ def au_cues(blendshapes: dict[str, float]) -> dict[str, float]:
 
 def summarise(frames: list[FrameFaces], times: list[float]) -> dict[str, Any]:
     """Clip-level facial features: presence, AU tracks (mean, peak, onset time), head movement, expression."""
-    with_face = [(f, t) for f, t in zip(frames, times) if f.found]
+    with_face = [(f, t) for f, t in zip(frames, times, strict=False) if f.found]
     summary: dict[str, Any] = {
         "version": VERSION,
         "frames": len(frames),

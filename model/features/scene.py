@@ -58,9 +58,9 @@ def scene_features(images: list[np.ndarray], times: list[float], *, faces: dict[
     hue = float(np.degrees(np.arctan2((np.sin(angle) * weights).sum(), (np.cos(angle) * weights).sum())) % 360)
     rgb_mean = np.stack(small).reshape(-1, 3).mean(0)
     grey = [cv2.cvtColor(img, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0 for img in small]
-    diffs = [float(np.abs(b - a).mean()) for a, b in zip(grey, grey[1:])]
-    gaps = [max(tb - ta, 1e-3) for ta, tb in zip(times, times[1:])]
-    motion = [d / g for d, g in zip(diffs, gaps)]
+    diffs = [float(np.abs(b - a).mean()) for a, b in zip(grey, grey[1:], strict=False)]
+    gaps = [max(tb - ta, 1e-3) for ta, tb in zip(times, times[1:], strict=False)]
+    motion = [d / g for d, g in zip(diffs, gaps, strict=False)]
     out.update({
         "brightness": round(float(value.mean()), 4),
         "contrast": round(float(np.mean([g.std() for g in grey])), 4),

@@ -95,7 +95,7 @@ def analyze_audio(audio: np.ndarray) -> dict[str, Any]:
     out["rms_dbfs"] = _round(20 * np.log10(max(rms, 1e-9)), 2)
     segments = speech_segments(audio) if rms > 1e-4 else []
     speech_seconds = sum(e - s for s, e in segments)
-    pauses = [b[0] - a[1] for a, b in zip(segments, segments[1:]) if b[0] - a[1] >= 0.2]
+    pauses = [b[0] - a[1] for a, b in zip(segments, segments[1:], strict=False) if b[0] - a[1] >= 0.2]
     out.update({
         "speech_segments": [[round(s, 2), round(e, 2)] for s, e in segments],
         "speech_seconds": round(speech_seconds, 3),

@@ -157,7 +157,7 @@ def test_auto_accept_takes_clear_clips_and_queues_the_rest_lowest_agreement_firs
         split = make_clip(session, dataset, "split")
         for who in annotators:
             make_annotation(session, clear, who, emotion="happy", clues={"facial": "She smiles widely."})
-        for who, emotion in zip(annotators, ["happy", "sad", "angry"]):
+        for who, emotion in zip(annotators, ["happy", "sad", "angry"], strict=False):
             make_annotation(session, split, who, emotion=emotion, clues={"facial": "She smiles widely."})
         session.commit()
 
@@ -194,7 +194,7 @@ def test_queue_agreement_matches_each_clip_proposal(db_engine, world):
         annotators = [session.get(User, i) for i in world["annotators"]]
         for n, texts in enumerate([["He smiles.", "She smiles.", "A dog barks."], ["", "", ""]]):
             clip = make_clip(session, dataset, f"extra-{n}")
-            for who, text, emotion in zip(annotators, texts, ["happy", "happy", "sad"]):
+            for who, text, emotion in zip(annotators, texts, ["happy", "happy", "sad"], strict=False):
                 make_annotation(session, clip, who, emotion=emotion, clues={"facial": text, "scene": text})
         session.commit()
         queue = adjudication_queue(session, dataset_id=dataset.id)

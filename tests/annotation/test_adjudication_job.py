@@ -27,7 +27,7 @@ def _world() -> dict:
         dataset = make_dataset(session, overlap=3)
         dataset.settings = {"auto_accept_posterior": 0.9}
         clear, split = make_clip(session, dataset, "clear"), make_clip(session, dataset, "split")
-        for who, emotion in zip(others, ["happy", "sad", "angry"]):
+        for who, emotion in zip(others, ["happy", "sad", "angry"], strict=False):
             make_annotation(session, clear, who, emotion="happy", clues={"facial": "She smiles widely."})
             make_annotation(session, split, who, emotion=emotion, clues={"facial": "She smiles widely."})
         session.commit()

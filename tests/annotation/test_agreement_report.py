@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import krippendorff
 import numpy as np
@@ -22,7 +22,7 @@ from tests.annotation.factories_consensus import (
 
 LABELS = ["neutral", "angry", "happy", "sad", "worried", "surprise"]
 SCENES = ["A busy open-plan office.", "A quiet beach at night.", "A crowded train station platform."]
-START = datetime(2026, 11, 2, tzinfo=timezone.utc)
+START = datetime(2026, 11, 2, tzinfo=UTC)
 
 
 @pytest.fixture

@@ -36,7 +36,7 @@ def world():
         dataset = make_dataset(session, name="pilot", overlap=3)
         clip = make_clip(session, dataset, "clip-7", transcript="I can't believe it.")
         make_prediction(session, clip, {"facial": "He looks calm.", "verbal": "He says he can't believe it."})
-        for who, emotion in zip(others, ["surprise", "surprise", "happy"]):
+        for who, emotion in zip(others, ["surprise", "surprise", "happy"], strict=False):
             make_annotation(session, clip, who, emotion=emotion, rating=3,
                             clues={"facial": "His eyes widen and his mouth opens.",
                                    "verbal": "He says he can't believe it."},

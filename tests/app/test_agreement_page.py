@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -40,7 +40,7 @@ def world():
             for i, who in enumerate(people):
                 make_annotation(session, clip, who, emotion=LABELS[(c + (i == 2)) % 4], rating=1 + (c + i) % 4,
                                 clues={"facial": "He smiles." if i < 2 else "He frowns."},
-                                submitted_at=datetime(2026, 11, 2 + c, tzinfo=timezone.utc))
+                                submitted_at=datetime(2026, 11, 2 + c, tzinfo=UTC))
             session.add(Consensus(clip_id=clip.id, emotion=LABELS[c % 4], clues={"facial": "The person smiles."}))
         session.commit()
         return {"lead": lead.id, "annotator": people[0].id, "people": [p.id for p in people]}

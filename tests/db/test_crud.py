@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timezone
+from datetime import UTC
 
 import pytest
 from sqlalchemy.exc import IntegrityError
@@ -49,7 +49,7 @@ def test_round_trip_every_core_table(db_engine):
         clip = session.exec(select(Clip)).one()
         assert clip.transcript == "我很生气" and clip.peaks == [0.1, 1.0]
         assert clip.transcript_words[0]["word"] == "我"
-        assert clip.created_at.tzinfo is not None and clip.created_at.utcoffset() == timezone.utc.utcoffset(None)
+        assert clip.created_at.tzinfo is not None and clip.created_at.utcoffset() == UTC.utcoffset(None)
         prediction = session.exec(select(Prediction)).one()
         assert prediction.distribution == {"angry": 0.7, "sad": 0.3}
         annotation = session.exec(select(Annotation)).one()

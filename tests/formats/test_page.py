@@ -59,7 +59,7 @@ def test_researcher_scores_a_model_on_the_imported_reference(seeded):
     at.run()
     assert not at.exception, at.exception
     table = at.session_state["fmt_table"]
-    assert list(table["system"]) == ["Model baseline-v1 (#%d)" % seeded["version"]]
+    assert list(table["system"]) == [f"Model baseline-v1 (#{seeded['version']})"]
     assert table.iloc[0]["accuracy"] == 0.5 and table.iloc[0]["clips"] == 2
     assert len(at.get("plotly_chart")) == 1
     assert any("Importing research data is for leads" in i.value for i in at.info)

@@ -86,13 +86,13 @@ def test_merr_fine_is_what_emotion_llama_reads(merr_fine, merr_txt, tmp_path):
     rows = rows_from_parsed(parsed)
     export_rows("merr-fine", rows, tmp_path / "reason.json", source="merr")
     export_rows("merr-txt", rows, tmp_path / "train.txt", source="merr")
-    reason = json.load(open(tmp_path / "reason.json"))
-    lines = [line.strip().split(" ") for line in open(tmp_path / "train.txt")]
+    reason = json.loads((tmp_path / "reason.json").read_text())
+    lines = [line.strip().split(" ") for line in (tmp_path / "train.txt").read_text().splitlines()]
     for name, frames, label in lines:
         assert reason[name]["smp_reason_caption"] and reason[name]["pseu_emotion"] == label
         int(frames)
-    transcripts = {r["name"]: r["sentence"] for r in csv.DictReader(open(tmp_path / "train.transcription.csv",
-                                                                          encoding="utf-8-sig"))}
+    transcripts = {r["name"]: r["sentence"] for r in csv.DictReader(
+        (tmp_path / "train.transcription.csv").read_text(encoding="utf-8-sig").splitlines())}
     assert transcripts["sample_00000048"] == "我很害怕。"
     assert transcripts["sample_00000050"] == "'+formula"  # every CSV export neutralises formula cells
 

@@ -38,7 +38,7 @@ def test_researcher_creates_and_opens_a_study_then_an_annotator_rates_blind(acco
     at.button(key="study_create").click().run()
     assert [e.value for e in at.error] == [
         "only 4 clips have an output from every system (" + ", ".join(f"{s}: {n}" for s, n in
-                                                                     zip(world.systems, (5, 4, 4))) +
+                                                                     zip(world.systems, (5, 4, 4), strict=False)) +
         "); ask for at most 4"]
     at.number_input(key="study_clips").set_value(3)
     at.button(key="study_create").click().run()
@@ -62,7 +62,7 @@ def test_researcher_creates_and_opens_a_study_then_an_annotator_rates_blind(acco
     rater.button(key="rate_save").click().run()
     assert "not rated yet: Output A, Output B, Output C" in rater.warning[0].value
     radios = [r for r in rater.radio if r.key.startswith("rate_")]  # the elements of the latest run
-    for radio, value in zip(radios, (4, 2, 1)):
+    for radio, value in zip(radios, (4, 2, 1), strict=False):
         radio.set_value(value)
     rater.text_input(key=radios[0].key.replace("rate_", "comment_")).input("clear and right")
     rater.button(key="rate_save").click().run()

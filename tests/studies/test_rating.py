@@ -74,8 +74,8 @@ def test_williams_rows_balance_positions_and_what_follows_what(k):
     assert len(rows) == (k if k % 2 == 0 else 2 * k)
     for block in (rows[:k], rows[k:]) if k % 2 else (rows,):
         assert all(sorted(row) == list(range(k)) for row in block)
-        assert all(sorted(column) == list(range(k)) for column in zip(*block))
-    follows = Counter((a, b) for row in rows for a, b in zip(row, row[1:]))
+        assert all(sorted(column) == list(range(k)) for column in zip(*block, strict=False))
+    follows = Counter((a, b) for row in rows for a, b in zip(row, row[1:], strict=False))
     assert set(follows) == {(a, b) for a in range(k) for b in range(k) if a != b}
     assert len(set(follows.values())) == 1
 
@@ -165,7 +165,7 @@ def test_the_same_rater_saving_from_two_tabs_at_once_keeps_one_row(postgres_engi
     for item_id in items:
         gate, failures = threading.Barrier(2), []
 
-        def save(rating: int) -> None:
+        def save(rating: int, gate=gate, item_id=item_id, failures=failures) -> None:
             try:
                 with Session(postgres_engine) as tab:
                     gate.wait()

@@ -26,7 +26,7 @@ def rated(session, world):
     set_study_status(session, user=world.researcher, study_id=study.id, status="open")
     items = study_items(session, study_id=study.id)
     clips = sorted({i.clip_id for i in items})
-    short = dict(zip(world.systems, RATINGS))
+    short = dict(zip(world.systems, RATINGS, strict=False))
     for item in items:
         for r, rater in enumerate(world.raters):
             rate(session, user=rater, item_id=item.id, rating=RATINGS[short[item.system]][r][clips.index(item.clip_id)])
@@ -35,7 +35,7 @@ def rated(session, world):
 
 
 def _by_system(world):
-    return {system: np.array(RATINGS[name], dtype=float) for system, name in zip(world.systems, RATINGS)}
+    return {system: np.array(RATINGS[name], dtype=float) for system, name in zip(world.systems, RATINGS, strict=False)}
 
 
 def test_means_and_bootstrap_intervals_equal_hand_computation(session, rated):
