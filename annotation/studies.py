@@ -27,7 +27,7 @@ from annotation.evaluation.aspects import merge_aspects
 from annotation.formats.common import ExportRow
 from annotation.formats.export_service import SourceRef, gather_rows
 from annotation.permissions import PermissionDenied, has_role, require
-from core.vocabulary import REASONING_RATINGS, Role
+from core.vocabulary import REASONING_RATINGS, Role, StudyStatus
 from db.engine import unit_of_work, with_session
 from db.models import Clip, Study, StudyItem, User
 from db.queries import clips as clip_queries
@@ -36,7 +36,7 @@ from db.queries import users as user_queries
 from db.queries.references import clip_ids_by_name
 
 RATER_ROLES = (Role.annotator, Role.researcher, Role.lead)
-STATUSES = ("draft", "open", "closed")
+STATUSES = tuple(status.value for status in StudyStatus)
 MAX_SYSTEMS = len(string.ascii_uppercase)
 NAME_LENGTH = 128  # Study.name
 SYSTEM_LENGTH = 64  # StudyItem.system
@@ -278,7 +278,7 @@ def next_items_for(session: Session, *, user: User, study_id: int) -> BlindClip 
 
 @with_session
 def studies_to_rate(session: Session, *, user: User) -> list[Study]:
-    return [s for s in queries.list_studies(session, status="open") if may_rate(user, s)]
+    return [s for s in queries.list_studies(session, status=StudyStatus.open.value) if may_rate(user, s)]
 
 
 @with_session

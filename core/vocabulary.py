@@ -91,3 +91,29 @@ class QueueStrategy(str, Enum):
     uncertainty = "uncertainty"
     random = "random"
     sequential = "sequential"
+
+
+class SkipReason(str, Enum):
+    """Why an annotator skipped a clip."""
+
+    bad_media = "bad_media"
+    cant_tell = "cant_tell"
+    other = "other"
+
+
+SKIP_REASON_TITLES: dict[str, str] = {
+    SkipReason.bad_media.value: "Bad media", SkipReason.cant_tell.value: "Can't tell", SkipReason.other.value: "Other",
+}
+
+
+class ConsensusMethod(str, Enum):
+    """How a consensus emotion was decided (an edited proposal appends "+edited")."""
+
+    majority = "majority"
+    dawid_skene = "dawid_skene"
+
+
+class StudyStatus(str, Enum):
+    draft = "draft"
+    open = "open"
+    closed = "closed"

@@ -32,7 +32,7 @@ from annotation.labelling.consensus import (
     rating_consensus,
 )
 from annotation.permissions import require
-from core.vocabulary import ASPECTS, AnnotationStatus, Aspect, Role
+from core.vocabulary import ASPECTS, AnnotationStatus, Aspect, ConsensusMethod, Role
 from db.engine import unit_of_work, with_session
 from db.models import Annotation, Clip, Consensus, Dataset, Prediction, User
 from db.queries import assignments as assignment_queries
@@ -238,7 +238,7 @@ def accept(
     allowed = final_emotion is None or final_emotion in proposal.dataset.label_set or final_emotion in voted
     if not allowed and not proposal.dataset.open_vocabulary:
         raise ValueError(f"emotion {final_emotion!r} is not in the dataset's label set")
-    method = proposal.emotion.method if proposal.emotion else "majority"
+    method = proposal.emotion.method if proposal.emotion else ConsensusMethod.majority.value
     if final_emotion != proposed_emotion or final_clues != proposed_clues:
         method = f"{method}+edited"
     row = queries.add_consensus_revision(

@@ -20,6 +20,7 @@ from annotation.permissions import PermissionDenied, require
 from core.vocabulary import (
     ASPECTS,
     REASONING_RATINGS,
+    SKIP_REASON_TITLES,
     AnnotationStatus,
     Role,
 )
@@ -39,7 +40,7 @@ __all__ = [
     "edit_submission", "my_work", "progress", "datasets_for", "get_user", "validate",
 ]
 
-SKIP_REASONS: dict[str, str] = {"bad_media": "Bad media", "cant_tell": "Can't tell", "other": "Other"}
+SKIP_REASONS: dict[str, str] = SKIP_REASON_TITLES  # reason value -> what the page shows
 OTHER_EMOTION = "other"
 
 

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from annotation.text import detect_language, split_sentences
+from core.vocabulary import ConsensusMethod
 
 Embed = Callable[[Sequence[str]], np.ndarray]
 DEFAULT_CLUE_SIMILARITY = 0.6
@@ -43,7 +44,7 @@ class EmotionConsensus:
     label: str
     posterior: dict[str, float]  # over the label set, sums to 1
     votes: dict[str, int]
-    method: str  # "dawid_skene" | "majority"
+    method: str  # a ConsensusMethod value
 
     @property
     def confidence(self) -> float:
@@ -85,7 +86,7 @@ def majority_vote(votes: Sequence[Vote], label_set: Sequence[str]) -> dict[Hasha
         total = sum(counts.values())
         winner = min(counts, key=lambda label: (-counts[label], order[label]))
         posterior = {label: counts.get(label, 0) / total for label in labels}
-        out[clip] = EmotionConsensus(winner, posterior, dict(counts), "majority")
+        out[clip] = EmotionConsensus(winner, posterior, dict(counts), ConsensusMethod.majority.value)
     return out
 
 
@@ -114,7 +115,7 @@ def dawid_skene(
         posterior = {label: float(row[label]) for label in labels}
         # Ties in the posterior go to the label listed first, as in majority vote.
         winner = labels[int(np.argmax(row.to_numpy()))]
-        clips[clip] = EmotionConsensus(winner, posterior, {k: int(n) for k, n in counts[clip].items()}, "dawid_skene")
+        clips[clip] = EmotionConsensus(winner, posterior, {k: int(n) for k, n in counts[clip].items()}, ConsensusMethod.dawid_skene.value)
 
     annotators = {}
     per_worker = frame.groupby("worker").size()
