@@ -1,0 +1,1 @@
+"""Evaluation: model-quality metrics, the emotion-wheel metric, clue quality and the LLM judge."""
