@@ -208,29 +208,43 @@ class _Encoder:
     def __init__(self, data: WheelData):
         self.data = data
         self.unmapped: dict[str, None] = {}
+        self._rows_of: dict[str, int] = {}  # raw spelling -> form row, -1 when unknown; answers repeat a lot
 
     def keys(self, lists: Iterable[Sequence[str] | None]) -> np.ndarray:
         samples: list[int] = []
         rows: list[int] = []
-        index = self.data.form_index
+        rows_of = self._rows_of
         for sample, words in enumerate(lists):
             if isinstance(words, str):
                 raise TypeError("each sample needs a list of words, not a string; parse it with "
                                 "annotation.evaluation.openset_csv.parse_openset first")
             for word in words or ():
-                key = normalise(word)
-                row = index.get(key)
+                row = rows_of.get(word)
                 if row is None:
-                    if key:
-                        self.unmapped.setdefault(key)
-                    continue
-                samples.append(sample)
-                rows.append(row)
+                    row = rows_of[word] = self._row(word)
+                if row >= 0:
+                    samples.append(sample)
+                    rows.append(row)
         codes = self.data.codes[np.asarray(rows, dtype=np.int64)]  # (words, metrics)
         sample_column = np.repeat(np.asarray(samples, dtype=np.int64), codes.shape[1])
         flat = codes.ravel()
         mapped = flat >= 0
-        return np.unique(sample_column[mapped] * len(self.data.categories) + flat[mapped])
+        return _unique(sample_column[mapped] * len(self.data.categories) + flat[mapped])
+
+    def _row(self, word: str) -> int:
+        key = normalise(word)
+        row = self.data.form_index.get(key)
+        if row is None:
+            if key:
+                self.unmapped.setdefault(key)
+            return -1
+        return row
+
+
+def _unique(keys: np.ndarray) -> np.ndarray:
+    """Sorted unique values; a plain sort beats np.unique's hashing path on these million-key arrays."""
+    keys = np.sort(keys)
+    return keys[np.concatenate(([True], keys[1:] != keys[:-1]))] if keys.size else keys
 
 
 def score_openset(gold: Mapping[str, Sequence[str]], pred: Mapping[str, Sequence[str]], *,
