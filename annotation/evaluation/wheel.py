@@ -51,7 +51,7 @@ def normalise(word: str) -> str:
     return word.lower().strip()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class WheelData:
     """The three look-up tables plus the derived word-form -> category table for every metric.
 
@@ -95,6 +95,8 @@ class WheelData:
                    wheels={w: {lv: dict(m) for lv, m in levels.items()} for w, levels in wheels.items()})
 
     def _categories_of(self, form: str, metrics: Sequence[str]) -> list[str | None]:
+        # A base word absent from the synonym table (none in the shipped data; the original would raise
+        # KeyError) simply reaches no wheel word.
         bases = self.format_mapping[form]
         if not bases:
             return [None] * len(metrics)
