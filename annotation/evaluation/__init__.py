@@ -1,1 +1,2 @@
-"""Evaluation: model-quality metrics, clue aspects of reasoning paragraphs, and the EMER LLM judge."""
+"""Evaluation: model-quality metrics, the official emotion-wheel metric for open-vocabulary labels,
+clue aspects of reasoning paragraphs, and the EMER LLM judge."""
