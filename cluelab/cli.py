@@ -319,3 +319,26 @@ def main() -> None:  # pragma: no cover - console entry
 
 if __name__ == "__main__":
     main()
+
+
+@app.command("evaluate-openset")
+def evaluate_openset(
+    gt: Path = typer.Argument(..., help="Gold `name,openset` CSV (or npz).", exists=True, dir_okay=False),
+    pred: Path = typer.Argument(..., help="Predictions: `name,openset` CSV or `filenames`/`fileitems` npz.",
+                                exists=True, dir_okay=False),
+    json_: bool = typer.Option(False, "--json", help="Print one JSON object instead."),
+) -> None:
+    """Score open-vocabulary emotion predictions with the MER2025/2026 emotion-wheel metric."""
+    import json
+
+    from annotation.evaluation.openset_csv import OpensetParseError
+    from annotation.evaluation.openset_report import OpensetFileError, evaluate_openset_files, format_table
+
+    try:
+        score = evaluate_openset_files(gt, pred)
+    except (OpensetFileError, OpensetParseError) as error:
+        fail(str(error))
+    if json_:
+        typer.echo(json.dumps(score.to_json_dict()))
+    else:
+        typer.echo(format_table(score))

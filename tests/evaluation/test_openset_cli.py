@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from annotation.evaluation.openset_cli import OpensetFileError, evaluate_openset_files, format_table, openset_app
 from annotation.evaluation.openset_csv import write_openset_csv, write_openset_npz
+from annotation.evaluation.openset_report import OpensetFileError, evaluate_openset_files, format_table
+from cluelab.cli import app as openset_app
 
 runner = CliRunner()
 # With the shipped tables: "worried" and "nervous" both reach "anxious" first (their sorted wheel words begin

@@ -8,14 +8,12 @@ e.g. `app.command("evaluate-openset")(openset_cli.evaluate_openset)`. Files with
 from __future__ import annotations
 
 import io
-import json
 from pathlib import Path
 
-import typer
 from rich.console import Console
 from rich.table import Table
 
-from annotation.evaluation.openset_csv import OpensetParseError, read_openset_file
+from annotation.evaluation.openset_csv import read_openset_file
 from annotation.evaluation.wheel import OpenSetScore, score_openset
 
 MAX_LISTED_ERRORS = 20
@@ -77,30 +75,3 @@ def format_table(score: OpenSetScore) -> str:
         shown = ", ".join(score.unmapped[:10]) + (", ..." if len(score.unmapped) > 10 else "")
         notes.append(f"{len(score.unmapped)} unmapped word(s) dropped: {shown}")
     return buffer.getvalue() + "\n".join(notes)
-
-
-def evaluate_openset(gt: Path = typer.Argument(..., help="Gold `name,openset` CSV (or npz).", exists=True,
-                                               dir_okay=False),
-                     pred: Path = typer.Argument(..., help="Predictions: `name,openset` CSV or "
-                                                           "`filenames`/`fileitems` npz.", exists=True,
-                                                 dir_okay=False),
-                     json_: bool = typer.Option(False, "--json", help="Print one JSON object instead.")) -> None:
-    """Score open-vocabulary emotion predictions with the MER2025/2026 emotion-wheel metric."""
-    try:
-        score = evaluate_openset_files(gt, pred)
-    except (OpensetFileError, OpensetParseError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(code=1) from None
-    if json_:
-        typer.echo(json.dumps(score.to_json_dict(), sort_keys=False))
-    else:
-        typer.echo(format_table(score))
-
-
-openset_app = typer.Typer(help="Open-vocabulary emotion evaluation.", no_args_is_help=True)
-openset_app.command("evaluate-openset")(evaluate_openset)
-
-
-@openset_app.callback()
-def _group() -> None:
-    """Keeps `evaluate-openset` a named sub-command however many commands the app holds."""
