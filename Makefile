@@ -49,6 +49,7 @@ bench: setup
 	$(PY) bench/predict.py
 	$(PY) bench/agreement.py
 	$(PY) bench/formats.py
+	$(PY) bench/openset_metric.py
 
 clean:
 	rm -rf $(VENV) test-artifacts .pytest_cache
