@@ -99,6 +99,13 @@ def test_a_clue_never_ends_on_a_number_cut_at_its_decimal_point():
     merged = merge_clues(clues).text
     assert re.search(r"neutral 0\.(85|61|72)\.$", merged), merged
     pieces(merged, clues.values())
+    # The old merge stored "Mouth corners up. Expression model: neutral 0." for these.
+    clues = {"a": "Mouth corners up. Expression model: neutral 0.85 (AU12 low).",
+             "b": "Mouth corners up. Expression model: neutral 0.61, calm.",
+             "c": "Mouth corners up. Expression model: neutral 0.72."}
+    merged = merge_clues(clues).text
+    assert not merged.endswith("neutral 0.") and not _BROKEN_NUMBER.search(merged), merged
+    pieces(merged, clues.values())
 
 
 def test_mandarin_clauses_keep_their_order_and_numbers():
