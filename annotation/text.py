@@ -14,7 +14,6 @@ from functools import lru_cache
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _SPACE = re.compile(r"\s")
 _LATIN_TOKEN = re.compile(r"\w+(?:['’]\w+)*|[^\w\s]", re.UNICODE)
-_SENTENCE_END = re.compile(r"(?<=[.!?。！？；;])\s*")
 
 
 def cjk_ratio(text: str) -> float:
@@ -53,9 +52,131 @@ def tokenize(text: str) -> list[str]:
     return [t for t in _jieba().lcut(text) if t.strip()]
 
 
+# Sentence and clause ends. Chinese ones end a sentence wherever they stand; Western ones only
+# before whitespace, the end of the text or a Chinese character, so "0.52" and "3.5" stay whole.
+_CJK_ENDS = "。！？；"
+_WESTERN_ENDS = ".!?;"
+_PAIRS = {"(": ")", "（": "）", "[": "]", "【": "】", "{": "}", "“": "”", "「": "」", "『": "』", "《": "》"}
+_CLOSERS = set(_PAIRS.values()) | {'"', "'", "’"}
+# A "." after these never ends a sentence ("e.g. AU1 0.4 vs. AU2 0.3") ...
+_ABBREVIATIONS = frozenset({"e.g", "i.e", "vs", "cf", "ca", "approx", "incl", "esp", "resp", "viz", "fig", "figs",
+                            "dr", "mr", "mrs", "ms", "prof"})
+# ... and after these only when the next word starts with a capital or a Chinese character.
+_ABBREVIATIONS_BEFORE_LOWER = frozenset({"etc", "al"})
+_LIST_NUMBER = re.compile(r"\d{1,2}")
+
+
+def _grouped(text: str) -> list[bool]:
+    """Per character: inside a matched pair of brackets or quotes (the pair's own marks excluded)."""
+    stack: list[tuple[str, int]] = []
+    change = [0] * (len(text) + 1)
+    for i, char in enumerate(text):
+        opens_quote = char == '"' and all(opener != '"' for opener, _ in stack)
+        if char in _PAIRS or opens_quote:
+            stack.append((char, i))
+            continue
+        wanted = [opener for opener, closer in _PAIRS.items() if closer == char] + (['"'] if char == '"' else [])
+        for level in range(len(stack) - 1, -1, -1):
+            if stack[level][0] in wanted:
+                change[stack[level][1] + 1] += 1
+                change[i] -= 1
+                del stack[level:]  # openers left unclosed inside the pair do not count
+                break
+    inside, level = [], 0
+    for i in range(len(text)):
+        level += change[i]
+        inside.append(level > 0)
+    return inside
+
+
+def _word_before(text: str, end: int) -> tuple[str, int]:
+    """The run of non-space characters ending at `end`, without opening brackets or quotes, and its start."""
+    start = end
+    while start > 0 and not text[start - 1].isspace():
+        start -= 1
+    while start < end and (text[start] in _PAIRS or text[start] in "\"'‘"):
+        start += 1
+    return text[start:end], start
+
+
+def _next_visible(text: str, at: int) -> str:
+    rest = text[at:].lstrip()
+    return rest[0] if rest else ""
+
+
+def _abbreviation_or_list_number(text: str, stop: int, sentence_start: int) -> bool:
+    """Whether the "." at text[stop] closes an abbreviation or numbers a list, not a sentence."""
+    word, word_start = _word_before(text, stop)
+    key = word.casefold()
+    if key in _ABBREVIATIONS:
+        return True
+    if key in _ABBREVIATIONS_BEFORE_LOWER:
+        following = _next_visible(text, stop + 1)
+        return following.islower() or following.isdigit()
+    # "1. He smiles. 2. Voice flat.": a small number opening the sentence numbers it.
+    return bool(_LIST_NUMBER.fullmatch(word)) and not text[sentence_start:word_start].strip()
+
+
+def _is_end(char: str) -> bool:
+    return char in _CJK_ENDS or char in _WESTERN_ENDS
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each sentence or clause of `text`, surrounding whitespace excluded.
+
+    A sentence ends after 。！？； wherever they stand, and after . ! ? ; when whitespace, the end
+    of the text or a Chinese character follows; so numbers ("0.52", "3.5 syllables/s") never
+    split. Ends inside matched brackets or quotes do not count, except that an end right before
+    the closing mark ends the sentence after that mark ('He says "No. Stop." Then …', 他说：“走吧。”然后…)
+    unless a lower-case word follows. Closing marks right after an end stay with their sentence.
+    A "." after a common abbreviation (e.g., vs., approx.) or a list number ("1.") ends nothing.
+    Between consecutive spans lies only whitespace, so the spans with the gaps between them give
+    back the text exactly.
+    """
+    text = text or ""
+    n = len(text)
+    inside = _grouped(text)
+    ends: list[int] = []
+    start = i = 0
+    while i < n:
+        closes_group = i > 0 and inside[i - 1] and not inside[i] and _is_end(text[i - 1])
+        if inside[i] or not (_is_end(text[i]) or closes_group):
+            i += 1
+            continue
+        # The run of end marks ("?!", "...") and the closing brackets or quotes after it.
+        marks = text[i - 1] if closes_group else ""
+        j = i
+        while j < n and not inside[j] and _is_end(text[j]):
+            marks += text[j]
+            j += 1
+        while j < n and text[j] in _CLOSERS:
+            j += 1
+        at_break = j == n or text[j].isspace() or bool(_CJK.match(text[j]))
+        if any(c in _CJK_ENDS for c in marks):
+            ends_here = True
+        elif closes_group:
+            ends_here = at_break and not _next_visible(text, j).islower()
+        else:
+            ends_here = at_break and not (marks == "." and _abbreviation_or_list_number(text, i, start))
+        if ends_here:
+            ends.append(j)
+            start = j
+        i = max(j, i + 1)
+    spans = []
+    previous = 0
+    for end in [*ends, n]:
+        piece = text[previous:end]
+        if piece.strip():
+            lead = len(piece) - len(piece.lstrip())
+            spans.append((previous + lead, previous + len(piece.rstrip())))
+        previous = end
+    return spans
+
+
 def split_sentences(text: str) -> list[str]:
-    """Sentences, split after Western or Chinese end punctuation."""
-    return [s.strip() for s in _SENTENCE_END.split(text or "") if s and s.strip()]
+    """Sentences (and ；-separated clauses), each exactly as written; see `sentence_spans`."""
+    text = text or ""
+    return [text[start:end] for start, end in sentence_spans(text)]
 
 
 def edit_distance(a: list[str], b: list[str]) -> int:

@@ -342,3 +342,23 @@ def evaluate_openset(
         typer.echo(json.dumps(score.to_json_dict()))
     else:
         typer.echo(format_table(score))
+
+
+@app.command("consensus-audit")
+def consensus_audit(dataset: str | None = typer.Option(None, "--dataset", "-d", help="One dataset; all when omitted."),
+                    current_only: bool = typer.Option(False, help="Only the current revision of each clip.")) -> None:
+    """List stored consensus clues whose text an older merge broke (split decimals, spaced units, cut numbers)."""
+    from annotation.labelling.consensus_audit import find_corrupted_consensus
+    from db.engine import get_engine
+
+    dataset_id = None
+    if dataset is not None:
+        with Session(get_engine()) as session:
+            dataset_id = int(dataset_or_fail(session, dataset).id)
+    found = find_corrupted_consensus(dataset_id=dataset_id, current_only=current_only)
+    table = Table("clip", "consensus", "revision", "aspect", "pattern", "text")
+    for spot in found:
+        table.add_row(str(spot.clip_id), str(spot.consensus_id), str(spot.revision), spot.aspect, spot.pattern,
+                      spot.snippet)
+    console.print(table)
+    console.print(f"{len(found)} suspicious spot(s); re-accept those clips on the Adjudicate page to fix them.")

@@ -6,10 +6,12 @@
 - Reasoning rating: the median as a scale point (ordinal: lower median) and
   the interquartile range as its spread.
 - Clues, per aspect: an extractive merge. Annotators' clues are split into
-  sentences, clustered by embedding similarity; a cluster survives when more
-  than half the annotators wrote a sentence in it; its most central sentence
-  stands for it, with the subject normalised ("he", "she" -> "the person";
-  他/她 -> 此人) and duplicates removed.
+  sentences (and ；/; clauses), clustered by embedding similarity of their
+  subject-normalised form ("he", "she" -> "the person"; 他/她 -> 此人); a
+  cluster survives when more than half the annotators wrote a sentence in it.
+  One annotator's sentence stands for it exactly as written (the most central,
+  preferring one that already names "the person"/此人), duplicates removed,
+  in the annotators' order. Identical clues merge to themselves.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from annotation.text import detect_language, split_sentences
+from annotation.text import detect_language, sentence_spans
 from core.vocabulary import ConsensusMethod
 
 Embed = Callable[[Sequence[str]], np.ndarray]
@@ -155,16 +157,19 @@ def rating_consensus(ratings: Sequence[int | None]) -> RatingConsensus | None:
 @dataclass(frozen=True)
 class ClueSentence:
     annotator: Hashable
-    text: str
+    text: str  # exactly as the annotator wrote it: clue[span[0]:span[1]]
     position: float  # 0 first sentence .. 1 last, within the annotator's clue
+    index: int = 0  # the sentence's number within the annotator's clue
+    span: tuple[int, int] = (0, 0)
 
 
 @dataclass
 class ClueCluster:
     sentences: list[ClueSentence]
-    representative: str
+    representative: str  # one member's text, byte for byte
     support: int  # distinct annotators
     cohesion: float  # mean similarity of members to the representative
+    chosen: ClueSentence | None = None  # the member whose text is the representative
 
 
 @dataclass
@@ -182,7 +187,8 @@ class MergedClue:
 _EN_SUBJECT = re.compile(r"^(?:he|she|the (?:person|man|woman|speaker|character|subject))\b", re.IGNORECASE)
 _EN_POSSESSIVE = re.compile(r"^(?:his|her)\b", re.IGNORECASE)
 _ZH_SUBJECT = re.compile(r"^(?:他|她|此人|这个人|该人|这个男人|这个女人)")
-_END = re.compile(r"[.!?。！？；;]$")
+# A sentence that already ends (closing brackets or quotes after the mark allowed).
+_ENDED = re.compile(r"[.!?。！？；;…][\"'”’」』）)\]】]*$")
 _PUNCT = re.compile(r"[\W_]+", re.UNICODE)
 
 
@@ -194,10 +200,6 @@ def normalise_subject(sentence: str) -> str:
         return _ZH_SUBJECT.sub("此人", sentence, count=1)
     sentence = _EN_SUBJECT.sub("The person", sentence, count=1)
     return _EN_POSSESSIVE.sub("The person's", sentence, count=1)
-
-
-def _with_end(sentence: str, language: str) -> str:
-    return sentence if _END.search(sentence) else sentence + ("。" if language == "zh" else ".")
 
 
 def _default_embed(texts: Sequence[str]) -> np.ndarray:
@@ -220,6 +222,38 @@ def _cluster(similarity: np.ndarray, threshold: float) -> np.ndarray:
     return model.fit_predict(distance)
 
 
+def _representative(members: np.ndarray, sentences: Sequence[ClueSentence], sim: np.ndarray) -> int:
+    """The most central member, preferring one whose subject is already "the person"/此人; earliest on ties."""
+    centrality = np.round(sim[np.ix_(members, members)].sum(axis=1), 6)
+    neutral = [k for k, i in enumerate(members) if normalise_subject(sentences[i].text) == sentences[i].text]
+    pool = neutral or range(len(members))
+    return int(members[max(pool, key=lambda k: (centrality[k], -k))])
+
+
+def _in_annotators_order(kept: list[ClueCluster], first: dict[int, tuple[int, int]],
+                         sequences: list[list[int]]) -> list[ClueCluster]:
+    """Kept clusters in the order the annotators wrote them.
+
+    Each annotator who wrote two clusters votes for their order; the next cluster is the one that
+    the fewest votes place after another remaining cluster, then the one written first (reading
+    the annotators' clues one after another). Any two kept clusters share an annotator (both have
+    a majority), so when the annotators agree on an order this is that order.
+    """
+    before = np.zeros((len(kept), len(kept)), dtype=int)  # before[a, b]: votes for a ahead of b
+    for sequence in sequences:
+        for x, a in enumerate(sequence):
+            for b in sequence[x + 1:]:
+                if a != b:
+                    before[a, b] += 1
+    remaining = list(range(len(kept)))
+    ordered = []
+    while remaining:
+        nxt = min(remaining, key=lambda b: (int(before[remaining, b].sum()), first[b]))
+        ordered.append(kept[nxt])
+        remaining.remove(nxt)
+    return ordered
+
+
 def merge_clues(
     clues: Mapping[Hashable, str],
     *,
@@ -230,16 +264,21 @@ def merge_clues(
 
     `clues` maps annotator -> clue text (empty means the annotator saw no evidence and
     so supports nothing). A cluster is kept when more than half of all annotators wrote
-    a sentence in it.
+    a sentence in it. Every sentence of the result is one annotator's sentence byte for
+    byte; sentences that followed each other in one clue keep the whitespace between them,
+    others are joined by a space (nothing in Chinese), with a full stop added between
+    only when a clue's last sentence has none. When all clues are the same (after
+    stripping), the result is that clue.
     """
     if not 0 < similarity < 1:
         raise ValueError("similarity threshold must lie strictly between 0 and 1")
     n_annotators = len(clues)
+    texts = {annotator: text or "" for annotator, text in clues.items()}
     sentences: list[ClueSentence] = []
-    for annotator, text in clues.items():
-        parts = split_sentences(text or "")
-        for i, part in enumerate(parts):
-            sentences.append(ClueSentence(annotator, part, i / max(1, len(parts) - 1)))
+    for annotator, text in texts.items():
+        spans = sentence_spans(text)
+        for i, (start, end) in enumerate(spans):
+            sentences.append(ClueSentence(annotator, text[start:end], i / max(1, len(spans) - 1), i, (start, end)))
     if not sentences:
         return MergedClue("", n_annotators=n_annotators)
 
@@ -247,28 +286,51 @@ def merge_clues(
     sim = vectors @ vectors.T
     labels = _cluster(sim, similarity)
 
-    clusters = []
+    annotator_order = {annotator: k for k, annotator in enumerate(texts)}
+    clusters: list[ClueCluster] = []
+    first: dict[int, tuple[int, int]] = {}
+    cluster_of = np.zeros(len(sentences), dtype=int)
     for label in np.unique(labels):
         members = np.flatnonzero(labels == label)
-        centre = members[int(np.argmax(sim[np.ix_(members, members)].sum(axis=1)))]
+        centre = _representative(members, sentences, sim)
+        cluster_of[members] = len(clusters)
+        first[len(clusters)] = min((annotator_order[sentences[i].annotator], sentences[i].index) for i in members)
         clusters.append(ClueCluster(
             sentences=[sentences[i] for i in members],
-            representative=normalise_subject(sentences[centre].text),
+            representative=sentences[centre].text,
             support=len({sentences[i].annotator for i in members}),
             cohesion=float(sim[centre, members].mean()),
+            chosen=sentences[centre],
         ))
-    clusters.sort(key=lambda c: (float(np.mean([s.position for s in c.sentences])), -c.support))
-    kept = [c for c in clusters if c.support * 2 > n_annotators]
-    dropped = [c for c in clusters if c.support * 2 <= n_annotators]
+    by_first = sorted(range(len(clusters)), key=first.__getitem__)
+    kept_ids = [k for k in by_first if clusters[k].support * 2 > n_annotators]
+    dropped = [clusters[k] for k in by_first if clusters[k].support * 2 <= n_annotators]
+    position = {k: x for x, k in enumerate(kept_ids)}
+    sequences = [[position[cluster_of[i]] for i, s in enumerate(sentences)
+                  if s.annotator == annotator and cluster_of[i] in position] for annotator in texts]
+    kept = _in_annotators_order([clusters[k] for k in kept_ids], {position[k]: first[k] for k in kept_ids},
+                                sequences)
+
+    distinct = {text.strip() for text in texts.values()}
+    if len(distinct) == 1:
+        return MergedClue(distinct.pop(), kept, dropped, n_annotators)
 
     language = detect_language(" ".join(s.text for s in sentences))
-    chosen: list[str] = []
+    joiner, stop = ("", "。") if language == "zh" else (" ", ".")
+    out = ""
+    previous: ClueSentence | None = None
     seen: set[str] = set()
     for cluster in kept:
-        key = _PUNCT.sub("", cluster.representative.casefold())
+        key = _PUNCT.sub("", normalise_subject(cluster.representative).casefold())
         if key in seen:
             continue
         seen.add(key)
-        chosen.append(_with_end(cluster.representative, language))
-    joiner = "" if language == "zh" else " "
-    return MergedClue(joiner.join(chosen), kept, dropped, n_annotators)
+        current = cluster.chosen
+        if previous is None:
+            out = current.text
+        elif current.annotator == previous.annotator and current.index == previous.index + 1:
+            out += texts[current.annotator][previous.span[1]:current.span[0]] + current.text
+        else:
+            out += ("" if _ENDED.search(previous.text) else stop) + joiner + current.text
+        previous = current
+    return MergedClue(out, kept, dropped, n_annotators)

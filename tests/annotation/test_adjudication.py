@@ -170,7 +170,7 @@ def test_auto_accept_takes_clear_clips_and_queues_the_rest_lowest_agreement_firs
         assert report.accepted == [clear.id] and report.left_for_review == 2
         row = current_consensus(session, clip_id=clear.id)
         assert row.auto_accepted and row.accepted_by_id is None and row.emotion == "happy"
-        assert row.clues["facial"] == "The person smiles widely."
+        assert row.clues["facial"] == "She smiles widely."  # identical clues are stored as written
         assert [i.clip_name for i in adjudication_queue(session, dataset_id=dataset.id)] == ["split", "clip-1"]
 
 

@@ -57,7 +57,7 @@ def test_lead_accepts_the_proposal_and_the_consensus_keeps_its_sources(world):
     assert "clip-7" in " ".join(m.value for m in at.markdown)
     assert at.selectbox(key=f"adjudicate.{world['clip']}.emotion").value == "surprise"
     facial = at.text_area(key=f"adjudicate.{world['clip']}.facial").value
-    assert facial.startswith("The person's eyes widen")
+    assert facial == "His eyes widen and his mouth opens."  # three identical clues: proposed as written
     at.button(key="adjudicate.accept").click().run()
     assert not at.exception
     with Session(get_engine()) as session:
