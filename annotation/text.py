@@ -203,24 +203,50 @@ def normalized_edit_distance(a: str, b: str) -> float:
 
 @dataclass(frozen=True)
 class DiffPart:
-    """One run of a word diff: `op` is 'same', 'added' or 'removed'."""
+    """One run of a word diff: `op` is 'same', 'added' or 'removed'.
+
+    `text` is the run exactly as written in its source (`after` for same and
+    added runs, `before` for removed ones) and `lead` the whitespace that stood
+    before it, so a renderer joins runs with the writer's own spacing.
+    """
 
     op: str
     text: str
+    lead: str = ""
+
+
+def token_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each token of `tokenize(text)`, in order."""
+    if not text:
+        return []
+    if not has_cjk(text):
+        return [m.span() for m in _LATIN_TOKEN.finditer(text)]
+    return [(start, end) for word, start, end in _jieba().tokenize(text) if word.strip()]
 
 
 def word_diff(before: str, after: str) -> list[DiffPart]:
-    """Token-level diff of `after` against `before`, merged into runs."""
-    ta, tb = tokenize(before), tokenize(after)
-    joiner = "" if has_cjk(before + after) else " "
+    """Token-level diff of `after` against `before`, merged into runs that keep the original text."""
+    spans_a, spans_b = token_spans(before), token_spans(after)
+    ta = [before[s:e] for s, e in spans_a]
+    tb = [after[s:e] for s, e in spans_b]
+
+    def run(op: str, source: str, spans: list[tuple[int, int]], i: int, j: int) -> DiffPart:
+        start, end = spans[i][0], spans[j - 1][1]
+        previous_end = spans[i - 1][1] if i > 0 else start
+        lead = source[previous_end:start] if source[previous_end:start].isspace() else ""
+        return DiffPart(op, source[start:end], lead)
+
     parts: list[DiffPart] = []
     matcher = difflib.SequenceMatcher(a=ta, b=tb, autojunk=False)
     for op, i1, i2, j1, j2 in matcher.get_opcodes():
         if op == "equal":
-            parts.append(DiffPart("same", joiner.join(ta[i1:i2])))
+            same = run("same", after, spans_b, j1, j2)
+            if not same.lead and parts:  # after a removed run the gap stood in `before`
+                same = DiffPart("same", same.text, run("same", before, spans_a, i1, i2).lead)
+            parts.append(same)
             continue
         if i2 > i1:
-            parts.append(DiffPart("removed", joiner.join(ta[i1:i2])))
+            parts.append(run("removed", before, spans_a, i1, i2))
         if j2 > j1:
-            parts.append(DiffPart("added", joiner.join(tb[j1:j2])))
+            parts.append(run("added", after, spans_b, j1, j2))
     return parts

@@ -7,19 +7,14 @@ so moving to another clip starts from fresh widgets.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
 import streamlit as st
 
 from annotation.labelling.annotate import AnnotationInput
-from annotation.text import has_cjk, word_diff
+from annotation.text import word_diff
 from components import emotion_picker, rating
 from core.vocabulary import ASPECTS, Aspect
-
-_SPACE_BEFORE_PUNCTUATION = re.compile(r" +([,.;:!?%)\]”’])")
-_SPACE_AFTER_OPENING = re.compile(r"([(\[“‘]) +")
-_PUNCTUATION_START = re.compile(r"^[,.;:!?%)\]”’，。；：！？、]")
 
 # Characters that Markdown or Streamlit (LaTeX, directives) would interpret, as entities.
 _MARKDOWN_ENTITIES = str.maketrans({c: f"&#{ord(c)};" for c in "*_`[]#~$:|\\<>&\"'"})
@@ -43,15 +38,13 @@ def diff_markup(model_text: str, text: str) -> str:
         return "<span class='cl-diff-none'>Unchanged from the model.</span>"
     out = ""
     for part in word_diff(model_text, text):
-        tidy = _SPACE_AFTER_OPENING.sub(r"\1", _SPACE_BEFORE_PUNCTUATION.sub(r"\1", part.text))
-        chunk = escape_markdown(tidy)
+        # Runs keep their original text and leading whitespace: "AU12 0.52" never shows as "0. 52".
+        chunk = escape_markdown(part.text)
         if part.op == "added":
             chunk = f"<ins style='background:#d3f9d8;text-decoration:none'>{chunk}</ins>"
         elif part.op == "removed":
             chunk = f"<del style='background:#ffe3e3'>{chunk}</del>"
-        # Words are separated by a space; punctuation and Chinese text join directly.
-        joins_directly = not out or _PUNCTUATION_START.match(tidy) or (has_cjk(tidy) and not tidy.isascii())
-        out += chunk if joins_directly else " " + chunk
+        out += (" " if part.lead and out else "") + chunk
     return "Diff vs model: " + out
 
 

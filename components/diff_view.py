@@ -7,15 +7,12 @@ text can never inject markup.
 from __future__ import annotations
 
 import html
-import re
 from collections.abc import Sequence
 
 import streamlit as st
 
-from annotation.text import has_cjk, word_diff
+from annotation.text import word_diff
 
-_CLOSING = re.compile(r"^[,.;:!?)\]’'%]")
-_SPACE_BEFORE_PUNCT = re.compile(r" ([,.;:!?)\]’'%])")
 _STYLE = {
     "added": "background:#d4f7d4;text-decoration:none;",
     "removed": "background:#fbd5d5;text-decoration:line-through;",
@@ -26,24 +23,17 @@ def diff_html(before: str, after: str) -> str:
     """HTML for `after` with words added since `before` in green and removed ones struck through in red."""
     if not before.strip():
         return html.escape(after) if after.strip() else "<em>(empty)</em>"
-    spaced = not has_cjk(before + after)
     out = []
     for part in word_diff(before, after):
-        text = _tidy(part.text) if spaced else part.text
-        if out and spaced and not _CLOSING.match(text):
-            out.append(" ")
-        text = html.escape(text)
+        # Each run keeps its original text and the whitespace before it, so numbers ("0.52") and units stay whole.
+        lead = " " if part.lead and out else ""
+        text = html.escape(part.text)
         if part.op == "same":
-            out.append(text)
+            out.append(lead + text)
         else:
             tag = "ins" if part.op == "added" else "del"
-            out.append(f'<{tag} style="{_STYLE[part.op]}">{text}</{tag}>')
+            out.append(f'{lead}<{tag} style="{_STYLE[part.op]}">{text}</{tag}>')
     return "".join(out) if out else "<em>(empty)</em>"
-
-
-def _tidy(text: str) -> str:
-    """Tokens come back space-joined; put punctuation back against its word."""
-    return _SPACE_BEFORE_PUNCT.sub(r"\1", text)
 
 
 def render_clue_comparison(rows: Sequence[tuple[str, str]], model_text: str, *, max_columns: int = 6) -> None:
