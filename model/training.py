@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from contextlib import closing
 from typing import Any
 
 from sqlmodel import Session
@@ -19,11 +20,11 @@ from annotation.permissions import require
 from annotation.vocabulary import Role
 from cluelab.settings import get_settings
 from db.engine import get_engine
-from db.models import Dataset, ModelVersion, User
+from db.models import Clip, Dataset, ModelVersion, User
 from db.queries import audit
 from db.queries import models as q
 from model.base import ClipInput, TrainingItem, TrainingSnapshot
-from model.inference import backend_for, extract_dataset_features, speaker_baselines
+from model.inference import backend_for, clip_input, extract_dataset_features, speaker_baselines
 from model.metrics import (
     clue_overlap,
     clue_similarity,
@@ -74,15 +75,37 @@ def _language(clip, dataset: Dataset) -> str | None:  # noqa: ANN001
     return dataset.language if dataset.language not in (None, "", "auto") else None
 
 
+def _item_inputs(items: list[TrainingItem]) -> list[ClipInput]:
+    """The items as backends see them: cached features plus the clip's media and transcript where stored
+    (a backend that looks at frames or sends audio needs them; the baseline reads only the features)."""
+    settings = get_settings()
+    inputs = []
+    with Session(get_engine(), expire_on_commit=False) as session:
+        for i in items:
+            clip = session.get(Clip, i.clip_id)
+            item = clip_input(clip, dataset=session.get(Dataset, clip.dataset_id), data_dir=settings.data_dir,
+                              features=i.features) if clip is not None else ClipInput(name=i.clip_name, clip_id=i.clip_id)
+            inputs.append(item.model_copy(update={"language": i.language, "features": i.features,
+                                                  "speaker_baseline": i.speaker_baseline}))
+    return inputs
+
+
 def evaluate_items(version: ModelVersion, items: list[TrainingItem], label_set: list[str]) -> dict[str, Any]:
-    """Held-out metrics of one version on snapshot items (features cached, nothing recomputed)."""
+    """Held-out metrics of one version on snapshot items (features cached, nothing recomputed).
+
+    A clip the backend fails on (an LLM endpoint's malformed answer) is left out and counted in `failed`.
+    """
     backend = backend_for(version, label_set=label_set)
+    predicted_by: dict[int, Any] = {}
     try:
-        inputs = [ClipInput(name=i.clip_name, clip_id=i.clip_id, language=i.language, features=i.features,
-                            speaker_baseline=i.speaker_baseline) for i in items]
-        predictions = backend.predict(inputs) if inputs else []
+        if items:
+            with closing(backend.predict_as_completed(_item_inputs(items))) as results:
+                predicted_by = {index: p for index, p in results if not isinstance(p, Exception)}
     finally:
         backend.close()
+    failed = len(items) - len(predicted_by)
+    items = [item for index, item in enumerate(items) if index in predicted_by]
+    predictions = [predicted_by[index] for index in sorted(predicted_by)]
     truth = [i.emotion for i in items]
     predicted = [p.emotion for p in predictions]
     labels = list(dict.fromkeys(list(label_set) + sorted(set(truth) | set(predicted))))
@@ -90,6 +113,8 @@ def evaluate_items(version: ModelVersion, items: list[TrainingItem], label_set: 
     predicted_clues = [{a.value: t for a, t in p.clues.items()} for p in predictions]
     metrics["clue_similarity"] = clue_similarity(predicted_clues, [i.clues for i in items])
     metrics["clue_overlap"] = clue_overlap(predicted_clues, [i.clues for i in items])
+    if failed:
+        metrics["failed"] = failed
     return metrics
 
 

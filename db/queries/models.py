@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -118,8 +119,12 @@ def prediction_for_clip(session: Session, *, clip_id: int, version_id: int | Non
     return session.exec(query.order_by(col(Prediction.id).desc())).first()
 
 
-def predicted_clip_ids(session: Session, *, version_id: int) -> set[int]:
-    return set(session.exec(select(Prediction.clip_id).where(Prediction.model_version_id == version_id)).all())
+def predicted_clip_ids(session: Session, *, version_id: int, since: datetime | None = None) -> set[int]:
+    """Clips the version has predicted (only those stored at or after `since`, when given)."""
+    query = select(Prediction.clip_id).where(Prediction.model_version_id == version_id)
+    if since is not None:
+        query = query.where(Prediction.created_at >= since)
+    return set(session.exec(query).all())
 
 
 def clips_of_dataset(session: Session, *, dataset_id: int, clip_ids: list[int] | None = None,
