@@ -253,8 +253,10 @@ class OpenAIBackend(ModelBackend):
             if clip.speaker_baseline:
                 features = {**features, "speaker": clip.speaker_baseline}
             said = clip.transcript or (features.get("speech") or {}).get("text") or ""
-            language = self._baseline.language_of(clip, features) if features else \
-                (clip.language if clip.language and clip.language != "auto" else detect_language(said))
+            if clip.language and clip.language != "auto":
+                language = clip.language
+            else:  # what is said decides; else what ASR heard
+                language = detect_language(said) if said.strip() else (features.get("speech") or {}).get("language")
             out.append(_Prepared(clip=clip, features=features, language=_short_language(language), transcript=said))
         self._attach_exemplars([p for p in out if isinstance(p, _Prepared)])
         return out

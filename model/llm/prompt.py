@@ -326,7 +326,7 @@ def _exemplar_text(examples: list[Exemplar]) -> str:
     for n, ex in enumerate(examples, 1):
         answer = json.dumps({"clues": {k: v for k, v in ex.clues.items() if v}, "emotion": ex.emotion},
                             ensure_ascii=False)
-        parts.append(f"Example {n} ({LANGUAGE_NAMES.get(ex.language, ex.language)}). Transcript: "
+        parts.append(f"Example {n}: clip {ex.clip_name} ({LANGUAGE_NAMES.get(ex.language, ex.language)}). Transcript: "
                      f"\"{ex.transcript}\"\nMeasured:\n" + "\n".join(ex.evidence) + f"\nConsensus answer: {answer}")
     return "\n\n".join(parts)
 
