@@ -125,6 +125,58 @@ class _LoopThread(threading.Thread):
         self.join()
 
 
+class _EmbeddingBatcher:
+    """Sentence embeddings for many clips in one call: clips that finish while a batch is being embedded
+    share the next one (per text, a batch costs about half of a call per clip)."""
+
+    max_batch = 256
+
+    def __init__(self, executor: ThreadPoolExecutor) -> None:
+        self._executor = executor
+        self._pending: list[tuple[list[str], asyncio.Future]] = []
+        self._draining = False
+        self.seconds = 0.0  # spent embedding, and on how many texts
+        self.texts = 0
+
+    async def embed(self, texts: list[str]) -> np.ndarray:
+        future = asyncio.get_running_loop().create_future()
+        self._pending.append((texts, future))
+        if not self._draining:
+            self._draining = True
+            asyncio.get_running_loop().create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        from model.embeddings import embed
+
+        loop = asyncio.get_running_loop()
+        try:
+            while self._pending:
+                await asyncio.sleep(0)  # clips finishing in this same turn of the loop join the batch
+                batch, taken = [], 0
+                while self._pending and taken < self.max_batch:
+                    batch.append(self._pending.pop(0))
+                    taken += len(batch[-1][0])
+                texts = [t for group, _ in batch for t in group]
+                started = time.perf_counter()
+                try:
+                    vectors = await loop.run_in_executor(self._executor, embed, texts)
+                except Exception as error:  # noqa: BLE001 — handed to every waiting clip
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(error)
+                    continue
+                self.seconds += time.perf_counter() - started
+                self.texts += len(texts)
+                start = 0
+                for group, future in batch:
+                    if not future.done():
+                        future.set_result(vectors[start:start + len(group)])
+                    start += len(group)
+        finally:
+            self._draining = False
+
+
 class _Fatal:
     def __init__(self, error: LLMError) -> None:
         self.error = error
@@ -138,6 +190,7 @@ class OpenAIBackend(ModelBackend):
         self.usage = Usage()
         self.prompt_seconds: list[float] = []  # per clip, for the bench
         self.max_in_flight = 0
+        self.embedding = {"seconds": 0.0, "texts": 0}  # medoid embeddings of K samples
 
     # --- configuration ----------------------------------------------------------------------
 
@@ -283,6 +336,7 @@ class OpenAIBackend(ModelBackend):
             return
         prompts = ThreadPoolExecutor(max_workers=PROMPT_WORKERS, thread_name_prefix="llm-prompt")
         embedder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llm-embed")
+        batcher = _EmbeddingBatcher(embedder)
         # Clips holding a built prompt: twice the request slots keeps the server fed without holding every
         # clip's images in memory at once.
         clip_slots = asyncio.Semaphore(2 * self.settings.llm_max_concurrency)
@@ -290,7 +344,7 @@ class OpenAIBackend(ModelBackend):
         async def one(index: int, prepared: _Prepared) -> None:
             async with clip_slots:
                 try:
-                    result: ClipPrediction | Exception = await self._clip(client, prompts, embedder, prepared)
+                    result: ClipPrediction | Exception = await self._clip(client, prompts, batcher, prepared)
                 except LLMError as error:
                     if error.fatal:
                         raise
@@ -307,11 +361,13 @@ class OpenAIBackend(ModelBackend):
             put(_Fatal(errors.exceptions[0]))
         finally:
             self.max_in_flight = max(self.max_in_flight, client.max_in_flight)
+            self.embedding["seconds"] += batcher.seconds
+            self.embedding["texts"] += batcher.texts
             await client.close()
             prompts.shutdown(wait=False, cancel_futures=True)
             embedder.shutdown(wait=False, cancel_futures=True)
 
-    async def _clip(self, client: ChatClient, prompts: ThreadPoolExecutor, embedder: ThreadPoolExecutor,
+    async def _clip(self, client: ChatClient, prompts: ThreadPoolExecutor, batcher: _EmbeddingBatcher,
                     p: _Prepared) -> ClipPrediction:
         loop = asyncio.get_running_loop()
         settings = self.settings
@@ -328,7 +384,7 @@ class OpenAIBackend(ModelBackend):
         answers = await self._samples(client, prompt, p.clip)
         emotion, distribution = self._vote(answers)
         agreeing = [a for a in answers if a.emotion == emotion]
-        chosen = agreeing[0] if len(agreeing) <= 2 else agreeing[await loop.run_in_executor(embedder, _medoid, agreeing)]
+        chosen = agreeing[0] if len(agreeing) <= 2 else agreeing[_medoid(await batcher.embed([a.text for a in agreeing]))]
         flags = await self._verify(client, prompt, chosen, p.clip) if settings.llm_verify else {}
         return ClipPrediction(
             clip_name=p.clip.name, clip_id=p.clip.clip_id, clues=chosen.clues, emotion=emotion,
@@ -400,6 +456,8 @@ class OpenAIBackend(ModelBackend):
         summary = self.usage.summary(self.settings)
         if self.prompt_seconds:
             summary["prompt_ms_median"] = round(1000 * float(np.median(self.prompt_seconds)), 2)
+        if self.embedding["texts"]:
+            summary["embedding_ms_per_text"] = round(1000 * self.embedding["seconds"] / self.embedding["texts"], 2)
         return {"llm": {"model": self.settings.llm_model, **summary}}
 
     # --- train --------------------------------------------------------------------------------------
@@ -451,11 +509,8 @@ class OpenAIBackend(ModelBackend):
         }
 
 
-def _medoid(answers: list[LLMAnnotation]) -> int:
-    """Index of the answer whose clues are most similar, in sum, to the others' (sentence embeddings)."""
-    from model.embeddings import embed
-
-    vectors = embed([a.text for a in answers])
+def _medoid(vectors: np.ndarray) -> int:
+    """Index of the unit vector most similar, in sum, to the others (the medoid by cosine similarity)."""
     return int(np.argmax((vectors @ vectors.T).sum(axis=1)))
 
 

@@ -163,14 +163,15 @@ class ChatClient:
             NotFoundError,
             PermissionDeniedError,
         )
+        from openai.types.chat import ChatCompletion
 
-        kwargs: dict[str, Any] = {"model": self.model, "messages": messages, "temperature": temperature}
+        body: dict[str, Any] = {"model": self.model, "messages": messages, "temperature": temperature}
         if n > 1:
-            kwargs["n"] = n
+            body["n"] = n
         if response_format is not None:
-            kwargs["response_format"] = response_format
+            body["response_format"] = response_format
         if max_tokens is not None:
-            kwargs["max_completion_tokens"] = max_tokens
+            body["max_completion_tokens"] = max_tokens
         # Names the clip and step for server logs and proxies; OpenAI-compatible servers ignore unknown headers.
         headers = {"X-ClueLab-Clip": quote(clip, safe=""), "X-ClueLab-Step": step}
         last: Exception | None = None
@@ -181,7 +182,11 @@ class ChatClient:
                 self.in_flight += 1
                 self.max_in_flight = max(self.max_in_flight, self.in_flight)
                 try:
-                    response = await self._client.chat.completions.create(**kwargs, extra_headers=headers)
+                    # The SDK's own `post` to the chat-completions route, as `chat.completions.create` does, but
+                    # without its walk of every message part against the typed params: that walk cost ~12 ms a
+                    # request for four frames, more than building the prompt (the body is already plain JSON).
+                    response = await self._client.post("/chat/completions", cast_to=ChatCompletion, body=body,
+                                                       options={"headers": headers})
                 except AuthenticationError as error:
                     raise AuthenticationFailed(
                         f"{self.base_url} refused the API key (401: {_server_message(error)}); "

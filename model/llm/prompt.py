@@ -257,8 +257,9 @@ def sample_frames(clip: ClipInput, *, count: int, image_size: int) -> list[Frame
     for image, time in zip(frames.images, frames.times):
         h, w = image.shape[:2]
         scale = min(1.0, image_size / max(h, w))
-        if scale < 1.0:
-            image = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+        if scale < 1.0:  # area averaging only where it matters (it is ~10x slower than bilinear)
+            image = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))),
+                               interpolation=cv2.INTER_AREA if scale < 0.5 else cv2.INTER_LINEAR)
         ok, jpeg = cv2.imencode(".jpg", image[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
         if ok:
             out.append(Frame(time=float(time), data_uri="data:image/jpeg;base64," + base64.b64encode(jpeg).decode()))
