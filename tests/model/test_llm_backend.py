@@ -102,6 +102,25 @@ def test_a_valid_answer_carries_frames_audio_transcript_and_evidence(llm_server,
     assert "Write the clues in English" in text
 
 
+def test_a_clip_without_frames_or_wav_is_sampled_from_its_video(llm_server, monkeypatch, tmp_path):
+    from tests.media_factory import make_video
+
+    _env(monkeypatch, CLUELAB_LLM_AUDIO=1, CLUELAB_LLM_FRAMES=3, CLUELAB_LLM_IMAGE_SIZE=160)
+    video = make_video(tmp_path / "clip.mp4", seconds=2.0, size="320x240")
+    _backend().predict([_clip(video_path=video).model_copy(update={"duration": 2.0})])
+    [request] = llm_server.seen(step="annotate")
+    images = request.parts("image_url")
+    assert len(images) == 3
+    first = cv2.imdecode(np.frombuffer(base64.b64decode(images[0]["image_url"]["url"].split(",", 1)[1]), np.uint8),
+                         cv2.IMREAD_COLOR)
+    assert first.shape[:2] == (120, 160)
+    [audio] = request.parts("input_audio")
+    wav = tmp_path / "sent.wav"
+    wav.write_bytes(base64.b64decode(audio["input_audio"]["data"]))
+    info = sf.info(str(wav))
+    assert (info.samplerate, info.channels) == (16000, 1) and abs(info.duration - 2.0) < 0.1
+
+
 def test_without_audio_setting_no_audio_part_is_sent(llm_server, tmp_path):
     _backend().predict([_clip(**_media(tmp_path))])
     [request] = llm_server.seen(step="annotate")
