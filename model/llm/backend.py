@@ -178,8 +178,13 @@ class _EmbeddingBatcher:
 
 
 class _Fatal:
-    def __init__(self, error: LLMError) -> None:
+    """Stops the whole run: an error every clip would meet (endpoint down, wrong key), or a bug."""
+
+    def __init__(self, error: Exception) -> None:
         self.error = error
+
+
+_DONE = object()  # the run's last message: nothing more will come
 
 
 class OpenAIBackend(ModelBackend):
@@ -287,6 +292,8 @@ class OpenAIBackend(ModelBackend):
                 item = results.get()
                 if isinstance(item, _Fatal):
                     raise item.error
+                if item is _DONE:
+                    raise RuntimeError("the LLM run ended before every clip had a result")
                 yield item
         finally:
             runner.stop()
@@ -329,11 +336,16 @@ class OpenAIBackend(ModelBackend):
             p.exemplars = [e for e in ranked if e.clip_id != p.clip.clip_id][:k]
 
     async def _run(self, todo: list[tuple[int, _Prepared]], put: Callable[[Any], None]) -> None:
+        """Every clip's (index, result) through `put`; a `_Fatal` stops the run; `_DONE` comes last."""
         try:
-            client = ChatClient.from_settings(self.settings, usage=self.usage)
-        except LLMError as error:
+            await self._run_clips(todo, put)
+        except Exception as error:  # noqa: BLE001 — not one clip's failure: the caller raises it
             put(_Fatal(error))
-            return
+        finally:
+            put(_DONE)
+
+    async def _run_clips(self, todo: list[tuple[int, _Prepared]], put: Callable[[Any], None]) -> None:
+        client = ChatClient.from_settings(self.settings, usage=self.usage)
         prompts = ThreadPoolExecutor(max_workers=PROMPT_WORKERS, thread_name_prefix="llm-prompt")
         embedder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llm-embed")
         batcher = _EmbeddingBatcher(embedder)
@@ -354,7 +366,7 @@ class OpenAIBackend(ModelBackend):
             put((index, result))
 
         try:
-            async with asyncio.TaskGroup() as group:
+            async with asyncio.TaskGroup() as group:  # a fatal error in one clip cancels the others
                 for index, prepared in todo:
                     group.create_task(one(index, prepared))
         except* LLMError as errors:

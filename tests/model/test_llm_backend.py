@@ -26,7 +26,14 @@ from db.models import Clip, ClipFeature, Job, Prediction
 from db.queries import models as q
 from model.base import ClipInput, normalised_entropy
 from model.llm.backend import ClipsFailed
-from model.llm.client import AuthenticationFailed, EndpointUnreachable, MalformedOutput, ModelNotFound, RequestTimedOut
+from model.llm.client import (
+    AuthenticationFailed,
+    EndpointMisconfigured,
+    EndpointUnreachable,
+    MalformedOutput,
+    ModelNotFound,
+    RequestTimedOut,
+)
 from model.notes import read_notes, time_spans
 from model.registry import make_backend
 from tests.model.conftest import add_labelled_clips, drawn_face, synthetic_features
@@ -228,6 +235,13 @@ def test_a_model_the_server_does_not_serve_is_named_with_the_ones_it_does(llm_se
         _backend().predict([_clip()])
     assert str(raised.value) == (f"model 'Qwen/Qwen2.5-Omni-7B' is not served at {llm_server.base_url} (404); "
                                  "it serves: test-model. Set CLUELAB_LLM_MODEL to one of them")
+
+
+def test_no_endpoint_configured_is_said_plainly(monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    get_settings.cache_clear()
+    with pytest.raises(EndpointMisconfigured, match="needs OPENAI_BASE_URL .* or OPENAI_API_KEY for api.openai.com"):
+        _backend().predict([_clip()])
 
 
 def test_requests_run_concurrently_up_to_the_limit(llm_server, monkeypatch):
