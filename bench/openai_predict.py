@@ -6,7 +6,7 @@ ClueLab's predict at K=1 and K=5 (with and without the verification request) aga
 sequential loop over the same client, the ratio of the requests/s reached to the concurrency-bound
 ideal (concurrency / delay), and the prompt-building time per clip (4 frames of 640x360 read from an
 ingest-like frames folder, resized to 448 px and JPEG-encoded, plus the measured evidence).
-Run: PYTHONPATH=. python bench/openai_predict.py [--delay 0.4] [--concurrency 32] [--clips 320]
+Run: python bench/openai_predict.py [--delay 0.4] [--concurrency 32] [--clips 320] (about a minute)
 """
 
 from __future__ import annotations
@@ -25,11 +25,13 @@ import urllib.request
 from pathlib import Path
 
 LABELS = ["neutral", "angry", "happy", "sad", "worried", "surprise"]
+ROOT = Path(__file__).resolve().parents[1]  # the fake server and the media helpers live in tests/
+sys.path.insert(0, str(ROOT))
 
 
 def start_server(delay: float) -> tuple[subprocess.Popen, str]:
     process = subprocess.Popen([sys.executable, "-m", "tests.model.fake_openai_server", "--delay", str(delay)],
-                               stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": "."})
+                               stdout=subprocess.PIPE, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
     line = process.stdout.readline().strip()
     if not line.startswith("PORT "):
         process.kill()
