@@ -7,6 +7,7 @@ once with `app.add_typer(cluelab.model_cli.model_app, name="model")` for `cluela
 from __future__ import annotations
 
 import json
+from datetime import UTC
 
 import typer
 from rich.table import Table
@@ -26,13 +27,18 @@ def _dataset_id(name: str) -> int:
 @model_app.command("predict")
 def predict(dataset: str = typer.Argument(..., help="Dataset name."),
             version: int | None = typer.Option(None, help="Model version id (default: the active one)."),
-            unlabelled_only: bool = typer.Option(False, help="Skip clips that have consensus.")) -> None:
+            unlabelled_only: bool = typer.Option(False, help="Skip clips that have consensus."),
+            resume: bool = typer.Option(False, help="Skip clips this version has predicted already "
+                                                    "(continue a run that was stopped).")) -> None:
     """Pre-annotate a dataset's clips and store the predictions."""
+    from datetime import datetime
+
     from model.inference import predict_dataset
 
     with BarProgress("Predicting") as bar:
         result = predict_dataset(dataset_id=_dataset_id(dataset), version_id=version,
-                                 unlabelled_only=unlabelled_only, progress=bar)
+                                 unlabelled_only=unlabelled_only, progress=bar,
+                                 resume_since=datetime(1970, 1, 1, tzinfo=UTC) if resume else None)
     console.print(f"{result['model_version']}: {result['predicted']} predicted, {result['failed']} failed")
 
 
@@ -51,7 +57,7 @@ def train(dataset: str = typer.Argument(..., help="Dataset name."),
                   f"(parent {before.get('weighted_f1')}), UAR {held.get('uar')}, n={held.get('n')}")
     if promote_after:
         promote(version_id=version.id, user=cli_actor(), repredict=False)
-        predict(dataset, version=version.id, unlabelled_only=True)
+        predict(dataset, version=version.id, unlabelled_only=True, resume=False)
 
 
 @model_app.command("evaluate")

@@ -25,6 +25,24 @@ class Settings(BaseSettings):
     # Uploaded or imported media larger than this is refused before any work is done.
     max_media_bytes: int = Field(default=2 * 1024**3, validation_alias="CLUELAB_MAX_MEDIA_BYTES")
     ingest_workers: int = Field(default=2, ge=1, validation_alias="CLUELAB_INGEST_WORKERS")
+    # The `openai` backend (model/llm/) and the LLM judge, on the OPENAI_BASE_URL endpoint.
+    llm_model: str = Field(default="gpt-4o-mini", validation_alias="CLUELAB_LLM_MODEL")
+    llm_judge_model: str = Field(default="gpt-4o-mini", validation_alias="CLUELAB_LLM_JUDGE_MODEL")
+    llm_max_concurrency: int = Field(default=8, ge=1, le=1024, validation_alias="CLUELAB_LLM_MAX_CONCURRENCY")
+    llm_timeout_s: float = Field(default=120.0, gt=0, validation_alias="CLUELAB_LLM_TIMEOUT")
+    llm_max_retries: int = Field(default=4, ge=0, le=20, validation_alias="CLUELAB_LLM_MAX_RETRIES")
+    llm_samples: int = Field(default=1, ge=1, le=32, validation_alias="CLUELAB_LLM_SAMPLES")
+    # None: 0.7 when samples > 1 (self-verification needs diverse samples), else 0.
+    llm_temperature: float | None = Field(default=None, ge=0, le=2, validation_alias="CLUELAB_LLM_TEMPERATURE")
+    llm_use_n: bool = Field(default=True, validation_alias="CLUELAB_LLM_USE_N")
+    llm_verify: bool = Field(default=True, validation_alias="CLUELAB_LLM_VERIFY")
+    llm_frames: int = Field(default=4, ge=0, le=32, validation_alias="CLUELAB_LLM_FRAMES")
+    llm_image_size: int = Field(default=448, ge=64, le=4096, validation_alias="CLUELAB_LLM_IMAGE_SIZE")
+    llm_audio: bool = Field(default=False, validation_alias="CLUELAB_LLM_AUDIO")
+    llm_evidence: bool = Field(default=True, validation_alias="CLUELAB_LLM_EVIDENCE")
+    llm_exemplars: int = Field(default=3, ge=0, le=16, validation_alias="CLUELAB_LLM_EXEMPLARS")
+    llm_price_in_per_1k: float | None = Field(default=None, ge=0, validation_alias="CLUELAB_LLM_PRICE_IN_PER_1K")
+    llm_price_out_per_1k: float | None = Field(default=None, ge=0, validation_alias="CLUELAB_LLM_PRICE_OUT_PER_1K")
 
     @field_validator("data_dir")
     @classmethod
@@ -53,6 +71,12 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.sqlalchemy_url.startswith("sqlite")
+
+    def llm_describe(self) -> dict[str, object]:
+        """The LLM settings for the Models page: everything but the key (only whether one is set)."""
+        shown = {name.removeprefix("llm_"): getattr(self, name) for name in type(self).model_fields
+                 if name.startswith("llm_")}
+        return {"base_url": self.openai_base_url, "api_key_set": bool(self.openai_api_key), **shown}
 
 
 @lru_cache(maxsize=1)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,10 @@ class ClipPrediction(BaseModel):
     spans: list[Span] = Field(default_factory=list)
     language: str = "en"
     model_version: str
+    # Clues a verification step found contradicted by the measurements: aspect -> why (see model/notes.py).
+    flags: dict[Aspect, str] = Field(default_factory=dict)
+    # Open-vocabulary emotion words (OV-MER), best first.
+    emotion_words: list[str] = Field(default_factory=list)
 
     @field_validator("clues")
     @classmethod
@@ -149,6 +154,15 @@ class ModelBackend(ABC):
     @abstractmethod
     def describe(self) -> dict[str, Any]:
         """Name, version, what it runs on and which models it uses."""
+
+    def predict_as_completed(self, clips: list[ClipInput]) -> Iterator[tuple[int, ClipPrediction | Exception]]:
+        """(index, prediction) as each clip finishes, so callers can store it at once; a clip that fails
+        gets its exception in its place. Default: `predict` all, then yield them in order."""
+        yield from enumerate(self.predict(clips))
+
+    def run_summary(self) -> dict[str, Any]:
+        """What this backend spent so far (requests, tokens, cost), for a job's result; {} when nothing to say."""
+        return {}
 
     def extract_features(self, clip: ClipInput) -> dict[str, dict[str, Any]]:
         """Per-extractor features worth caching; backends without any return {}."""

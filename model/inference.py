@@ -7,6 +7,8 @@ the progress sink and the run goes on.
 
 from __future__ import annotations
 
+from contextlib import closing
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,7 @@ from db.queries import clips as clip_queries
 from db.queries import model_versions as q
 from db.queries import predictions as prediction_queries
 from model.base import ClipInput, ModelBackend
+from model.notes import stored_spans
 from model.progress import Progress, QuietProgress
 from model.registry import make_backend
 
@@ -116,8 +119,14 @@ def extract_dataset_features(*, dataset_id: int, clip_ids: list[int] | None = No
 
 
 def predict_dataset(*, dataset_id: int, version_id: int | None = None, clip_ids: list[int] | None = None,
-                    unlabelled_only: bool = False, progress: Progress | None = None) -> dict[str, Any]:
-    """Predict clips with a version (default: the active one, else the untrained baseline) and store the results."""
+                    unlabelled_only: bool = False, resume_since: datetime | None = None,
+                    progress: Progress | None = None) -> dict[str, Any]:
+    """Predict clips with a version (default: the active one, else the untrained baseline) and store the results.
+
+    Each prediction is stored as soon as the backend yields it. With `resume_since` (a job passes its
+    creation time), clips this version predicted since then are skipped, so a killed run resumes
+    without predicting, or paying for, a finished clip again.
+    """
     progress = progress or QuietProgress()
     settings = get_settings()
     engine = get_engine()
@@ -135,14 +144,21 @@ def predict_dataset(*, dataset_id: int, version_id: int | None = None, clip_ids:
         session.commit()
         clips = list(q.clips_of_dataset(session, dataset_id=dataset_id, clip_ids=clip_ids,
                                         unlabelled_only=unlabelled_only))
+        finished = prediction_queries.predicted_clip_ids(session, version_id=version.id, since=resume_since) \
+            if resume_since is not None else set()
+    skipped = sum(clip.id in finished for clip in clips)
+    clips = [clip for clip in clips if clip.id not in finished]
     backend = backend_for(version, label_set=dataset.label_set)
     versions = backend.feature_versions()
     progress.set_total(len(clips))
-    progress.log(f"predicting {len(clips)} clips with {version.name}")
+    progress.log(f"predicting {len(clips)} clips with {version.name}"
+                 + (f" ({skipped} finished earlier in this run skipped)" if skipped else ""))
     done = failed = 0
+    # Backends that wait on a server take bigger chunks, so every request slot stays busy.
+    chunk_size = getattr(backend, "chunk_size", None) or CHUNK
     try:
-        for start in range(0, len(clips), CHUNK):
-            chunk = clips[start:start + CHUNK]
+        for start in range(0, len(clips), chunk_size):
+            chunk = clips[start:start + chunk_size]
             with Session(engine, expire_on_commit=False) as session:
                 cached = q.cached_features(session, clip_ids=[c.id for c in chunk], versions=versions)
             ready: list[tuple[Clip, ClipInput, dict[str, dict[str, Any]]]] = []
@@ -174,18 +190,26 @@ def predict_dataset(*, dataset_id: int, version_id: int | None = None, clip_ids:
             for clip, item, features in ready:
                 item.features = features  # predict reuses them: nothing is extracted twice
                 item.speaker_baseline = baselines.get(clip.speaker) if clip.speaker else None
-            predictions = backend.predict([item for _, item, _ in ready])
-            with Session(engine, expire_on_commit=False) as session:
-                for (clip, _item, _features), prediction in zip(ready, predictions, strict=True):
-                    prediction_queries.save_prediction(session, clip_id=clip.id, version_id=version.id,
-                                      clues={a.value: t for a, t in prediction.clues.items()},
-                                      emotion=prediction.emotion, distribution=prediction.distribution,
-                                      uncertainty=prediction.uncertainty,
-                                      spans=[s.model_dump(mode="json") for s in prediction.spans])
-                session.commit()
-            done += len(ready)
-            progress.advance(len(ready), message=f"{done} predicted")
+            # Stored one by one as they finish: a run killed mid-chunk keeps every finished clip. `closing`
+            # stops the backend's work at once when this loop ends early (a cancelled job).
+            with closing(backend.predict_as_completed([item for _, item, _ in ready])) as finished_clips:
+                for index, prediction in finished_clips:
+                    clip = ready[index][0]
+                    if isinstance(prediction, Exception):
+                        failed += 1
+                        progress.fail_item(clip.name, f"{type(prediction).__name__}: {prediction}")
+                        continue
+                    with Session(engine, expire_on_commit=False) as session:
+                        prediction_queries.save_prediction(session, clip_id=clip.id, version_id=version.id,
+                                                           clues={a.value: t for a, t in prediction.clues.items()},
+                                                           emotion=prediction.emotion, distribution=prediction.distribution,
+                                                           uncertainty=prediction.uncertainty, spans=stored_spans(prediction))
+                        session.commit()
+                    done += 1
+                    progress.advance(1, message=f"{done} predicted")
     finally:
+        summary = backend.run_summary()
         backend.close()
-    progress.log(f"predicted {done}, failed {failed}")
-    return {"model_version_id": version.id, "model_version": version.name, "predicted": done, "failed": failed}
+    progress.log(f"predicted {done}, failed {failed}" + (f"; {summary}" if summary else ""))
+    return {"model_version_id": version.id, "model_version": version.name, "predicted": done, "failed": failed,
+            "skipped": skipped, **summary}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from annotation.jobs import enqueue
+from annotation.jobs import enqueue, get_job
 from core.jobs import JobContext, job
 from model.inference import extract_dataset_features, predict_dataset
 from model.training import evaluate_version, promote, train_version
@@ -18,8 +18,11 @@ def extract_features_job(ctx: JobContext, *, dataset_id: int, clip_ids: list[int
 @job("predict")
 def predict_job(ctx: JobContext, *, dataset_id: int, model_version_id: int | None = None,
                 clip_ids: list[int] | None = None, unlabelled_only: bool = False) -> dict[str, Any]:
+    # A retried job skips the clips it predicted before it stopped (not those of earlier jobs).
+    row = get_job(ctx.job_id)
     return predict_dataset(dataset_id=dataset_id, version_id=model_version_id, clip_ids=clip_ids,
-                           unlabelled_only=unlabelled_only, progress=ctx)
+                           unlabelled_only=unlabelled_only, resume_since=row.created_at if row else None,
+                           progress=ctx)
 
 
 @job("train")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from contextlib import closing
 from typing import Any
 
 from sqlmodel import Session
@@ -30,7 +31,7 @@ from db.queries import audit
 from db.queries import clips as clip_queries
 from db.queries import model_versions as q
 from model.base import ClipInput, TrainingItem, TrainingSnapshot
-from model.inference import backend_for, extract_dataset_features, speaker_baselines
+from model.inference import backend_for, clip_input, extract_dataset_features, speaker_baselines
 from model.progress import Progress, QuietProgress
 from model.registry import make_backend
 
@@ -75,15 +76,38 @@ def _language(clip, dataset: Dataset) -> str | None:  # noqa: ANN001
     return dataset.language if dataset.language not in (None, "", "auto") else None
 
 
+def _item_inputs(items: list[TrainingItem]) -> list[ClipInput]:
+    """The items as backends see them: cached features plus the clip's media and transcript where stored
+    (a backend that looks at frames or sends audio needs them; the baseline reads only the features)."""
+    settings = get_settings()
+    inputs = []
+    with Session(get_engine(), expire_on_commit=False) as session:
+        for i in items:
+            clip = clip_queries.get_clip(session, clip_id=i.clip_id)
+            dataset = clip_queries.get_dataset(session, dataset_id=clip.dataset_id) if clip is not None else None
+            item = clip_input(clip, dataset=dataset, data_dir=settings.data_dir,
+                              features=i.features) if clip is not None else ClipInput(name=i.clip_name, clip_id=i.clip_id)
+            inputs.append(item.model_copy(update={"language": i.language, "features": i.features,
+                                                  "speaker_baseline": i.speaker_baseline}))
+    return inputs
+
+
 def evaluate_items(version: ModelVersion, items: list[TrainingItem], label_set: list[str]) -> dict[str, Any]:
-    """Held-out metrics of one version on snapshot items (features cached, nothing recomputed)."""
+    """Held-out metrics of one version on snapshot items (features cached, nothing recomputed).
+
+    A clip the backend fails on (an LLM endpoint's malformed answer) is left out and counted in `failed`.
+    """
     backend = backend_for(version, label_set=label_set)
+    predicted_by: dict[int, Any] = {}
     try:
-        inputs = [ClipInput(name=i.clip_name, clip_id=i.clip_id, language=i.language, features=i.features,
-                            speaker_baseline=i.speaker_baseline) for i in items]
-        predictions = backend.predict(inputs) if inputs else []
+        if items:
+            with closing(backend.predict_as_completed(_item_inputs(items))) as results:
+                predicted_by = {index: p for index, p in results if not isinstance(p, Exception)}
     finally:
         backend.close()
+    failed = len(items) - len(predicted_by)
+    items = [item for index, item in enumerate(items) if index in predicted_by]
+    predictions = [predicted_by[index] for index in sorted(predicted_by)]
     truth = [i.emotion for i in items]
     predicted = [p.emotion for p in predictions]
     labels = list(dict.fromkeys(list(label_set) + sorted(set(truth) | set(predicted))))
@@ -91,6 +115,8 @@ def evaluate_items(version: ModelVersion, items: list[TrainingItem], label_set: 
     predicted_clues = [{a.value: t for a, t in p.clues.items()} for p in predictions]
     metrics["clue_similarity"] = clue_similarity(predicted_clues, [i.clues for i in items])
     metrics["clue_overlap"] = clue_overlap(predicted_clues, [i.clues for i in items])
+    if failed:
+        metrics["failed"] = failed
     return metrics
 
 

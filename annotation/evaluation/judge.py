@@ -64,14 +64,15 @@ def first_number(reply: str) -> float | None:
 class EmerJudge:
     """Two-step EMER judge over an OpenAI-compatible chat endpoint."""
 
-    def __init__(self, *, base_url: str, api_key: str | None = None, model: str = "gpt-4o-mini", samples: int = 3,
+    def __init__(self, *, base_url: str, api_key: str | None = None, model: str | None = None, samples: int = 3,
                  temperature: float = 0.7, cache_dir: Path | None = None,
                  http_client: httpx.Client | None = None) -> None:
         from openai import OpenAI
 
         if samples < 1:
             raise ValueError("samples must be at least 1")
-        self.model, self.samples, self.temperature = model, samples, temperature
+        # The judge model is a setting (CLUELAB_LLM_JUDGE_MODEL) unless named here.
+        self.model, self.samples, self.temperature = model or get_settings().llm_judge_model, samples, temperature
         self.cache_dir = cache_dir or get_settings().data_dir / "judge_cache"
         self._client = OpenAI(base_url=base_url, api_key=api_key or "not-needed", http_client=http_client,
                               max_retries=1)

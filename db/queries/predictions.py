@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -164,5 +165,9 @@ def predictions_for_version(session: Session, *, version_id: int) -> Sequence[Pr
                         .order_by(Prediction.clip_id)).all()
 
 
-def predicted_clip_ids(session: Session, *, version_id: int) -> set[int]:
-    return set(session.exec(select(Prediction.clip_id).where(Prediction.model_version_id == version_id)).all())
+def predicted_clip_ids(session: Session, *, version_id: int, since: datetime | None = None) -> set[int]:
+    """Clips the version has predicted (only those stored at or after `since`, when given)."""
+    query = select(Prediction.clip_id).where(Prediction.model_version_id == version_id)
+    if since is not None:
+        query = query.where(Prediction.created_at >= since)
+    return set(session.exec(query).all())

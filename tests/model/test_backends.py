@@ -31,7 +31,9 @@ def _snapshot() -> TrainingSnapshot:
 
 
 @pytest.mark.parametrize("name", sorted(BACKENDS))
-def test_backend_conformance(name):
+def test_backend_conformance(name, request):
+    if name == "openai":
+        request.getfixturevalue("llm_server")  # its endpoint: a real local chat-completions server
     cls = backend_class(name)
     assert issubclass(cls, ModelBackend) and not getattr(cls, "__abstractmethods__", None)
     settings = get_settings()
