@@ -88,7 +88,7 @@ def settings_for(root: str, data_dir: Path, *, concurrency: int, samples: int, v
 
 def sequential(clips, settings) -> tuple[float, int]:
     """The plain loop: build one clip's prompt, send it, parse the answer, then the next clip."""
-    from model.llm.client import ChatClient
+    from annotation.llm_client import ChatClient
     from model.llm.prompt import MAX_OUTPUT_TOKENS, annotation_format, clip_prompt, parse_annotation
 
     async def run() -> int:

@@ -12,13 +12,14 @@ Works with any OpenAI-compatible endpoint (`OPENAI_BASE_URL`).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import re
 from pathlib import Path
+from typing import Any
 
-import httpx2 as httpx  # the HTTP client the openai package is built on
-
+from annotation.llm_client import ChatClient, LLMError
 from core.settings import get_settings
 
 EXTRACT_CLUES = (
@@ -65,17 +66,15 @@ class EmerJudge:
     """Two-step EMER judge over an OpenAI-compatible chat endpoint."""
 
     def __init__(self, *, base_url: str, api_key: str | None = None, model: str | None = None, samples: int = 3,
-                 temperature: float = 0.7, cache_dir: Path | None = None,
-                 http_client: httpx.Client | None = None) -> None:
-        from openai import OpenAI
-
+                 temperature: float = 0.7, cache_dir: Path | None = None, http_client: Any = None) -> None:
         if samples < 1:
             raise ValueError("samples must be at least 1")
         # The judge model is a setting (CLUELAB_LLM_JUDGE_MODEL) unless named here.
         self.model, self.samples, self.temperature = model or get_settings().llm_judge_model, samples, temperature
         self.cache_dir = cache_dir or get_settings().data_dir / "judge_cache"
-        self._client = OpenAI(base_url=base_url, api_key=api_key or "not-needed", http_client=http_client,
-                              max_retries=1)
+        # The same chat client as pre-annotation: retries with backoff, clear errors, token counts.
+        self._endpoint = {"base_url": base_url, "api_key": api_key, "model": self.model, "max_retries": 1,
+                          "http_client": http_client}
 
     @classmethod
     def from_settings(cls, **kwargs) -> EmerJudge | None:
@@ -94,14 +93,21 @@ class EmerJudge:
         if path.exists():
             return json.loads(path.read_text(encoding="utf-8"))["reply"]
         try:
-            response = self._client.chat.completions.create(
-                model=self.model, messages=[{"role": "user", "content": prompt}], temperature=temperature)
-        except Exception as error:  # the openai client raises many kinds; all mean "no answer"
+            reply = asyncio.run(self._ask(prompt, temperature)).strip()
+        except LLMError as error:
             raise JudgeError(f"judge endpoint failed: {error}") from error
-        reply = (response.choices[0].message.content or "").strip()
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps({"reply": reply}, ensure_ascii=False), encoding="utf-8")
         return reply
+
+    async def _ask(self, prompt: str, temperature: float) -> str:
+        client = ChatClient(**self._endpoint)
+        try:
+            reply = await client.chat([{"role": "user", "content": prompt}], temperature=temperature, step="judge")
+        finally:
+            if self._endpoint["http_client"] is None:  # a caller's own HTTP client stays open for its next call
+                await client.close()
+        return reply.contents[0] if reply.contents else ""
 
     def extract(self, text: str, *, kind: str) -> str:
         template = EXTRACT_CLUES if kind == "clues" else EXTRACT_EMOTIONS

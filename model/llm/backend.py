@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from annotation.llm_client import ChatClient, LLMError, MalformedOutput, RequestFailed, Usage
 from annotation.text import detect_language
 from core.vocabulary import DEFAULT_LABEL_SET, LABEL_SETS, Aspect
 from model.base import (
@@ -44,7 +45,6 @@ from model.base import (
     TrainingSnapshot,
     normalised_entropy,
 )
-from model.llm.client import ChatClient, LLMError, MalformedOutput, RequestFailed, Usage
 from model.llm.prompt import (
     MAX_OUTPUT_TOKENS,
     PROMPT_VERSION,

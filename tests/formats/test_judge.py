@@ -43,7 +43,7 @@ class FakeEndpoint:
 def endpoint_and_judge(tmp_path):
     def make(replies: list[str], samples: int = 3) -> tuple[FakeEndpoint, EmerJudge]:
         fake = FakeEndpoint(replies)
-        client = httpx.Client(transport=httpx.MockTransport(fake))
+        client = httpx.AsyncClient(transport=httpx.MockTransport(fake))
         return fake, EmerJudge(base_url="http://judge.test/v1", model="judge", samples=samples,
                                cache_dir=tmp_path / "cache", http_client=client)
     return make
@@ -76,7 +76,7 @@ def test_no_number_in_any_sample_is_an_error(endpoint_and_judge):
 
 
 def test_endpoint_failure_is_reported(tmp_path):
-    client = httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(500, json={"error": "down"})))
+    client = httpx.AsyncClient(transport=httpx.MockTransport(lambda r: httpx.Response(500, json={"error": "down"})))
     judge = EmerJudge(base_url="http://judge.test/v1", samples=1, cache_dir=tmp_path, http_client=client)
     with pytest.raises(JudgeError, match="judge endpoint failed"):
         judge.complete("hello")

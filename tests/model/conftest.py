@@ -173,7 +173,7 @@ def talking_clip(folder: Path, name: str, text: str, *, voice: str | None = None
 @pytest.fixture
 def llm_server(monkeypatch: pytest.MonkeyPatch) -> Iterator:
     """A real local chat-completions server (tests/model/fake_openai_server.py) behind the `openai` backend's settings."""
-    from model.llm import client as llm_client
+    from annotation import llm_client
     from tests.model.fake_openai_server import FakeOpenAIServer
 
     with FakeOpenAIServer(api_key="sk-test", models=("test-model",)) as server:

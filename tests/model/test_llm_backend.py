@@ -20,13 +20,7 @@ import soundfile as sf
 from sqlmodel import Session, select
 
 import model.jobs  # noqa: F401 — registers the model job kinds
-from core.settings import get_settings
-from core.vocabulary import LABEL_SETS, Aspect, JobState
-from db.models import Clip, ClipFeature, Job, Prediction
-from db.queries import predictions as prediction_queries
-from model.base import ClipInput, normalised_entropy
-from model.llm.backend import ClipsFailed
-from model.llm.client import (
+from annotation.llm_client import (
     AuthenticationFailed,
     EndpointMisconfigured,
     EndpointUnreachable,
@@ -34,6 +28,12 @@ from model.llm.client import (
     ModelNotFound,
     RequestTimedOut,
 )
+from core.settings import get_settings
+from core.vocabulary import LABEL_SETS, Aspect, JobState
+from db.models import Clip, ClipFeature, Job, Prediction
+from db.queries import predictions as prediction_queries
+from model.base import ClipInput, normalised_entropy
+from model.llm.backend import ClipsFailed
 from model.notes import read_notes, time_spans
 from model.registry import make_backend
 from tests.model.conftest import add_labelled_clips, drawn_face, synthetic_features

@@ -125,7 +125,8 @@ class ChatClient:
     """
 
     def __init__(self, *, base_url: str | None, api_key: str | None, model: str, max_concurrency: int = 8,
-                 timeout_s: float = 120.0, max_retries: int = 4, usage: Usage | None = None) -> None:
+                 timeout_s: float = 120.0, max_retries: int = 4, usage: Usage | None = None,
+                 http_client: Any = None) -> None:
         from openai import AsyncOpenAI
 
         if not base_url and not api_key:
@@ -134,7 +135,7 @@ class ChatClient:
                 "http://localhost:8000/v1) or OPENAI_API_KEY for api.openai.com")
         self.model, self.max_retries, self.timeout_s = model, max_retries, timeout_s
         self._client = AsyncOpenAI(base_url=base_url or None, api_key=api_key or "not-needed", max_retries=0,
-                                   timeout=timeout_s)
+                                   timeout=timeout_s, http_client=http_client)
         self.base_url = str(self._client.base_url).rstrip("/")
         self._slots = asyncio.Semaphore(max_concurrency)
         self.usage = usage if usage is not None else Usage()
@@ -142,8 +143,8 @@ class ChatClient:
         self.max_in_flight = 0
 
     @classmethod
-    def from_settings(cls, settings: Settings, *, usage: Usage | None = None) -> ChatClient:
-        return cls(base_url=settings.openai_base_url, api_key=settings.openai_api_key, model=settings.llm_model,
+    def from_settings(cls, settings: Settings, *, usage: Usage | None = None, model: str | None = None) -> ChatClient:
+        return cls(base_url=settings.openai_base_url, api_key=settings.openai_api_key, model=model or settings.llm_model,
                    max_concurrency=settings.llm_max_concurrency, timeout_s=settings.llm_timeout_s,
                    max_retries=settings.llm_max_retries, usage=usage)
 
