@@ -143,10 +143,12 @@ class ChatClient:
         self.max_in_flight = 0
 
     @classmethod
-    def from_settings(cls, settings: Settings, *, usage: Usage | None = None, model: str | None = None) -> ChatClient:
-        return cls(base_url=settings.openai_base_url, api_key=settings.openai_api_key, model=model or settings.llm_model,
-                   max_concurrency=settings.llm_max_concurrency, timeout_s=settings.llm_timeout_s,
-                   max_retries=settings.llm_max_retries, usage=usage)
+    def from_settings(cls, settings: Settings, *, usage: Usage | None = None, model: str | None = None,
+                      http_client: Any = None) -> ChatClient:
+        return cls(base_url=settings.openai_base_url, api_key=settings.openai_api_key,
+                   model=model or settings.llm_model, max_concurrency=settings.llm_max_concurrency,
+                   timeout_s=settings.llm_timeout_s, max_retries=settings.llm_max_retries, usage=usage,
+                   http_client=http_client)
 
     async def close(self) -> None:
         await self._client.close()
@@ -265,3 +267,22 @@ class ChatClient:
                 f"model {self.model!r} is not served at {self.base_url} (404); it serves: "
                 f"{', '.join(served) or 'nothing'}. Set CLUELAB_LLM_MODEL to one of them")
         return ModelNotFound(f"{self.base_url} answered 404 for model {self.model!r}: {_server_message(error)}")
+
+
+def check_endpoint(settings: Settings, *, http_client: Any = None) -> str:
+    """One short request to the configured endpoint; a line saying it answers, or LLMError saying why not."""
+
+    async def ask() -> str:
+        client = ChatClient.from_settings(settings, http_client=http_client)
+        try:
+            served = await client.served_models()
+            if served is not None and settings.llm_model not in served:
+                raise ModelNotFound(f"{client.base_url} does not serve {settings.llm_model!r}; it serves: "
+                                    f"{', '.join(served) or 'nothing'} (set CLUELAB_LLM_MODEL)")
+            await client.chat([{"role": "user", "content": "Reply with OK."}], max_tokens=2, step="check")
+            return f"{client.base_url} answers as {settings.llm_model}"
+        finally:
+            if http_client is None:
+                await client.close()
+
+    return asyncio.run(ask())

@@ -10,6 +10,7 @@ from annotation.jobs import enqueue
 from annotation.labelling import adjudication
 from annotation.permissions import PermissionDenied
 from components import agreement_charts as charts
+from components import llm_merge
 from components.diff_view import render_clue_comparison
 from components.jobs import job_progress
 from components.media import show_clip_media
@@ -111,6 +112,8 @@ if proposal.rating:
 else:
     st.write("Nobody rated the model's reasoning.")
 
+llm_merge.ask_button(user=user, clip_id=clip.id, language=clip.language or "en", clues_by_aspect={
+    aspect.value: list(proposal.aspects[aspect].clues.values()) for aspect in ASPECTS})
 edited_clues = {}
 for aspect in ASPECTS:
     part = proposal.aspects[aspect]
@@ -125,6 +128,7 @@ for aspect in ASPECTS:
     edited_clues[aspect.value] = st.text_area(
         f"Consensus {aspect.title.lower()}", value=part.merged.text, key=f"adjudicate.{clip.id}.{aspect.value}"
     )
+    llm_merge.proposal_for(clip_id=clip.id, aspect=aspect.value, text_key=f"adjudicate.{clip.id}.{aspect.value}")
 
 notes = [(names.get(a.user_id, a.user_id), a.note) for a in proposal.annotations if a.note.strip()]
 skips = [(names.get(a.user_id, a.user_id), a.skip_reason or "no reason given") for a in proposal.skipped]

@@ -8,6 +8,7 @@ from annotation.datasets import list_datasets
 from annotation.jobs import enqueue, list_jobs
 from annotation.permissions import PermissionDenied, has_role
 from components.jobs import job_progress
+from components.llm_merge import llm_endpoint_panel
 from components.model_charts import confusion_heatmap, learning_curve
 from components.navigation import guard
 from core.vocabulary import Role
@@ -29,6 +30,7 @@ if not datasets:
 by_name = {d.name: d for d in datasets}
 dataset = by_name[st.selectbox("Dataset", list(by_name), key="models_dataset")]
 versions = list(list_versions(dataset_id=dataset.id))
+llm_endpoint_panel()
 
 
 def _started(job_id: int, what: str) -> None:

@@ -78,3 +78,22 @@ def postgres_engine(postgres_url: str) -> Iterator[Engine]:
 def db_engine(request: pytest.FixtureRequest) -> Engine:
     """The same test on SQLite and on PostgreSQL."""
     return request.getfixturevalue(f"{request.param}_engine")
+
+
+# --- an OpenAI-compatible endpoint -------------------------------------------------------------
+
+
+@pytest.fixture
+def llm_server(monkeypatch: pytest.MonkeyPatch) -> Iterator:
+    """A real local chat-completions server (tests/model/fake_openai_server.py) behind the `openai` backend's settings."""
+    from annotation import llm_client
+    from tests.model.fake_openai_server import FakeOpenAIServer
+
+    with FakeOpenAIServer(api_key="sk-test", models=("test-model",)) as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+        monkeypatch.setenv("CLUELAB_LLM_MODEL", "test-model")
+        monkeypatch.setattr(llm_client, "BACKOFF_BASE_S", 0.01)  # retries in milliseconds, not seconds
+        get_settings.cache_clear()
+        yield server
+    get_settings.cache_clear()

@@ -157,3 +157,22 @@ def test_next_and_previous_walk_the_queue(world):
     assert "2 of 2 waiting" in second and second.split("**")[1] != first.split("**")[1]
     at.button(key="adjudicate.prev").click().run()
     assert next(m.value for m in at.markdown if "waiting" in m.value) == first
+
+
+def test_lead_takes_the_llm_merge_for_one_aspect(world, llm_server):
+    from tests.model.fake_openai_server import Reply
+
+    llm_server.script(Reply(contents=["The person opens the eyes wide and the mouth falls open."]),
+                      step="clue-merge", clip="facial")
+    at = run_page(world["lead"])
+    at.button(key=f"adjudicate.{world['clip']}.llm_merge.ask").click().run()
+    assert not at.exception
+    assert len(llm_server.seen(step="clue-merge")) >= 1
+    at.button(key=f"adjudicate.{world['clip']}.llm_merge.facial.use").click().run()
+    assert at.text_area(key=f"adjudicate.{world['clip']}.facial").value == \
+        "The person opens the eyes wide and the mouth falls open."
+    at.button(key="adjudicate.accept_edits").click().run()
+    assert not at.exception
+    with Session(get_engine()) as session:
+        row = current_consensus(session, clip_id=world["clip"])
+        assert row.clues["facial"] == "The person opens the eyes wide and the mouth falls open."

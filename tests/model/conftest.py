@@ -165,22 +165,3 @@ def talking_clip(folder: Path, name: str, text: str, *, voice: str | None = None
         for packet in stream.encode():
             container.mux(packet)
     return {"video": video, "audio": wav, "frames": frames_dir}
-
-
-# --- an OpenAI-compatible endpoint -------------------------------------------------------------
-
-
-@pytest.fixture
-def llm_server(monkeypatch: pytest.MonkeyPatch) -> Iterator:
-    """A real local chat-completions server (tests/model/fake_openai_server.py) behind the `openai` backend's settings."""
-    from annotation import llm_client
-    from tests.model.fake_openai_server import FakeOpenAIServer
-
-    with FakeOpenAIServer(api_key="sk-test", models=("test-model",)) as server:
-        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
-        monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
-        monkeypatch.setenv("CLUELAB_LLM_MODEL", "test-model")
-        monkeypatch.setattr(llm_client, "BACKOFF_BASE_S", 0.01)  # retries in milliseconds, not seconds
-        get_settings.cache_clear()
-        yield server
-    get_settings.cache_clear()

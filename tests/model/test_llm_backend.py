@@ -438,3 +438,26 @@ def test_settings_describe_without_the_key_and_the_judge_model_is_a_setting(monk
     backend = _backend()
     assert backend.temperature == 0.7 and "sk-secret" not in json.dumps(backend.describe(), default=str)
     assert EmerJudge.from_settings().model == "Qwen/Qwen2.5-7B-Instruct"
+
+
+def test_models_page_shows_the_endpoint_without_the_key_and_checks_it(llm_server, app_db, dataset, lead):
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+
+    from annotation.llm_client import LLMError, ModelNotFound, check_endpoint
+
+    assert "answers as test-model" in check_endpoint(get_settings())
+    with pytest.raises(ModelNotFound, match="does not serve 'other'"):
+        check_endpoint(get_settings().model_copy(update={"llm_model": "other"}))
+    with pytest.raises(LLMError, match="cannot reach"):
+        check_endpoint(get_settings().model_copy(update={"openai_base_url": "http://127.0.0.1:9/v1",
+                                                         "llm_max_retries": 0}))
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[2] / "pages/models.py"), default_timeout=60)
+    at.session_state["user_id"] = lead.id
+    at.run()
+    assert not at.exception, at.exception
+    shown = " ".join(str(df.value.to_dict()) for df in at.dataframe)
+    assert "sk-test" not in shown and "api_key_set" in shown
+    at.button(key="models.llm_check").click().run()
+    assert any("answers as test-model" in s.value for s in at.success)
