@@ -147,11 +147,16 @@ def _prediction_for(session: Session, *, clip: Clip) -> Prediction | None:
 def _task(session: Session, *, user: User, clip: Clip, assignment: Assignment | None = None) -> Task:
     if assignment is None:
         assignment = q.assignment_for(session, clip_id=clip.id, user_id=user.id)
+    annotation = aq.get_for(session, clip_id=clip.id, user_id=user.id)
+    # Work in progress keeps the prediction it was started on, even after a promotion: its diff and
+    # "reset to model" must not show text the annotator never saw.
+    shown = annotation is not None and annotation.prediction_id is not None
+    prediction = prediction_queries.get_prediction(session, prediction_id=annotation.prediction_id) if shown else None
     return Task(
         clip=clip,
         dataset=clip_queries.get_dataset(session, dataset_id=clip.dataset_id),
-        prediction=_prediction_for(session, clip=clip),
-        annotation=aq.get_for(session, clip_id=clip.id, user_id=user.id),
+        prediction=prediction or _prediction_for(session, clip=clip),
+        annotation=annotation,
         lease_expires_at=assignment.expires_at if assignment is not None else None,
     )
 

@@ -44,6 +44,10 @@ def forget_active_version(session: Session) -> None:
     session.info.pop("active_model_version", None)
 
 
+def get_prediction(session: Session, *, prediction_id: int) -> Prediction | None:
+    return session.get(Prediction, prediction_id)
+
+
 def active_prediction(session: Session, *, clip_id: int, dataset_id: int) -> Prediction | None:
     """The prediction an annotator opening this clip now is shown: the active version's.
 

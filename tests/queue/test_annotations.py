@@ -84,3 +84,27 @@ def test_open_vocabulary_other_needs_text(db_engine):
             submit(session, user=ann, clip_id=clip.id, values=filled(emotion="other"))
         saved = submit(session, user=ann, clip_id=clip.id, values=filled(emotion="other", emotion_other="nostalgic"))
         assert saved.emotion_other == "nostalgic"
+
+
+def test_a_draft_diffs_against_the_prediction_it_was_shown_after_a_promotion(db_engine):
+    """Promotion mid-annotation must not show deletions of text the annotator never saw."""
+    from annotation.labelling.annotate import load_clip_task
+    from db.models import ModelVersion, Prediction
+    from db.queries import model_versions
+
+    dataset, clips = make_dataset(db_engine, clips=1, overlap=1)
+    (ann,) = make_users(db_engine, ["ann"])
+    with Session(db_engine) as session:
+        clip = next_clip(session, user=ann, dataset_id=dataset.id)
+        shown = load_clip_task(session, user=ann, clip_id=clip.id).model_clues()
+        save_draft(session, user=ann, clip_id=clip.id, values=filled(), seconds_spent=3)
+        newer = ModelVersion(backend="baseline", name="v2", dataset_id=dataset.id)
+        session.add(newer)
+        session.flush()
+        session.add(Prediction(clip_id=clip.id, model_version_id=newer.id, emotion="sad", clues={"facial": "new"},
+                               distribution={"sad": 1.0}, uncertainty=0.0))
+        model_versions.activate(session, version=newer, user=None)
+        session.commit()
+        task = load_clip_task(session, user=ann, clip_id=clip.id)
+        assert task.model_clues() == shown
+        assert task.prediction.model_version_id != newer.id
