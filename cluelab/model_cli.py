@@ -13,7 +13,7 @@ import typer
 from rich.table import Table
 from sqlmodel import Session
 
-from cluelab.console import BarProgress, cli_actor, console, dataset_or_fail
+from cluelab.console import BarProgress, cli_actor, console, dataset_or_fail, fail
 from db.engine import get_engine
 
 model_app = typer.Typer(help="Pre-annotation models: predict, train, evaluate, promote.", no_args_is_help=True)
@@ -45,18 +45,26 @@ def predict(dataset: str = typer.Argument(..., help="Dataset name."),
 @model_app.command("train")
 def train(dataset: str = typer.Argument(..., help="Dataset name."),
           backend: str | None = typer.Option(None, help="Backend name (default: settings)."),
-          promote_after: bool = typer.Option(False, "--promote", help="Promote the new version and re-predict.")) -> None:
+          promote_after: bool = typer.Option(False, "--promote", help="Promote the new version and re-predict."),
+          force: bool = typer.Option(False, help="With --promote: promote even when not better than the active one.")
+          ) -> None:
     """Train a new version on the dataset's current consensus and report held-out metrics."""
-    from model.training import promote, train_version
+    from model.training import NotEnoughLabels, PromotionNotBetter, promote, train_version
 
-    with BarProgress("Training") as bar:
-        version = train_version(dataset_id=_dataset_id(dataset), user=cli_actor(), backend_name=backend,
-                                progress=bar)
+    try:
+        with BarProgress("Training") as bar:
+            version = train_version(dataset_id=_dataset_id(dataset), user=cli_actor(), backend_name=backend,
+                                    progress=bar)
+    except NotEnoughLabels as error:
+        fail(f"not trained: {error}")
     held, before = version.metrics.get("held_out", {}), version.metrics.get("parent_held_out", {})
     console.print(f"{version.name} (id {version.id}): weighted F1 {held.get('weighted_f1')} "
                   f"(parent {before.get('weighted_f1')}), UAR {held.get('uar')}, n={held.get('n')}")
     if promote_after:
-        promote(version_id=version.id, user=cli_actor(), repredict=False)
+        try:
+            promote(version_id=version.id, user=cli_actor(), repredict=False, confirm=force)
+        except PromotionNotBetter as error:
+            fail(f"not promoted: {error} (add --force to promote anyway)")
         predict(dataset, version=version.id, unlabelled_only=True, resume=False)
 
 
@@ -88,11 +96,16 @@ def models(dataset: str | None = typer.Option(None, help="Only this dataset's ve
 
 @model_app.command("promote")
 def promote_command(version: int = typer.Argument(..., help="Model version id."),
-                    repredict: bool = typer.Option(True, help="Re-predict unlabelled clips now.")) -> None:
+                    repredict: bool = typer.Option(True, help="Re-predict unlabelled clips now."),
+                    force: bool = typer.Option(False, help="Promote even when not better than the active version.")
+                    ) -> None:
     """Make a version active; re-predict the unlabelled clips with it."""
-    from model.training import promote
+    from model.training import PromotionNotBetter, promote
 
-    promote(version_id=version, user=cli_actor(), repredict=False)
+    try:
+        promote(version_id=version, user=cli_actor(), repredict=False, confirm=force)
+    except PromotionNotBetter as error:
+        fail(f"not promoted: {error} (add --force to promote anyway)")
     console.print(f"version {version} is active")
     if repredict:
         from db.queries.model_versions import get_version

@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     model_backend: str = Field(default="baseline", validation_alias="CLUELAB_MODEL_BACKEND")
     # Uploaded or imported media larger than this is refused before any work is done.
     max_media_bytes: int = Field(default=2 * 1024**3, validation_alias="CLUELAB_MAX_MEDIA_BYTES")
+    # Training is refused below this many consensus labels in each of two classes (training part).
+    min_labels_per_class: int = Field(default=2, ge=1, validation_alias="CLUELAB_MIN_LABELS_PER_CLASS")
     ingest_workers: int = Field(default=2, ge=1, validation_alias="CLUELAB_INGEST_WORKERS")
     # The `openai` backend (model/llm/) and the LLM judge, on the OPENAI_BASE_URL endpoint.
     llm_model: str = Field(default="gpt-4o-mini", validation_alias="CLUELAB_LLM_MODEL")

@@ -42,9 +42,12 @@ def evaluate_job(ctx: JobContext, *, model_version_id: int, dataset_id: int | No
     return {"model_version_id": model_version_id, "weighted_f1": metrics["evaluation"].get("weighted_f1")}
 
 
-def promote_and_repredict(*, version_id: int, user: Any) -> dict[str, Any]:
-    """Promote a version (lead only) and queue re-prediction of its dataset's unlabelled clips."""
-    result = promote(version_id=version_id, user=user)
+def promote_and_repredict(*, version_id: int, user: Any, confirm: bool = False) -> dict[str, Any]:
+    """Promote a version (lead only) and queue re-prediction of its dataset's unlabelled clips.
+
+    Raises PromotionNotBetter when the version is not better than the active one and `confirm` is not given.
+    """
+    result = promote(version_id=version_id, user=user, confirm=confirm)
     job_id = enqueue("predict", params=result["repredict"], user=user if user and user.id else None) \
         if result["repredict"] else None
     return {"model_version_id": result["model_version_id"], "repredict_job_id": job_id}

@@ -11,9 +11,11 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections import Counter
 from contextlib import closing
 from typing import Any
 
+import numpy as np
 from sqlmodel import Session
 
 from annotation.evaluation.metrics import (
@@ -125,6 +127,79 @@ def annotator_edits(session: Session, *, version_id: int) -> dict[str, float]:
     return edit_distance_from_model(pairs)
 
 
+class NotEnoughLabels(ValueError):
+    """Training was refused: the consensus has too few labels per class to learn from."""
+
+
+class PromotionNotBetter(ValueError):
+    """The candidate is not better than the active version on the same held-out clips; promote with confirm=True."""
+
+    def __init__(self, comparison: dict[str, Any]):
+        self.comparison = comparison
+        cand, act = comparison["candidate"], comparison["active"]
+        super().__init__(
+            f"{comparison['candidate_name']} is not better than the active {comparison['active_name']} on the same "
+            f"{comparison['n']} held-out clips: weighted F1 {cand['weighted_f1']:.3f} "
+            f"[{cand['low']:.3f}, {cand['high']:.3f}] vs {act['weighted_f1']:.3f} [{act['low']:.3f}, {act['high']:.3f}]. "
+            "Promote anyway only if you mean it.")
+
+
+def label_counts_problem(emotions: list[str], *, minimum: int) -> str | None:
+    """Why these training labels are too few to train on, or None when they will do.
+
+    Needs at least two classes with `minimum` labels each; classes below it are named so a lead
+    knows what to label next.
+    """
+    if not emotions:
+        return "there are no consensus labels to train on yet: accept consensus on the Adjudicate page first"
+    counts = Counter(emotions)
+    usable = [label for label, n in counts.items() if n >= minimum]
+    if len(usable) >= 2:
+        return None
+    shown = ", ".join(f"{label} {n}" for label, n in counts.most_common())
+    return (f"training needs at least {minimum} consensus labels in each of two or more classes "
+            f"(training part now: {shown})")
+
+
+@with_session
+def training_readiness(session: Session, *, dataset_id: int) -> str | None:
+    """None when the dataset's consensus is enough to train on; otherwise why not (for the Models page)."""
+    emotions = [c.emotion for c, clip in q.current_consensus(session, dataset_id=dataset_id)
+                if c.emotion and not is_held_out(clip.name)]
+    return label_counts_problem(emotions, minimum=get_settings().min_labels_per_class)
+
+
+def _weighted_f1_interval(confusion: dict[str, Any], *, resamples: int = 1000, seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap CI of weighted F1, resampling held-out clips from the confusion matrix."""
+    from sklearn.metrics import f1_score
+
+    labels, matrix = confusion.get("labels") or [], np.asarray(confusion.get("matrix") or [], dtype=int)
+    pairs = [(i, j) for i in range(len(labels)) for j in range(len(labels)) for _ in range(matrix[i, j])]
+    if not pairs:
+        return (float("nan"), float("nan"))
+    truth, pred = np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs])
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, len(pairs), size=(resamples, len(pairs)))
+    scores = [f1_score(truth[d], pred[d], average="weighted", zero_division=0) for d in draws]
+    low, high = np.percentile(scores, [2.5, 97.5])
+    return float(low), float(high)
+
+
+def compare_with_active(version: ModelVersion, active: ModelVersion | None) -> dict[str, Any] | None:
+    """The candidate against the active version on the same held-out clips (both measured when it trained)."""
+    metrics = version.metrics or {}
+    held, parent = metrics.get("held_out") or {}, metrics.get("parent_held_out") or {}
+    if active is None or active.id == version.id or version.parent_id != active.id or not held.get("n") \
+            or "weighted_f1" not in held or "weighted_f1" not in parent:
+        return None
+    out: dict[str, Any] = {"candidate_name": version.name, "active_name": active.name, "n": held["n"]}
+    for side, scores in (("candidate", held), ("active", parent)):
+        low, high = _weighted_f1_interval(scores.get("confusion") or {})
+        out[side] = {"weighted_f1": scores["weighted_f1"], "low": low, "high": high}
+    out["better"] = out["candidate"]["weighted_f1"] > out["active"]["weighted_f1"]
+    return out
+
+
 def train_version(*, dataset_id: int, user: User | None, backend_name: str | None = None,
                   parent_id: int | None = None, held_out_fraction: float = HELD_OUT_FRACTION,
                   progress: Progress | None = None) -> ModelVersion:
@@ -148,6 +223,9 @@ def train_version(*, dataset_id: int, user: User | None, backend_name: str | Non
             (q.active_version(session, dataset_id=dataset_id) or
              q.untrained_version(session, backend=backend.name, dataset_id=dataset_id))
         session.commit()
+    problem = label_counts_problem([i.emotion for i in snapshot.train], minimum=settings.min_labels_per_class)
+    if problem:
+        raise NotEnoughLabels(problem)
     progress.log(f"snapshot {snapshot.content_hash[:10]}: {len(snapshot.train)} train, {len(snapshot.held_out)} held out")
     started = time.perf_counter()
     artifacts = backend.train(snapshot)
@@ -207,8 +285,11 @@ def evaluate_version(*, version_id: int, user: User | None, dataset_id: int | No
     return metrics
 
 
-def promote(*, version_id: int, user: User | None, repredict: bool = True) -> dict[str, Any]:
+def promote(*, version_id: int, user: User | None, repredict: bool = True, confirm: bool = False) -> dict[str, Any]:
     """Make a version active (lead only). Old predictions stay.
+
+    A candidate that is not better than the active version on the same held-out clips is refused
+    with PromotionNotBetter (its comparison attached) unless `confirm` is given.
 
     Returns the version id and, under "repredict", the parameters of the predict
     job that should refresh the unlabelled clips (None when not wanted); the
@@ -219,6 +300,9 @@ def promote(*, version_id: int, user: User | None, repredict: bool = True) -> di
         version = q.get_version(session, version_id=version_id)
         if version is None:
             raise ValueError(f"no model version {version_id}")
+        comparison = compare_with_active(version, q.active_version(session, dataset_id=version.dataset_id))
+        if comparison is not None and not comparison["better"] and not confirm:
+            raise PromotionNotBetter(comparison)
         q.activate(session, version=version, user=user if user and user.id else None)
         audit.record(session, user=user if user and user.id else None, action="model.promote",
                      entity="modelversion", entity_id=version.id)

@@ -15,7 +15,7 @@ from core.vocabulary import Role
 from model.jobs import promote_and_repredict
 from model.reports import confusion_of, version_row
 from model.reports import learning_curve as curve_points
-from model.training import list_versions
+from model.training import PromotionNotBetter, list_versions, training_readiness
 
 MODEL_JOBS = ("train", "evaluate", "predict", "extract-features")
 
@@ -33,15 +33,31 @@ versions = list(list_versions(dataset_id=dataset.id))
 llm_endpoint_panel()
 
 
+def _promote(version, *, confirm: bool) -> None:  # noqa: ANN001 - a ModelVersion
+    try:
+        result = promote_and_repredict(version_id=version.id, user=user, confirm=confirm)
+        st.session_state.pop("models.not_better", None)
+        if result["repredict_job_id"]:
+            _started(result["repredict_job_id"], f"{version.name} is active; re-prediction")
+    except PromotionNotBetter as refused:
+        st.session_state["models.not_better"] = (version.id, str(refused))
+    except PermissionDenied as error:
+        st.error(str(error))
+
+
 def _started(job_id: int, what: str) -> None:
     st.session_state["models_job"] = job_id
     st.toast(f"{what} started (job {job_id}).")
 
 
 actions = st.columns(4)
+not_ready = training_readiness(dataset_id=dataset.id)
 with actions[0]:
-    if st.button("Train on consensus", type="primary", icon=":material/model_training:"):
+    if st.button("Train on consensus", type="primary", icon=":material/model_training:", disabled=bool(not_ready),
+                 help=f"Not yet: {not_ready}" if not_ready else "Train a new version on the current consensus."):
         _started(enqueue("train", params={"dataset_id": dataset.id}, user=user), "Training")
+if not_ready:
+    st.caption(f"Training is off: {not_ready}.")
 
 if not versions:
     st.info("No model version yet. Train one, or pre-annotate the clips with the untrained baseline.")
@@ -58,16 +74,17 @@ else:
     with actions[2]:
         if st.button("Promote", icon=":material/verified:", disabled=not is_lead or chosen.is_active,
                      help="Leads only: make this version active and re-predict the unlabelled clips."):
-            try:
-                result = promote_and_repredict(version_id=chosen.id, user=user)
-                if result["repredict_job_id"]:
-                    _started(result["repredict_job_id"], f"{chosen.name} is active; re-prediction")
-            except PermissionDenied as error:
-                st.error(str(error))
+            _promote(chosen, confirm=False)
     with actions[3]:
         if st.button("Re-predict", icon=":material/refresh:"):
             _started(enqueue("predict", params={"dataset_id": dataset.id, "model_version_id": chosen.id}, user=user),
                      "Prediction")
+
+    if (held := st.session_state.get("models.not_better")) and held[0] == chosen.id:
+        st.warning(held[1])
+        if st.button("Promote anyway", key="models.promote_anyway", disabled=not is_lead):
+            _promote(chosen, confirm=True)
+            st.rerun()
 
     st.subheader("Versions")
     st.dataframe(pd.DataFrame(rows).set_index("id"), use_container_width=True)

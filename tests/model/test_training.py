@@ -87,3 +87,45 @@ def test_evaluate_measures_held_out_and_how_much_annotators_edited_the_clues(app
     with Session(app_db) as session:
         stored = q.get_version(session, version_id=result["model_version_id"]).metrics
         assert stored["annotator_edit_distance"] == edits
+
+
+def test_training_is_refused_without_enough_labels_and_says_why(app_db, dataset, lead):
+    from model.training import NotEnoughLabels, training_readiness
+
+    assert "no consensus labels" in training_readiness(dataset_id=dataset.id)
+    with pytest.raises(NotEnoughLabels, match="no consensus labels"):
+        train_version(dataset_id=dataset.id, user=lead)
+    with Session(app_db) as session:
+        assert len(q.list_versions(session, dataset_id=dataset.id)) <= 1  # at most the untrained start
+
+
+def test_label_counts_need_two_classes_with_the_minimum():
+    from model.training import label_counts_problem
+
+    assert "happy 5" in label_counts_problem(["happy"] * 5 + ["sad"], minimum=2)
+    assert label_counts_problem(["happy"] * 2 + ["sad"] * 2, minimum=2) is None
+
+
+def test_promoting_a_version_no_better_than_the_active_one_needs_confirmation(app_db, dataset, lead):
+    from db.models import ModelVersion
+    from model.training import PromotionNotBetter
+
+    confusion = {"labels": ["happy", "sad"], "matrix": [[4, 1], [1, 4]]}
+    with Session(app_db, expire_on_commit=False) as session:
+        active = q.create_version(session, backend="baseline", name="v-active", dataset_id=dataset.id, is_active=True)
+        worse = q.create_version(session, backend="baseline", name="v-worse", dataset_id=dataset.id,
+                                 parent_id=active.id, metrics={
+                                     "held_out": {"n": 10, "weighted_f1": 0.5, "confusion": confusion},
+                                     "parent_held_out": {"n": 10, "weighted_f1": 0.8, "confusion": confusion}})
+        session.commit()
+    with pytest.raises(PromotionNotBetter) as refused:
+        promote(version_id=worse.id, user=lead, repredict=False)
+    comparison = refused.value.comparison
+    assert comparison["n"] == 10 and comparison["candidate"]["low"] <= comparison["candidate"]["high"]
+    assert "not better" in str(refused.value)
+    with Session(app_db) as session:
+        assert q.active_version(session, dataset_id=dataset.id).id == active.id
+    promote(version_id=worse.id, user=lead, repredict=False, confirm=True)
+    with Session(app_db) as session:
+        assert q.active_version(session, dataset_id=dataset.id).id == worse.id
+        assert session.get(ModelVersion, active.id).is_active is False
