@@ -180,7 +180,7 @@ def predict_dataset(*, dataset_id: int, version_id: int | None = None, clip_ids:
                     prediction_queries.save_prediction(session, clip_id=clip.id, version_id=version.id,
                                       clues={a.value: t for a, t in prediction.clues.items()},
                                       emotion=prediction.emotion, distribution=prediction.distribution,
-                                      uncertainty=prediction.uncertainty,
+                                      uncertainty=prediction.uncertainty, emotion_words=prediction.emotion_words,
                                       spans=[s.model_dump(mode="json") for s in prediction.spans])
                 session.commit()
             done += len(ready)

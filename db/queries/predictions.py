@@ -149,12 +149,13 @@ def prediction_for_clip(session: Session, *, clip_id: int, version_id: int | Non
 
 def save_prediction(session: Session, *, clip_id: int, version_id: int, clues: dict[str, str], emotion: str,
                     distribution: dict[str, float], uncertainty: float,
-                    spans: list[dict[str, Any]]) -> Prediction:
+                    spans: list[dict[str, Any]], emotion_words: list[str] | None = None) -> Prediction:
     """Insert or replace the prediction of one version for one clip."""
     row = prediction_for_clip(session, clip_id=clip_id, version_id=version_id)
     row = row or Prediction(clip_id=clip_id, model_version_id=version_id)
     row.clues, row.emotion, row.distribution = clues, emotion, distribution
     row.uncertainty, row.spans, row.created_at = uncertainty, spans, utcnow()
+    row.emotion_words = list(emotion_words or [])
     session.add(row)
     return row
 
@@ -166,3 +167,7 @@ def predictions_for_version(session: Session, *, version_id: int) -> Sequence[Pr
 
 def predicted_clip_ids(session: Session, *, version_id: int) -> set[int]:
     return set(session.exec(select(Prediction.clip_id).where(Prediction.model_version_id == version_id)).all())
+
+
+def get_prediction(session: Session, *, prediction_id: int) -> Prediction | None:
+    return session.get(Prediction, prediction_id)
