@@ -17,8 +17,9 @@ from core.vocabulary import ASPECTS, Aspect
 _MARK = {OK: "✓", UNSUPPORTED: "⚠", "unknown": "?"}
 
 
-@st.cache_data(ttl=300, show_spinner=False)
 def prediction_quality(*, prediction_id: int) -> ClueQuality | None:
+    """Not cached: after the encoder's first load it takes a few milliseconds, and a cache keyed by id
+    would outlive the row it describes."""
     return _prediction_quality(prediction_id=prediction_id)
 
 
