@@ -113,3 +113,14 @@ def test_openset_files_round_trip_through_import_and_export(world, tmp_path, for
         scored = openset_scores(session, dataset_id=dataset.id, reference="reference:mer-gt", systems=["consensus"])
     assert imported == {clips[0].name: ["happy"], clips[1].name: ["sad"]}
     assert scored.table.loc[0, "mean_f"] == pytest.approx(1.0)
+
+
+def test_a_dataset_may_have_word_sets_instead_of_a_label_set(db_engine):
+    from annotation.datasets import WORDS_ONLY, DatasetError, create_dataset
+
+    (lead,) = make_users(db_engine, ["boss"], roles=("lead",))
+    with Session(db_engine, expire_on_commit=False) as session:
+        with pytest.raises(DatasetError, match="needs open-vocabulary"):
+            create_dataset(session, actor=lead, name="x", label_set=WORDS_ONLY)
+        dataset = create_dataset(session, actor=lead, name="y", label_set=WORDS_ONLY, open_vocabulary=True)
+    assert dataset.label_set == [] and dataset.open_vocabulary
