@@ -17,10 +17,10 @@ from core.vocabulary import ASPECTS, Aspect
 _MARK = {OK: "✓", UNSUPPORTED: "⚠", "unknown": "?"}
 
 
-def prediction_quality(*, prediction_id: int) -> ClueQuality | None:
-    """Not cached: after the encoder's first load it takes a few milliseconds, and a cache keyed by id
-    would outlive the row it describes."""
-    return _prediction_quality(prediction_id=prediction_id)
+def prediction_quality(*, prediction_id: int, consistency: bool = True) -> ClueQuality | None:
+    """Not cached: it takes milliseconds (after the encoder's first load), and a cache keyed by id would
+    outlive the row it describes. The Annotate page asks without consistency (no sentence encoder)."""
+    return _prediction_quality(prediction_id=prediction_id, consistency=consistency)
 
 
 def aspect_caption(quality: ClueQuality, aspect: Aspect) -> str | None:
@@ -45,7 +45,7 @@ def overall_caption(quality: ClueQuality) -> str:
     used = [m for m in MODALITIES if quality.coverage.get(m)]
     coverage = f"uses {', '.join(used) if used else 'no modality'} ({len(used)}/{len(MODALITIES)})"
     if quality.consistent is None:
-        consistency = "consistency not scored"
+        consistency = "consistency with the emotion is checked on Adjudicate and Evaluate"
     elif quality.consistent:
         consistency = f"✓ reasoning fits the stated emotion (margin {quality.consistency:+.2f})"
     else:

@@ -131,6 +131,9 @@ else:
     st.write("Nobody rated the model's reasoning.")
 
 edited_clues = {}
+quality = clue_flags.prediction_quality(prediction_id=proposal.prediction.id) if proposal.prediction else None
+if quality is not None:
+    st.caption(clue_flags.overall_caption(quality))
 for aspect in ASPECTS:
     part = proposal.aspects[aspect]
     st.subheader(aspect.title)
@@ -144,8 +147,7 @@ for aspect in ASPECTS:
     edited_clues[aspect.value] = st.text_area(
         f"Consensus {aspect.title.lower()}", value=part.merged.text, key=f"adjudicate.{clip.id}.{aspect.value}"
     )
-    if proposal.prediction is not None:
-        clue_flags.aspect_flags(clue_flags.prediction_quality(prediction_id=proposal.prediction.id), aspect)
+    clue_flags.aspect_flags(quality, aspect)
 
 notes = [(names.get(a.user_id, a.user_id), a.note) for a in proposal.annotations if a.note.strip()]
 skips = [(names.get(a.user_id, a.user_id), a.skip_reason or "no reason given") for a in proposal.skipped]

@@ -171,7 +171,7 @@ def render_task(user_id: int, task: annotate.Task) -> None:
     st.markdown("#### Clues" + ("" if prediction else " · no model prediction for this clip"))
     clue_editor.clue_editor(clip_id=clip.id, model_clues=task.model_clues(), on_change=save)
     if prediction is not None:
-        clue_flags.quality_flags(clue_flags.prediction_quality(prediction_id=prediction.id))
+        clue_flags.quality_flags(clue_flags.prediction_quality(prediction_id=prediction.id, consistency=False))
     st.text_area("Note (optional)", key=clue_editor.note_key(clip.id), on_change=save, height=68)
 
     submit_col, reason_col, note_col, skip_col = st.columns([2, 2, 3, 1], vertical_alignment="bottom")

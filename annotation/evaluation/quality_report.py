@@ -44,8 +44,12 @@ def _default_embed() -> Embed:
 
 
 @with_session
-def prediction_quality(session: Session, *, prediction_id: int, embed: Embed | None = None) -> ClueQuality | None:
-    """Grounding, consistency and coverage of one model prediction's clues; None if it does not exist."""
+def prediction_quality(session: Session, *, prediction_id: int, embed: Embed | None = None,
+                       consistency: bool = True) -> ClueQuality | None:
+    """Grounding, consistency and coverage of one model prediction's clues; None if it does not exist.
+
+    `consistency=False` skips the sentence encoder: grounding and coverage are plain look-ups, cheap
+    enough for the Annotate page's budget, while the encoder's threads would compete with it."""
     prediction = prediction_queries.get_prediction(session, prediction_id=prediction_id)
     if prediction is None:
         return None
@@ -54,7 +58,8 @@ def prediction_quality(session: Session, *, prediction_id: int, embed: Embed | N
     features = feature_queries.latest_features(session, clip_ids=[clip.id]).get(clip.id, {})
     candidates = list(dataset.label_set) or list(prediction.distribution or {})
     return assess(dict(prediction.clues or {}), emotion=prediction.emotion, features=features,
-                  transcript=clip.transcript, candidates=candidates, embed=embed or _default_embed())
+                  transcript=clip.transcript, candidates=candidates,
+                  embed=(embed or _default_embed()) if consistency else None)
 
 
 @with_session

@@ -79,3 +79,21 @@ def test_evaluate_page_checks_clues_per_system(engine):
     assert not at.exception, at.exception
     table = next(df.value for df in at.dataframe if "grounded_facial" in df.value.columns)
     assert table.iloc[0]["grounded_facial"] == 0.0 and table.iloc[0]["claims_unsupported"] == 1
+
+
+def test_adjudicate_page_shows_the_checks_with_consistency(engine):
+    from annotation.labelling.annotate import AnnotationInput, submit
+
+    dataset, clips, prediction = seed(engine)
+    (ann,) = make_users(engine, ["ann"])
+    (lead,) = make_users(engine, ["lead"], roles=("lead",))
+    with Session(engine) as session:
+        submit(session, user=ann, clip_id=clips[0].id,
+               values=AnnotationInput(clues=CLUES, emotion="happy", rating=2))
+    at = AppTest.from_file(str(PAGES / "adjudicate.py"), default_timeout=120)
+    at.session_state["user_id"] = lead.id
+    at.run()
+    assert not at.exception, at.exception
+    captions = [c.value for c in at.caption]
+    assert any(c.startswith("Model clue check:") and "reasoning" in c for c in captions)
+    assert any("⚠ smile" in c for c in captions)
