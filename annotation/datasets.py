@@ -34,6 +34,10 @@ def overview(session: Session) -> list[DatasetOverview]:
             for d in clip_queries.list_datasets(session)]
 
 
+# Label set name for an open-vocabulary dataset whose only answer is the word set (OV-MER, MER-FG).
+WORDS_ONLY = "none"
+
+
 @unit_of_work
 def create_dataset(session: Session, *, actor: User | None, name: str, label_set: str = "mer2023",
                    overlap: int = 3, open_vocabulary: bool = False, language: str = "auto",
@@ -44,9 +48,15 @@ def create_dataset(session: Session, *, actor: User | None, name: str, label_set
         raise DatasetError("a dataset needs a name")
     if clip_queries.get_dataset_by_name(session, name=name):
         raise DatasetError(f"a dataset named {name!r} exists already")
-    if label_set not in LABEL_SETS:
+    if label_set == WORDS_ONLY:
+        if not open_vocabulary:
+            raise DatasetError("a dataset without a label set needs open-vocabulary emotion words")
+        labels: list[str] = []
+    elif label_set in LABEL_SETS:
+        labels = list(LABEL_SETS[label_set])
+    else:
         raise DatasetError(f"unknown label set {label_set!r}")
-    dataset = clip_queries.create_dataset(session, name=name, label_set=list(LABEL_SETS[label_set]), overlap=overlap,
+    dataset = clip_queries.create_dataset(session, name=name, label_set=labels, overlap=overlap,
                                           open_vocabulary=open_vocabulary, language=language, description=description)
     audit.record(session, user=actor, action="create_dataset", entity="dataset", entity_id=dataset.id)
     return dataset

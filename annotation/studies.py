@@ -27,7 +27,7 @@ from annotation.evaluation.aspects import merge_aspects
 from annotation.formats.common import ExportRow
 from annotation.formats.export_service import SourceRef, gather_rows
 from annotation.permissions import PermissionDenied, has_role, require
-from core.vocabulary import REASONING_RATINGS, Role, StudyStatus
+from core.vocabulary import REASONING_RATINGS, Role, StudyKind, StudyStatus
 from db.engine import unit_of_work, with_session
 from db.models import Clip, Study, StudyItem, User
 from db.queries import clips as clip_queries
@@ -37,6 +37,8 @@ from db.queries.references import clip_ids_by_name
 
 RATER_ROLES = (Role.annotator, Role.researcher, Role.lead)
 STATUSES = tuple(status.value for status in StudyStatus)
+STUDY_KINDS = tuple(kind.value for kind in StudyKind)
+DEFAULT_REPEAT_SHARE = 0.2  # of a preference study's pairs, shown again with sides swapped
 MAX_SYSTEMS = len(string.ascii_uppercase)
 NAME_LENGTH = 128  # Study.name
 SYSTEM_LENGTH = 64  # StudyItem.system
@@ -73,8 +75,13 @@ def output_text(row: ExportRow) -> str:
 
 @unit_of_work
 def create_study(session: Session, *, user: User, dataset_id: int, name: str, systems: list[str], clip_count: int,
-                 seed: int, description: str = "", raters: list[int] | None = None) -> Study:
-    """A draft study of `systems` on `clip_count` clips (drawn with `seed`) that every system covers."""
+                 seed: int, description: str = "", raters: list[int] | None = None,
+                 kind: str = StudyKind.rating.value, repeat_share: float = DEFAULT_REPEAT_SHARE) -> Study:
+    """A draft study of `systems` on `clip_count` clips (drawn with `seed`) that every system covers.
+
+    `kind` "rating" asks for a 1-4 rating of each output; "preference" shows two outputs at a time
+    (every pair of systems per clip) for A, B or same, and brings back `repeat_share` of the pairs
+    later with sides swapped (`annotation.preference`)."""
     require(user, Role.researcher, Role.lead, action="creating evaluation studies")
     name = name.strip()
     if not name:
@@ -93,6 +100,10 @@ def create_study(session: Session, *, user: User, dataset_id: int, name: str, sy
         raise StudyError(f"a study compares at most {MAX_SYSTEMS} systems")
     if clip_count < 1:
         raise StudyError("a study needs at least 1 clip")
+    if kind not in STUDY_KINDS:
+        raise StudyError(f"a study's kind is one of {STUDY_KINDS}")
+    if not 0 <= repeat_share <= 1:
+        raise StudyError("the share of repeated pairs lies between 0 and 1")
     invited = sorted(set(raters or []))
     unknown = sorted(set(invited) - {u.id for u in eligible_raters(session)})
     if unknown:
@@ -121,9 +132,11 @@ def create_study(session: Session, *, user: User, dataset_id: int, name: str, sy
         items.append(StudyItem(study_id=0, clip_id=clip_ids[clip_name], system=system, emotion=row.emotion,
                                clues={k: v for k, v in row.clues.items() if v}, text=output_text(row),
                                position=position))
+    settings = {"seed": int(seed), "clip_count": clip_count, "raters": invited}
+    if kind == StudyKind.preference.value:
+        settings["repeat_share"] = float(repeat_share)
     study = Study(name=name, description=description.strip(), dataset_id=dataset.id, created_by_id=user.id,
-                  systems=systems, settings={"seed": int(seed), "clip_count": clip_count,
-                                             "raters": invited})
+                  systems=systems, settings=settings, kind=kind)
     return queries.add_study(session, study=study, items=items)
 
 
@@ -294,6 +307,8 @@ def rate(session: Session, *, user: User, item_id: int, rating: int, comment: st
         raise StudyError(f"no study output {item_id}")
     study = _study(session, item.study_id)
     _require_rater(user, study)
+    if study.kind != StudyKind.rating.value:
+        raise StudyError(f"the study {study.name!r} asks for preferences, not ratings")
     if isinstance(rating, bool) or rating not in REASONING_RATINGS:
         raise StudyError(f"a rating is one of {sorted(REASONING_RATINGS)} "
                          f"({', '.join(f'{k} {v}' for k, v in REASONING_RATINGS.items())})")
@@ -312,15 +327,33 @@ class StudyProgress:
     expected: int
 
 
+def repeat_count(n_pairs: int, share: float) -> int:
+    """How many of a rater's pairs come back swapped: the share, rounded, and at least one when asked for."""
+    if n_pairs < 1 or share <= 0:
+        return 0
+    return min(n_pairs, max(1, round(share * n_pairs)))
+
+
+def showings_per_rater(study: Study, n_items: int) -> int:
+    """What one rater answers: a rating per output, or each pair once plus the swapped repeats."""
+    if study.kind != StudyKind.preference.value:
+        return n_items
+    k = len(study.systems)
+    pairs = (n_items // k) * k * (k - 1) // 2 if k else 0
+    return pairs + repeat_count(pairs, float((study.settings or {}).get("repeat_share", DEFAULT_REPEAT_SHARE)))
+
+
 @with_session
 def studies_with_progress(session: Session) -> list[StudyProgress]:
-    """Every study with ratings done and expected (items × raters)."""
+    """Every study with answers done and expected (what one rater answers × raters)."""
     items, ratings = queries.item_counts(session), queries.rating_counts(session)
+    answers = queries.answer_counts(session)
     out = []
     for study in queries.list_studies(session):
         n_items = items.get(study.id, 0)  # type: ignore[arg-type]
-        out.append(StudyProgress(study, n_items, ratings.get(study.id, 0),  # type: ignore[arg-type]
-                                 n_items * len(raters_of(session, study=study))))
+        done = (answers if study.kind == StudyKind.preference.value else ratings).get(study.id, 0)  # type: ignore[arg-type]
+        out.append(StudyProgress(study, n_items, done,
+                                 showings_per_rater(study, n_items) * len(raters_of(session, study=study))))
     return out
 
 

@@ -70,6 +70,9 @@ def import_(
     source_name: str | None = typer.Option(None, "--source", help="Name to store a research file's labels under."),
     label_set: str = typer.Option("mer2023", help=f"For a new dataset: {', '.join(LABEL_SETS)}."),
     overlap: int = typer.Option(3, help="For a new dataset: annotations per clip."),
+    open_vocabulary: bool = typer.Option(False, "--open-vocabulary",
+                                         help="For a new dataset: open-vocabulary emotion word sets (implied by "
+                                              "an openset file)."),
     ingest: bool = typer.Option(True, help="Process the media right after importing."),
 ) -> None:
     """Import clips from a folder, a manifest or a research file, then ingest their media."""
@@ -84,15 +87,18 @@ def import_(
     if label_set not in LABEL_SETS:
         fail(f"unknown label set {label_set!r}; choose one of {', '.join(LABEL_SETS)}")
     research = format is not None
+    detected = format
     if not research and source.exists() and not (source.is_dir() and media is None):
         try:
-            detect_format(source)
+            detected = detect_format(source).name
             research = True
         except UnknownFormat:
             research = False
+    open_vocabulary = open_vocabulary or (detected or "").startswith("openset")
     with Session(get_engine(), expire_on_commit=False) as session:
         row = clip_queries.get_dataset_by_name(session, name=dataset) or clip_queries.create_dataset(
-            session, name=dataset, label_set=list(LABEL_SETS[label_set]), overlap=overlap)
+            session, name=dataset, label_set=list(LABEL_SETS[label_set]), overlap=overlap,
+            open_vocabulary=open_vocabulary)
         try:
             if research:
                 report = import_file(session, dataset=row, path=source, media_dir=media, user=cli_actor(),

@@ -13,7 +13,7 @@ import streamlit as st
 
 from annotation.labelling.annotate import AnnotationInput
 from annotation.text import word_diff
-from components import emotion_picker, rating
+from components import emotion_picker, emotion_words, rating
 from core.vocabulary import ASPECTS, Aspect
 
 # Characters that Markdown or Streamlit (LaTeX, directives) would interpret, as entities.
@@ -105,6 +105,7 @@ def seed_form(clip_id: int | str, values: AnnotationInput) -> None:
         st.session_state[no_key] = aspect.value in values.no_evidence
     st.session_state[emotion_picker.emotion_key(clip_id)] = values.emotion
     st.session_state[emotion_picker.other_key(clip_id)] = values.emotion_other or ""
+    st.session_state[emotion_words.words_key(clip_id)] = list(values.emotion_words)
     st.session_state[rating.rating_key(clip_id)] = values.rating
     st.session_state[rating.confidence_key(clip_id)] = values.confidence
     st.session_state[note_key(clip_id)] = values.note
@@ -122,6 +123,7 @@ def form_values(clip_id: int | str) -> AnnotationInput:
     return AnnotationInput(
         clues=clues, no_evidence=no_evidence, emotion=state.get(emotion_picker.emotion_key(clip_id)),
         emotion_other=(state.get(emotion_picker.other_key(clip_id)) or "").strip() or None,
+        emotion_words=list(state.get(emotion_words.words_key(clip_id)) or []),
         rating=state.get(rating.rating_key(clip_id)), confidence=state.get(rating.confidence_key(clip_id)),
         note=state.get(note_key(clip_id), "") or "",
     )

@@ -22,8 +22,11 @@ def button_key(index: int) -> str:
     return f"emo_{index}"
 
 
-def choices(label_set: list[str], open_vocabulary: bool) -> list[str]:
-    return [*label_set, OTHER] if open_vocabulary and OTHER not in label_set else list(label_set)
+def choices(label_set: list[str], open_vocabulary: bool, with_word_set: bool = False) -> list[str]:
+    """The buttons: the label set, plus "other" for a typed word unless the open word set is shown."""
+    if open_vocabulary and not with_word_set and OTHER not in label_set:
+        return [*label_set, OTHER]
+    return list(label_set)
 
 
 def _choose(clip_id: int | str, label: str, on_change: Callable[[], None]) -> None:
@@ -33,7 +36,7 @@ def _choose(clip_id: int | str, label: str, on_change: Callable[[], None]) -> No
 
 def emotion_picker(*, clip_id: int | str, label_set: list[str], open_vocabulary: bool, suggestion: str | None,
                    distribution: dict[str, float], on_change: Callable[[], None],
-                   disabled: bool = False) -> dict[str, str]:
+                   disabled: bool = False, with_word_set: bool = False) -> dict[str, str]:
     """Render the picker; returns {button key: shortcut} for the keyboard map."""
     chosen = st.session_state.get(emotion_key(clip_id))
     st.markdown("**Emotion**")
@@ -41,7 +44,7 @@ def emotion_picker(*, clip_id: int | str, label_set: list[str], open_vocabulary:
         top = sorted(distribution.items(), key=lambda kv: -kv[1])[:4]
         spread = " · ".join(f"{label} {share:.0%}" for label, share in top)
         st.caption(f"Model suggests **{suggestion}**" + (f" ({spread})" if spread else ""))
-    options = choices(label_set, open_vocabulary)
+    options = choices(label_set, open_vocabulary, with_word_set)
     shortcuts: dict[str, str] = {}
     per_row = 3
     for start in range(0, len(options), per_row):
@@ -57,6 +60,6 @@ def emotion_picker(*, clip_id: int | str, label_set: list[str], open_vocabulary:
                           disabled=disabled, help=hint)
             if index < len(SHORTCUT_KEYS):
                 shortcuts[button_key(index)] = SHORTCUT_KEYS[index]
-    if open_vocabulary and chosen == OTHER:
+    if open_vocabulary and chosen == OTHER and OTHER in options:
         st.text_input("Other emotion", key=other_key(clip_id), on_change=on_change, max_chars=128, disabled=disabled)
     return shortcuts

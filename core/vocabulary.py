@@ -117,3 +117,18 @@ class StudyStatus(str, Enum):
     draft = "draft"
     open = "open"
     closed = "closed"
+
+
+class StudyKind(str, Enum):
+    """What raters do in a study: rate each output 1-4, or pick the better of two (EmoPrefer / MER-Prefer)."""
+
+    rating = "rating"
+    preference = "preference"
+
+
+class PreferenceChoice(str, Enum):
+    """A preference answer as the rater saw the pair."""
+
+    a = "A"
+    b = "B"
+    same = "same"

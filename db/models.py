@@ -22,6 +22,7 @@ from core.vocabulary import (
     ClipStatus,
     JobState,
     QueueStrategy,
+    StudyKind,
 )
 
 
@@ -156,6 +157,8 @@ class Reference(SQLModel, table=True):
     clip_id: int = Field(foreign_key="clip.id", index=True)
     source: str = Field(max_length=64, index=True)
     emotion: str | None = Field(default=None, max_length=64)
+    # Open-vocabulary emotion words (OV-MER / MER-FG), as the source wrote them.
+    emotion_words: list[str] = Field(default_factory=list, sa_type=JSON)
     clues: dict[str, str] = Field(default_factory=dict, sa_type=JSON)
     reasoning: str = ""
     language: str | None = Field(default=None, max_length=8)
@@ -194,6 +197,8 @@ class Prediction(SQLModel, table=True):
     model_version_id: int = Field(foreign_key="modelversion.id", index=True)
     clues: dict[str, str] = Field(default_factory=dict, sa_type=JSON)
     emotion: str | None = Field(default=None, max_length=64)
+    # Open-vocabulary emotion words the model proposes (any words; the emotion wheel scores them).
+    emotion_words: list[str] = Field(default_factory=list, sa_type=JSON)
     distribution: dict[str, float] = Field(default_factory=dict, sa_type=JSON)
     uncertainty: float | None = Field(default=None, index=True)
     # [{"aspect", "start", "end", "label"}] grounding clues in time.
@@ -230,6 +235,8 @@ class Annotation(SQLModel, table=True):
     no_evidence: list[str] = Field(default_factory=list, sa_type=JSON)
     emotion: str | None = Field(default=None, max_length=64)
     emotion_other: str | None = Field(default=None, max_length=128)
+    # The annotator's set of open-vocabulary emotion words (datasets with open_vocabulary).
+    emotion_words: list[str] = Field(default_factory=list, sa_type=JSON)
     rating: int | None = Field(default=None, ge=1, le=4)
     confidence: int | None = Field(default=None, ge=1, le=5)
     note: str = ""
@@ -251,6 +258,8 @@ class Consensus(SQLModel, table=True):
     revision: int = 1
     is_current: bool = Field(default=True, index=True)
     emotion: str | None = Field(default=None, max_length=64)
+    # The agreed set of open-vocabulary emotion words.
+    emotion_words: list[str] = Field(default_factory=list, sa_type=JSON)
     posterior: dict[str, float] = Field(default_factory=dict, sa_type=JSON)
     clues: dict[str, str] = Field(default_factory=dict, sa_type=JSON)
     rating_median: float | None = None
@@ -276,6 +285,8 @@ class Study(SQLModel, table=True):
     systems: list[str] = Field(default_factory=list, sa_type=JSON)
     settings: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
     status: str = Field(default="draft", max_length=16)
+    # rating: each output rated 1-4; preference: two outputs side by side, A, B or same.
+    kind: str = Field(default=StudyKind.rating.value, max_length=16)
     created_at: datetime = _created()
 
 
@@ -298,6 +309,30 @@ class StudyRating(SQLModel, table=True):
     rater_id: int = Field(foreign_key="user.id", index=True)
     rating: int = Field(ge=1, le=4)
     comment: str = ""
+    created_at: datetime = _created()
+
+
+class PreferenceAnswer(SQLModel, table=True):
+    """One rater's answer on one pair of a preference study, stored in the pair's canonical order.
+
+    A pair is two items of one clip, `first_item_id` being the system listed first in the study.
+    `repeat` is 0 for the first showing and 1 for the swapped repeat that measures consistency;
+    `shown_first` says whether the first item was on side A. `preferred_item_id` is None for "same".
+    """
+
+    __table_args__ = (sa.UniqueConstraint("study_id", "rater_id", "first_item_id", "second_item_id", "repeat",
+                                          name="uq_preference_answer"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    study_id: int = Field(foreign_key="study.id", index=True)
+    clip_id: int = Field(foreign_key="clip.id")
+    rater_id: int = Field(foreign_key="user.id", index=True)
+    first_item_id: int = Field(foreign_key="studyitem.id")
+    second_item_id: int = Field(foreign_key="studyitem.id")
+    repeat: int = Field(default=0, ge=0, le=1)
+    shown_first: bool = True
+    choice: str = Field(max_length=8)  # as the rater saw it: A, B or same
+    preferred_item_id: int | None = Field(default=None, foreign_key="studyitem.id")
     created_at: datetime = _created()
 
 
@@ -340,5 +375,5 @@ class AuditLog(SQLModel, table=True):
 
 ALL_TABLES = [
     User, Dataset, Clip, ClipFeature, Reference, ModelVersion, Prediction, Assignment,
-    Annotation, Consensus, Study, StudyItem, StudyRating, Job, AuditLog,
+    Annotation, Consensus, Study, StudyItem, StudyRating, PreferenceAnswer, Job, AuditLog,
 ]

@@ -57,12 +57,12 @@ class ClipPrediction(BaseModel):
     distribution: dict[str, float]
     uncertainty: float = Field(ge=0.0, le=1.0)
     spans: list[Span] = Field(default_factory=list)
+    # Open-vocabulary emotion words (any words; OV-MER / MER-FG), most likely first.
+    emotion_words: list[str] = Field(default_factory=list)
     language: str = "en"
     model_version: str
     # Clues a verification step found contradicted by the measurements: aspect -> why (see model/notes.py).
     flags: dict[Aspect, str] = Field(default_factory=dict)
-    # Open-vocabulary emotion words (OV-MER), best first.
-    emotion_words: list[str] = Field(default_factory=list)
 
     @field_validator("clues")
     @classmethod
@@ -120,6 +120,13 @@ class TrainedArtifacts(BaseModel):
     path: Path
     config: dict[str, Any] = Field(default_factory=dict)
     train_metrics: dict[str, Any] = Field(default_factory=dict)
+
+
+def likely_words(distribution: dict[str, float], *, share: float = 0.2, most: int = 3) -> list[str]:
+    """An open-vocabulary set from a label distribution: the labels holding at least `share`, most likely
+    first (the top label always), at most `most` of them; for backends that predict only a label set."""
+    ranked = sorted(distribution.items(), key=lambda kv: (-kv[1], kv[0]))
+    return [label for rank, (label, p) in enumerate(ranked[:most]) if rank == 0 or p >= share]
 
 
 def normalised_entropy(distribution: dict[str, float]) -> float:

@@ -203,7 +203,8 @@ def predict_dataset(*, dataset_id: int, version_id: int | None = None, clip_ids:
                         prediction_queries.save_prediction(session, clip_id=clip.id, version_id=version.id,
                                                            clues={a.value: t for a, t in prediction.clues.items()},
                                                            emotion=prediction.emotion, distribution=prediction.distribution,
-                                                           uncertainty=prediction.uncertainty, spans=stored_spans(prediction))
+                                                           uncertainty=prediction.uncertainty, spans=stored_spans(prediction),
+                                                           emotion_words=prediction.emotion_words)
                         session.commit()
                     done += 1
                     progress.advance(1, message=f"{done} predicted")

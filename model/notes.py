@@ -1,4 +1,4 @@
-"""A prediction's notes (verification flags, open-vocabulary words) stored without a migration.
+"""A prediction's verification flags, stored without a migration (its words have their own column).
 
 `Prediction` has no column for them, so they ride in its `spans` JSON list as one extra record whose
 aspect is "notes": the player draws only the four aspects' spans and the exports read only the span
@@ -18,10 +18,9 @@ NOTES_ASPECT = "notes"
 def stored_spans(prediction: ClipPrediction) -> list[dict[str, Any]]:
     """The prediction's spans as stored: its time spans, then its notes record when it has notes."""
     spans = [s.model_dump(mode="json") for s in prediction.spans]
-    if prediction.flags or prediction.emotion_words:
+    if prediction.flags:
         spans.append({"aspect": NOTES_ASPECT, "kind": "model_notes", "start": 0.0, "end": 0.0, "label": "",
-                      "flags": {a.value: why for a, why in prediction.flags.items()},
-                      "emotion_words": list(prediction.emotion_words)})
+                      "flags": {a.value: why for a, why in prediction.flags.items()}})
     return spans
 
 

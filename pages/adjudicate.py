@@ -10,7 +10,7 @@ from annotation.jobs import enqueue
 from annotation.labelling import adjudication
 from annotation.permissions import PermissionDenied
 from components import agreement_charts as charts
-from components import llm_merge
+from components import clue_flags, emotion_words, llm_merge
 from components.diff_view import render_clue_comparison
 from components.jobs import job_progress
 from components.media import show_clip_media
@@ -89,20 +89,38 @@ show_clip_media(clip, spans=proposal.prediction.spans if proposal.prediction els
                 key="adjudicate_player")
 
 st.subheader("Emotion")
-votes_col, posterior_col = st.columns([1, 2])
 emotion = proposal.emotion
 choices = list(emotion.posterior) if emotion else list(dataset.label_set)
-with votes_col:
+chosen_emotion = None
+if choices:
+    votes_col, posterior_col = st.columns([1, 2])
+    with votes_col:
+        for annotation in proposal.annotations:
+            st.write(f"{names.get(annotation.user_id, annotation.user_id)}: {adjudication.vote_label(annotation) or '—'}")
+        chosen_emotion = st.selectbox(
+            "Consensus emotion", choices, index=choices.index(emotion.label) if emotion else 0,
+            key=f"adjudicate.{clip.id}.emotion",
+        )
+    with posterior_col:
+        if emotion:
+            st.caption(f"{emotion.method.replace('_', '–').title()} posterior")
+            st.plotly_chart(charts.posterior_chart(emotion.posterior, emotion.votes), key=f"posterior-{clip.id}")
+
+edited_words = None
+if dataset.open_vocabulary:
+    st.subheader("Emotion words")
     for annotation in proposal.annotations:
-        st.write(f"{names.get(annotation.user_id, annotation.user_id)}: {adjudication.vote_label(annotation) or '—'}")
-    chosen_emotion = st.selectbox(
-        "Consensus emotion", choices, index=choices.index(emotion.label) if emotion else 0,
-        key=f"adjudicate.{clip.id}.emotion",
-    )
-with posterior_col:
-    if emotion:
-        st.caption(f"{emotion.method.replace('_', '–').title()} posterior")
-        st.plotly_chart(charts.posterior_chart(emotion.posterior, emotion.votes), key=f"posterior-{clip.id}")
+        st.markdown(f"{names.get(annotation.user_id, annotation.user_id)}: "
+                    f"{emotion_words.word_badges(annotation.emotion_words or [])}")
+    if proposal.word_votes:
+        emotion_words.category_votes(proposal.word_votes, n_annotators=len(proposal.annotations),
+                                     metric=proposal.word_metric)
+    words_key = emotion_words.words_key(f"adjudicate_{clip.id}")
+    if words_key not in st.session_state:
+        st.session_state[words_key] = list(proposal.emotion_words)
+    edited_words = emotion_words.emotion_words_picker(
+        clip_id=f"adjudicate_{clip.id}", on_change=lambda: None, label="Consensus emotion words",
+        model_words=proposal.prediction.emotion_words if proposal.prediction else [])
 
 st.subheader("Reasoning rating")
 if proposal.rating:
@@ -115,6 +133,11 @@ else:
 llm_merge.ask_button(user=user, clip_id=clip.id, language=clip.language or "en", clues_by_aspect={
     aspect.value: list(proposal.aspects[aspect].clues.values()) for aspect in ASPECTS})
 edited_clues = {}
+quality = clue_flags.prediction_quality(prediction_id=proposal.prediction.id) if proposal.prediction else None
+if quality is not None:
+    st.caption(clue_flags.overall_caption(quality))
+if proposal.prediction is not None:
+    clue_flags.model_self_check(spans=proposal.prediction.spans, uncertainty=proposal.prediction.uncertainty)
 for aspect in ASPECTS:
     part = proposal.aspects[aspect]
     st.subheader(aspect.title)
@@ -129,6 +152,7 @@ for aspect in ASPECTS:
         f"Consensus {aspect.title.lower()}", value=part.merged.text, key=f"adjudicate.{clip.id}.{aspect.value}"
     )
     llm_merge.proposal_for(clip_id=clip.id, aspect=aspect.value, text_key=f"adjudicate.{clip.id}.{aspect.value}")
+    clue_flags.aspect_flags(quality, aspect)
 
 notes = [(names.get(a.user_id, a.user_id), a.note) for a in proposal.annotations if a.note.strip()]
 skips = [(names.get(a.user_id, a.user_id), a.skip_reason or "no reason given") for a in proposal.skipped]
@@ -152,6 +176,7 @@ if accept_plain or accept_edited:
         row = adjudication.accept(
             user=user, proposal=fresh, note=lead_note, seen_version=seen,
             emotion=chosen_emotion if accept_edited else None, clues=edited_clues if accept_edited else None,
+            emotion_words=edited_words if accept_edited else None,
         )
         revision = row.revision
         st.session_state.pop(seen_key, None)

@@ -7,7 +7,9 @@ from datetime import UTC, datetime, time, timedelta
 import streamlit as st
 
 from annotation.agreement.report import build_report, dataset_annotators
+from annotation.agreement.word_sets import word_set_agreement
 from annotation.datasets import list_datasets
+from annotation.evaluation.word_sets import wheel_choices
 from components import agreement_charts as charts
 from components.navigation import guard
 
@@ -48,7 +50,14 @@ if report.n_annotations == 0:
     st.stop()
 st.caption(f"{report.n_annotations} finished annotations; 95% percentile bootstrap intervals over clips.")
 
-overview, annotators, clues, model = st.tabs(["Coefficients", "Annotators", "Clues", "Model"])
+
+
+@st.cache_data(ttl=120, show_spinner="Computing word-set agreement…")
+def load_word_sets(dataset_id: int, metric: str, resamples: int, seed: int):
+    return word_set_agreement(dataset_id=dataset_id, metric=metric, resamples=resamples, seed=seed)
+
+
+overview, annotators, clues, model, words = st.tabs(["Coefficients", "Annotators", "Clues", "Model", "Emotion words"])
 with overview:
     if not report.figures.empty:
         charts.show(charts.figures_chart(report.figures), report.figures, key="figures", filename="agreement.csv")
@@ -88,5 +97,27 @@ with model:
         st.info("No clip has both a model prediction and a consensus yet.")
     else:
         charts.show(charts.model_chart(report.model), report.model, key="model", filename="model_vs_consensus.csv")
+with words:
+    if not datasets[dataset_id].open_vocabulary:
+        st.info("This dataset does not use open-vocabulary emotion words.")
+    else:
+        wheels = dict(wheel_choices())
+        metric = st.selectbox("Map words onto", list(wheels), format_func=wheels.get, key="agreement.wheel")
+        sets = load_word_sets(dataset_id, metric, int(resamples), int(seed))
+        st.caption(f"Krippendorff's α on {sets.n_annotations} annotators' word sets mapped to {wheels[metric]} "
+                   "(a word not on the wheel stays itself). MASI counts a subset as partial agreement "
+                   "(Passonneau 2006); Jaccard is the share of shared categories.")
+        if not sets.figures.empty:
+            charts.show(charts.figures_chart(sets.figures.assign(scope="emotion words", metric=sets.figures[
+                "distance"].map({"masi": "α (MASI)", "jaccard": "α (Jaccard)"}))), sets.figures,
+                key="word-sets", filename="word_set_agreement.csv")
+        st.dataframe(sets.annotators, hide_index=True, key="agreement.word_annotators",
+                     column_config={"masi_alpha_without": st.column_config.NumberColumn(
+                         "α (MASI) without them", format="%.3f"),
+                         "masi_alpha_change": st.column_config.NumberColumn(
+                             "change", help="α without this annotator minus α with everyone: "
+                                            "positive means they lower agreement", format="%+.3f")})
+        for note in sets.notes:
+            st.caption(f"Not shown — {note}")
 for note in report.notes:
     st.caption(f"Not shown — {note}")

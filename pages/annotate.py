@@ -10,7 +10,7 @@ from streamlit_shortcuts import add_shortcuts
 from annotation.labelling import annotate
 from annotation.labelling.queue import QueueError
 from annotation.permissions import PermissionDenied
-from components import clue_editor, emotion_picker, rating
+from components import clue_editor, clue_flags, emotion_picker, emotion_words, rating
 from components.navigation import guard
 from components.player import player
 from core.settings import get_settings
@@ -156,15 +156,23 @@ def render_task(user_id: int, task: annotate.Task) -> None:
     with media:
         player(clip, data_dir=get_settings().data_dir, spans=prediction.spans if prediction else [], key="player")
     with choices:
-        shortcuts = emotion_picker.emotion_picker(
-            clip_id=clip.id, label_set=list(dataset.label_set), open_vocabulary=dataset.open_vocabulary,
-            suggestion=prediction.emotion if prediction else None,
-            distribution=dict(prediction.distribution or {}) if prediction else {}, on_change=save)
+        shortcuts = {}
+        if dataset.label_set:
+            shortcuts = emotion_picker.emotion_picker(
+                clip_id=clip.id, label_set=list(dataset.label_set), open_vocabulary=dataset.open_vocabulary,
+                suggestion=prediction.emotion if prediction else None,
+                distribution=dict(prediction.distribution or {}) if prediction else {}, on_change=save,
+                with_word_set=dataset.open_vocabulary)
+        if dataset.open_vocabulary:
+            emotion_words.emotion_words_picker(clip_id=clip.id, model_words=task.model_words(), on_change=save)
         shortcuts.update(rating.rating_picker(clip_id=clip.id, on_change=save))
         rating.confidence_picker(clip_id=clip.id, on_change=save)
 
     st.markdown("#### Clues" + ("" if prediction else " · no model prediction for this clip"))
     clue_editor.clue_editor(clip_id=clip.id, model_clues=task.model_clues(), on_change=save)
+    if prediction is not None:
+        clue_flags.quality_flags(clue_flags.prediction_quality(prediction_id=prediction.id, consistency=False))
+        clue_flags.model_self_check(spans=prediction.spans, uncertainty=prediction.uncertainty)
     st.text_area("Note (optional)", key=clue_editor.note_key(clip.id), on_change=save, height=68)
 
     submit_col, reason_col, note_col, skip_col = st.columns([2, 2, 3, 1], vertical_alignment="bottom")

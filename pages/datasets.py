@@ -5,6 +5,7 @@ from pathlib import Path
 import streamlit as st
 
 from annotation.datasets import (
+    WORDS_ONLY,
     DatasetError,
     create_dataset,
     import_into,
@@ -26,10 +27,13 @@ items = overview()
 
 with st.expander("New dataset", expanded=not items), st.form("new_dataset"):
     name = st.text_input("Name")
-    label_set = st.selectbox("Label set", list(LABEL_SETS), format_func=lambda k: f"{k}: {', '.join(LABEL_SETS[k])}")
+    label_set = st.selectbox("Label set", [*LABEL_SETS, WORDS_ONLY],
+                             format_func=lambda k: f"{k}: {', '.join(LABEL_SETS[k])}" if k in LABEL_SETS
+                             else "none: open-vocabulary emotion words only")
     overlap = st.number_input("Annotations per clip (overlap)", min_value=1, max_value=20, value=3)
     language = st.selectbox("Clue language", ["auto", "en", "zh"])
-    open_vocabulary = st.checkbox("Allow open-vocabulary emotions (\"other\")")
+    open_vocabulary = st.checkbox("Open-vocabulary emotion words (a set of any words per clip, scored on the "
+                                  "emotion wheel)")
     description = st.text_area("Description")
     if st.form_submit_button("Create", type="primary"):
         try:

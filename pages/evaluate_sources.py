@@ -8,12 +8,13 @@ import streamlit as st
 
 from annotation.datasets import overview
 from annotation.formats import FORMATS
-from annotation.formats.evaluate import available_sources, source_labels
+from annotation.formats.evaluate import available_sources, openset_scores, source_labels
 from annotation.formats.export_service import export_archive
 from annotation.formats.jobs import EVALUATE_KIND
 from annotation.formats.service import import_files, save_data_uploads
 from annotation.jobs import enqueue, get_job
 from annotation.permissions import PermissionDenied, has_role
+from components.clue_flags import show_system_quality
 from components.navigation import guard
 from core.settings import get_settings
 from core.vocabulary import JobState, Role
@@ -36,7 +37,8 @@ dataset = by_name[st.selectbox("Dataset", list(by_name), key="fmt_dataset")]
 sources = available_sources(dataset_id=dataset.id)
 labels = source_labels(dataset_id=dataset.id)
 
-evaluate_tab, import_tab, export_tab = st.tabs(["Evaluate", "Import", "Export"])
+evaluate_tab, openset_tab, quality_tab, import_tab, export_tab = st.tabs(
+    ["Evaluate", "Open vocabulary (EW)", "Clue quality", "Import", "Export"])
 
 with evaluate_tab:
     reference = st.selectbox("Reference (ground truth)", sources, format_func=lambda s: labels.get(s, s),
@@ -83,11 +85,45 @@ with evaluate_tab:
     if st.session_state.get("fmt_eval_job"):
         _results(st.session_state["fmt_eval_job"])
 
+with openset_tab:
+    st.caption("The MER2025/2026 emotion-wheel metric on open-vocabulary word sets: each word is mapped onto "
+               "five emotion wheels; F, precision and recall are averaged over them at level 1 and level 2. "
+               "Annotators are scored on the clips they labelled.")
+    ew_reference = st.selectbox("Reference word sets", sources, format_func=lambda s: labels.get(s, s),
+                                key="ew_reference")
+    ew_others = [s for s in sources if s != ew_reference]
+    ew_systems = st.multiselect("Systems", ew_others, default=[s for s in ew_others if s.startswith("model:")
+                                                               or s == "annotations"],
+                                format_func=lambda s: labels.get(s, s), key="ew_systems")
+    ew_split = st.selectbox("Split", SPLITS, key="ew_split")
+    if st.button("Score word sets", type="primary", disabled=not ew_systems, key="ew_score"):
+        try:
+            result = openset_scores(dataset_id=dataset.id, reference=ew_reference, systems=ew_systems,
+                                    split=None if ew_split == "all" else ew_split)
+        except ValueError as error:
+            st.error(str(error))
+        else:
+            ew_table = result.table.assign(system=[labels.get(s, s) for s in result.table["system"]])
+            st.caption(f"{result.gold_clips} reference clip(s) with words.")
+            st.dataframe(ew_table, hide_index=True, width="stretch", key="ew_table",
+                         column_config={"unmapped": st.column_config.TextColumn(
+                             "not on the wheel", help="the system's words the EW metric drops")})
+            if result.gold_unmapped:
+                st.caption("Reference words not on the wheel (dropped): " + ", ".join(result.gold_unmapped))
+            if not ew_table.empty:
+                long = ew_table.melt(id_vars="system", value_vars=["level1_f", "level2_f", "mean_f", "hit_rate"],
+                                     var_name="metric", value_name="value")
+                st.plotly_chart(px.bar(long, x="metric", y="value", color="system", barmode="group",
+                                       title="Emotion-wheel scores"), width="stretch")
+
+with quality_tab:
+    show_system_quality(dataset_id=dataset.id, sources=sources, labels=labels)
+
 with import_tab:
     if not has_role(user, Role.lead):
         st.info("Importing research data is for leads.")
     else:
-        files = st.file_uploader("EMER CSV, MERR JSON/TXT, MER-Factory JSON, label CSV, JSONL",
+        files = st.file_uploader("EMER CSV, MERR JSON/TXT, MER-Factory JSON, label CSV, JSONL, openset CSV/npz",
                                  accept_multiple_files=True, key="fmt_uploads")
         server_path = st.text_input("…or a file or folder on the server", key="fmt_server_path")
         media_dir = st.text_input("Media folder on the server (videos matched by name; optional)", key="fmt_media")

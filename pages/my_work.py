@@ -11,7 +11,7 @@ import streamlit as st
 from annotation.labelling import annotate
 from annotation.labelling.queue import QueueError
 from annotation.permissions import PermissionDenied
-from components import clue_editor, emotion_picker, rating
+from components import clue_editor, emotion_picker, emotion_words, rating
 from components.navigation import guard
 from components.player import player
 from core.settings import get_settings
@@ -73,7 +73,7 @@ def take_saved(annotation_id: int) -> None:
 
 
 def show_values(values: dict) -> None:
-    emotion = values.get("emotion_other") or values.get("emotion") or "–"
+    emotion = ", ".join(values.get("emotion_words") or []) or values.get("emotion_other") or values.get("emotion") or "–"
     rated = values.get("rating")
     st.markdown(f"**Emotion:** {clue_editor.escape_markdown(str(emotion))} · **Rating:** "
                 f"{f'{rated} ({REASONING_RATINGS[rated]})' if rated else '–'}")
@@ -112,10 +112,14 @@ def render_editor(user, row: annotate.WorkRow) -> None:  # noqa: ANN001
         player(task.clip, data_dir=get_settings().data_dir, spans=task.prediction.spans if task.prediction else [],
                key="player")
     with choices:
-        emotion_picker.emotion_picker(
-            clip_id=fid, label_set=list(task.dataset.label_set), open_vocabulary=task.dataset.open_vocabulary,
-            suggestion=task.prediction.emotion if task.prediction else None,
-            distribution=dict(task.prediction.distribution or {}) if task.prediction else {}, on_change=lambda: None)
+        if task.dataset.label_set:
+            emotion_picker.emotion_picker(
+                clip_id=fid, label_set=list(task.dataset.label_set), open_vocabulary=task.dataset.open_vocabulary,
+                suggestion=task.prediction.emotion if task.prediction else None,
+                distribution=dict(task.prediction.distribution or {}) if task.prediction else {},
+                on_change=lambda: None, with_word_set=task.dataset.open_vocabulary)
+        if task.dataset.open_vocabulary:
+            emotion_words.emotion_words_picker(clip_id=fid, model_words=task.model_words(), on_change=lambda: None)
         rating.rating_picker(clip_id=fid, on_change=lambda: None)
         rating.confidence_picker(clip_id=fid, on_change=lambda: None)
     clue_editor.clue_editor(clip_id=fid, model_clues=task.model_clues(), on_change=lambda: None)
@@ -137,7 +141,8 @@ def main() -> None:
         [{
             "Clip": r.clip.name,
             "Status": r.annotation.status,
-            "Emotion": r.annotation.emotion_other or r.annotation.emotion or "",
+            "Emotion": ", ".join(r.annotation.emotion_words or []) or r.annotation.emotion_other
+            or r.annotation.emotion or "",
             "Rating": r.annotation.rating,
             "Seconds": round(r.annotation.seconds_spent),
             "Submitted (UTC)": f"{r.annotation.submitted_at:%Y-%m-%d %H:%M}" if r.annotation.submitted_at else "",

@@ -1,15 +1,17 @@
-"""Rate a study (annotator, researcher, lead): a clip and its outputs, blind, each rated 1–4.
+"""Rate a study (annotator, researcher, lead): a clip and its outputs, blind, each rated 1–4; or, in a
+preference study, two descriptions A and B answered with A, B or same.
 
-System names never reach this page: outputs are Output A, B, C… in a per-rater order.
+System names never reach this page: outputs are Output A, B, C… (or Description A, B) in a per-rater order.
 """
 
 import streamlit as st
 
 from annotation.permissions import PermissionDenied
+from annotation.preference import answer, next_pair_for
 from annotation.studies import StudyError, clip_for, next_items_for, rate, studies_to_rate
 from components.media import show_clip_media
 from components.navigation import guard
-from core.vocabulary import REASONING_RATINGS
+from core.vocabulary import REASONING_RATINGS, PreferenceChoice, StudyKind
 
 user = guard("pages/rate_study.py")
 st.title("Rate a study")
@@ -22,6 +24,45 @@ by_id = {s.id: s for s in studies}
 study = by_id[st.selectbox("Study", list(by_id), format_func=lambda i: by_id[i].name, key="rate_study")]
 if study.description:
     st.markdown(study.description)
+
+
+def _answer(study_id: int, rank: int, choice: str) -> None:
+    """Runs before the next page run, so the page then shows the next pair."""
+    try:
+        answer(user=user, study_id=study_id, rank=rank, choice=choice)
+    except (StudyError, PermissionDenied) as exc:
+        st.session_state["rate_message"] = str(exc)
+
+
+if study.kind == StudyKind.preference.value:
+    try:
+        pair = next_pair_for(user=user, study_id=study.id)
+        clip = clip_for(clip_id=pair.clip_id) if pair else None
+    except (StudyError, PermissionDenied) as exc:
+        st.error(str(exc))
+        st.stop()
+    if pair is None:
+        st.success("You have answered every pair of this study. Thank you!")
+        st.stop()
+    st.progress(pair.done / pair.total, text=f"{pair.done} of {pair.total} pairs answered")
+    show_clip_media(clip, key=f"study_player_{clip.id}")
+    st.markdown("**Which description explains the person's emotion better?**")
+    for column, side in zip(st.columns(2), (pair.a, pair.b), strict=True):
+        with column, st.container(border=True):
+            st.subheader(side.label)
+            if side.emotion:
+                st.markdown(f"**Emotion:** {side.emotion}")
+            st.markdown(side.text)
+    better_a, same, better_b = st.columns(3)
+    # Button keys carry only the study and the rater's own position, never an item or system.
+    for column, (label, choice) in zip((better_a, same, better_b), (("A is better", PreferenceChoice.a),
+                                                                    ("About the same", PreferenceChoice.same),
+                                                                    ("B is better", PreferenceChoice.b)), strict=True):
+        column.button(label, key=f"prefer_{choice.value}", width="stretch", on_click=_answer,
+                      args=(study.id, pair.rank, choice.value), type="primary" if choice != "same" else "secondary")
+    if message := st.session_state.pop("rate_message", None):
+        st.warning(message)
+    st.stop()
 
 try:
     shown = next_items_for(user=user, study_id=study.id)

@@ -273,7 +273,7 @@ def paragraph_overlap_proxy(references: Sequence[str], predictions: Sequence[str
 # --- one table across systems ----------------------------------------------------------
 
 
-def _clues_of(row) -> dict[str, str]:  # noqa: ANN001 - an ExportRow
+def clues_of(row) -> dict[str, str]:  # noqa: ANN001 - an ExportRow
     if any((row.clues or {}).values()):
         return dict(row.clues)
     if row.reasoning:
@@ -312,7 +312,7 @@ def evaluate_rows(reference: Sequence, systems: Mapping[str, Sequence],
             record.update(classification_metrics(truth, guess))
             record["wheel_f_level1"] = wheel_scores(truth, guess, level="level1")["f"]
             record["wheel_f_level2"] = wheel_scores(truth, guess, level="level2")["f"]
-        clued = [(_clues_of(t), _clues_of(p)) for t, p in pairs]
+        clued = [(clues_of(t), clues_of(p)) for t, p in pairs]
         clued = [(t, p) for t, p in clued if any(t.values()) and any(p.values())]
         if clued:
             proxy = clue_overlap_proxy([t for t, _ in clued], [p for _, p in clued])

@@ -29,6 +29,8 @@ class ExportRow(BaseModel):
 
     name: str
     emotion: str | None = None
+    # Open-vocabulary emotion words (MER2025/2026 `openset`).
+    emotion_words: list[str] = Field(default_factory=list)
     clues: dict[str, str] = Field(default_factory=dict)
     reasoning: str = ""
     transcript: str = ""

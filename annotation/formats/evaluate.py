@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import pandas as pd
 from sqlmodel import Session
 
 from annotation.evaluation.metrics import evaluate_rows
+from annotation.evaluation.wheel import score_openset, unmapped_words
 from annotation.formats.export_service import gather_rows
 from db.engine import with_session
 from db.queries import model_versions
@@ -49,3 +51,63 @@ def source_labels(session: Session, *, dataset_id: int) -> dict[str, str]:
             name = source.split(":", 1)[1]
             labels[source] = f"Imported: {name[:-2]} (every annotator)" if name.endswith(":*") else f"Imported: {name}"
     return labels
+
+
+OPENSET_COLUMNS = ["system", "clips", "missing", "level1_f", "level1_precision", "level1_recall", "level2_f",
+                   "level2_precision", "level2_recall", "mean_f", "hit_rate", "unmapped"]
+
+
+@dataclass
+class OpensetTable:
+    """EW scores of several systems against one reference's word sets."""
+
+    reference: str
+    table: pd.DataFrame  # OPENSET_COLUMNS; `unmapped` lists the system's words the wheel does not know
+    gold_clips: int
+    gold_unmapped: list[str] = field(default_factory=list)
+
+
+def _word_sets(rows: Sequence) -> dict[str, list[str]]:
+    return {row.name: list(row.emotion_words) for row in rows if row.emotion_words}
+
+
+@with_session
+def openset_scores(session: Session, *, dataset_id: int, reference: str = "consensus", systems: Sequence[str],
+                   split: str | None = None) -> OpensetTable:
+    """The MER2025/2026 emotion-wheel scores of each system's word sets against the reference's.
+
+    `annotations` expands to one row per annotator (`annotator:<name>`). A reference clip a system has
+    no words for counts as an empty prediction (a miss), as `score_openset` documents.
+    """
+    gold = _word_sets(gather_rows(session, dataset_id=dataset_id, source=reference, split=split))
+    if not gold:
+        raise ValueError(f"{reference!r} has no open-vocabulary word sets in this dataset")
+    candidates: dict[str, dict[str, list[str]]] = {}
+    for system in systems:
+        rows = gather_rows(session, dataset_id=dataset_id, source=system, split=split)
+        if system == "annotations":
+            for row in rows:
+                if row.emotion_words:
+                    candidates.setdefault(f"annotator:{row.annotator}", {})[row.name] = list(row.emotion_words)
+        else:
+            candidates[system] = _word_sets(rows)
+    records = []
+    for system, predicted in candidates.items():
+        if system.startswith("annotator:"):
+            # An annotator is scored on the clips they labelled, not on everyone's.
+            scored_gold = {name: words for name, words in gold.items() if name in predicted}
+        else:
+            scored_gold = gold
+        if not scored_gold:
+            continue
+        score = score_openset(scored_gold, predicted)
+        records.append({
+            "system": system, "clips": score.n_samples - score.n_skipped, "missing": score.n_missing,
+            "level1_f": score.level1.f, "level1_precision": score.level1.precision,
+            "level1_recall": score.level1.recall, "level2_f": score.level2.f,
+            "level2_precision": score.level2.precision, "level2_recall": score.level2.recall,
+            "mean_f": score.mean_f, "hit_rate": score.hit_rate,
+            "unmapped": ", ".join(unmapped_words(w for name in scored_gold for w in predicted.get(name, []))),
+        })
+    return OpensetTable(reference=reference, table=pd.DataFrame(records, columns=OPENSET_COLUMNS),
+                        gold_clips=len(gold), gold_unmapped=unmapped_words(w for ws in gold.values() for w in ws))

@@ -69,6 +69,7 @@ def _consensus_rows(session: Session, dataset_id: int) -> list[ExportRow]:
             "accepted_at": consensus.accepted_at.isoformat() if consensus.accepted_at else "",
         }
         rows.append(ExportRow(**_base(clip), emotion=consensus.emotion, clues=dict(consensus.clues),
+                              emotion_words=list(consensus.emotion_words or []),
                               provenance=provenance))
     return rows
 
@@ -78,6 +79,7 @@ def _model_rows(session: Session, dataset_id: int, version_id: int) -> list[Expo
     if version is None:
         raise ValueError(f"no model version {version_id}")
     return [ExportRow(**_base(clip), emotion=prediction.emotion, clues=dict(prediction.clues),
+                      emotion_words=list(prediction.emotion_words or []),
                       spans=list(prediction.spans),
                       provenance={"model_version": version.name, "model_version_id": version.id})
             for clip, prediction in export_queries.clips_with_predictions(session, dataset_id=dataset_id,
@@ -91,6 +93,7 @@ def _reference_rows(session: Session, dataset_id: int, source: str) -> list[Expo
         base["meta"] = {**base["meta"], **(reference.meta or {})}
         base["language"] = reference.language or base["language"]
         rows.append(ExportRow(**base, emotion=reference.emotion, clues=dict(reference.clues),
+                              emotion_words=list(reference.emotion_words or []),
                               reasoning=reference.reasoning, translations=dict(reference.translations),
                               spans=list(reference.spans), annotator=(reference.meta or {}).get("annotator"),
                               provenance={"source": reference.source}))
@@ -103,6 +106,7 @@ def _annotation_rows(session: Session, dataset_id: int) -> list[ExportRow]:
         base = _base(clip)
         base["meta"]["rating"] = annotation.rating
         rows.append(ExportRow(**base, emotion=annotation.emotion or annotation.emotion_other,
+                              emotion_words=list(annotation.emotion_words or []),
                               clues=dict(annotation.clues), annotator=user.username))
     return rows
 

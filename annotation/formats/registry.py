@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from annotation.formats import consensus, emer, instruct, labels, mer_factory, merr
+from annotation.formats import consensus, emer, instruct, labels, mer_factory, merr, openset
 from annotation.formats.common import ExportRow, write_sidecar
 from annotation.ingest.records import ParsedImport
 
@@ -41,6 +41,10 @@ FORMATS: dict[str, FormatSpec] = {spec.name: spec for spec in [
                labels.write_dfew, "dfew-gt", ".csv"),
     FormatSpec("mer2023-labels", "MER2023 labels CSV (name, label)", labels.detect_mer2023, labels.read_mer2023,
                labels.write_mer2023, "mer2023-gt", ".csv"),
+    FormatSpec("openset-csv", "MER2025/2026 open-vocabulary CSV (name, openset)", openset.detect_csv,
+               openset.read_csv, openset.write_csv, openset.DEFAULT_SOURCE, ".csv"),
+    FormatSpec("openset-npz", "MER2025/2026 open-vocabulary npz (filenames, fileitems)", openset.detect_npz,
+               openset.read_npz, openset.write_npz, openset.DEFAULT_SOURCE, ".npz"),
     FormatSpec("merr-fine", "MERR fine-grained JSON (Emotion-LLaMA)", merr.detect_fine, merr.read_json,
                merr.write_fine, merr.DEFAULT_SOURCE, ".json"),
     FormatSpec("merr-coarse", "MERR coarse-grained JSON (Emotion-LLaMA)", merr.detect_coarse, merr.read_json,

@@ -38,7 +38,7 @@ def import_file(session: Session, *, dataset: Dataset, path: str | Path, media_d
     return report
 
 
-DATA_SUFFIXES = frozenset({".csv", ".json", ".jsonl", ".txt"})
+DATA_SUFFIXES = frozenset({".csv", ".json", ".jsonl", ".txt", ".npz"})
 
 
 def save_data_uploads(*, user: User, files: list[tuple[str, bytes]], uploads_dir: Path,

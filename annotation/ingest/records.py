@@ -39,6 +39,7 @@ class ReferenceRecord(BaseModel):
     clip_name: str
     source: str
     emotion: str | None = None
+    emotion_words: list[str] = Field(default_factory=list)
     clues: dict[str, str] = Field(default_factory=dict)
     reasoning: str = ""
     language: str | None = None

@@ -5,7 +5,9 @@ Thresholds live in `Dataset.settings`:
 - `auto_accept_posterior` (e.g. 0.9): the emotion's posterior must reach it;
 - `auto_accept_clue_agreement` (e.g. 0.7): every aspect that two or more
   annotators described must reach this mean clue similarity;
-- `clue_merge_similarity` (default 0.6): how alike sentences must be to merge.
+- `clue_merge_similarity` (default 0.6): how alike sentences must be to merge;
+- `open_vocabulary_wheel` (default "wheel1/level1"): the wheel and level on which open-vocabulary
+  word sets are compared; the proposed set holds the categories a majority reached.
 Without `auto_accept_posterior` nothing is accepted automatically.
 """
 
@@ -19,6 +21,14 @@ import numpy as np
 from sqlmodel import Session
 
 from annotation.agreement.clues import clip_similarity, default_embed
+from annotation.evaluation.word_sets import (
+    DEFAULT_LEVEL,
+    DEFAULT_WHEEL,
+    CategoryVote,
+    clean_words,
+    propose_word_set,
+    wheel_choices,
+)
 from annotation.labelling.consensus import (
     DEFAULT_CLUE_SIMILARITY,
     DawidSkeneResult,
@@ -44,7 +54,7 @@ from db.queries.consensus import ConsensusConflict
 
 __all__ = [
     "AspectProposal", "AutoAcceptReport", "ConsensusConflict", "Proposal", "QueueItem", "accept",
-    "adjudication_queue", "auto_accept", "dataset_emotion_model", "propose", "send_back", "vote_label",
+    "adjudication_queue", "auto_accept", "dataset_emotion_model", "propose", "send_back", "vote_label", "word_metric",
 ]
 
 # Below this many clips with two or more votes, Dawid-Skene has too little to learn confusions from.
@@ -82,6 +92,10 @@ class Proposal:
     current: Consensus | None
     auto_acceptable: bool = False
     reasons: list[str] = field(default_factory=list)
+    # Open vocabulary: the majority word set and every category with the raw words behind it.
+    emotion_words: list[str] = field(default_factory=list)
+    word_votes: list[CategoryVote] = field(default_factory=list)
+    word_metric: str = f"{DEFAULT_WHEEL}/{DEFAULT_LEVEL}"
 
     @property
     def source_annotation_ids(self) -> list[int]:
@@ -127,6 +141,14 @@ def dataset_emotion_model(session: Session, *, dataset_id: int) -> DawidSkeneRes
     if sum(1 for n in per_clip.values() if n >= 2) < MIN_CLIPS_FOR_DAWID_SKENE:
         return None
     return dawid_skene(votes, dataset.label_set)
+
+
+def word_metric(dataset: Dataset) -> str:
+    """The wheel/level on which this dataset's word sets are compared."""
+    metric = str((dataset.settings or {}).get("open_vocabulary_wheel", f"{DEFAULT_WHEEL}/{DEFAULT_LEVEL}"))
+    if metric not in dict(wheel_choices()):
+        raise ValueError(f"dataset setting open_vocabulary_wheel must be one of {[k for k, _ in wheel_choices()]}")
+    return metric
 
 
 def _settings_float(dataset: Dataset, key: str) -> float | None:
@@ -179,6 +201,10 @@ def propose(
         rating=rating_consensus([a.rating for a in submitted]), aspects=aspects,
         current=queries.current_consensus(session, clip_id=clip_id),
     )
+    if dataset.open_vocabulary:
+        proposal.word_metric = word_metric(dataset)
+        proposal.emotion_words, proposal.word_votes = propose_word_set(
+            {a.id: a.emotion_words or [] for a in submitted}, metric=proposal.word_metric)
     proposal.auto_acceptable, proposal.reasons = _auto_acceptable(proposal)
     return proposal
 
@@ -192,8 +218,10 @@ def _auto_acceptable(proposal: Proposal) -> tuple[bool, list[str]]:
         reasons.append("auto-accept is off for this dataset")
     if len(proposal.annotations) < 2:
         reasons.append("fewer than two submitted annotations")
-    if proposal.emotion is None:
+    if proposal.emotion is None and proposal.dataset.label_set:
         reasons.append("no emotion votes")
+    if proposal.dataset.open_vocabulary and proposal.word_votes and not proposal.emotion_words:
+        reasons.append("no emotion word has majority support")
     elif posterior_needed is not None and proposal.emotion.confidence < posterior_needed:
         reasons.append(f"emotion posterior {proposal.emotion.confidence:.2f} < {posterior_needed:.2f}")
     for aspect, part in proposal.aspects.items():
@@ -214,12 +242,14 @@ def accept(
     proposal: Proposal,
     emotion: str | None = None,
     clues: dict[str, str] | None = None,
+    emotion_words: list[str] | None = None,
     note: str = "",
     auto: bool = False,
     seen_version: int | None | object = _AS_PROPOSED,
 ) -> Consensus:
     """Store the proposal as the clip's new consensus revision; `emotion`/`clues` are the lead's edits.
 
+    `emotion_words` replaces the proposed open-vocabulary set when given.
     `seen_version` is the version of the current consensus the lead looked at (None: there was none);
     by default the proposal's. Raises PermissionDenied for non-leads and ConsensusConflict when
     someone decided this clip meanwhile.
@@ -238,8 +268,9 @@ def accept(
     allowed = final_emotion is None or final_emotion in proposal.dataset.label_set or final_emotion in voted
     if not allowed and not proposal.dataset.open_vocabulary:
         raise ValueError(f"emotion {final_emotion!r} is not in the dataset's label set")
+    final_words = clean_words(emotion_words) if emotion_words is not None else list(proposal.emotion_words)
     method = proposal.emotion.method if proposal.emotion else ConsensusMethod.majority.value
-    if final_emotion != proposed_emotion or final_clues != proposed_clues:
+    if final_emotion != proposed_emotion or final_clues != proposed_clues or final_words != proposal.emotion_words:
         method = f"{method}+edited"
     row = queries.add_consensus_revision(
         session,
@@ -247,6 +278,7 @@ def accept(
         expected_version=(proposal.current.version if proposal.current else None)
         if seen_version is _AS_PROPOSED else seen_version,
         emotion=final_emotion,
+        emotion_words=final_words,
         posterior=proposal.emotion.posterior if proposal.emotion else {},
         clues=final_clues,
         rating_median=proposal.rating.median if proposal.rating else None,

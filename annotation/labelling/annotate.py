@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, Field, field_validator
 from sqlmodel import Session
 
+from annotation.evaluation.word_sets import clean_words
 from annotation.labelling.queue import QueueError, next_lease
 from annotation.permissions import PermissionDenied, require
 from core.vocabulary import (
@@ -71,9 +72,16 @@ class AnnotationInput(BaseModel):
     no_evidence: list[str] = Field(default_factory=list)
     emotion: str | None = None
     emotion_other: str | None = Field(default=None, max_length=128)
+    # Open-vocabulary emotion words (datasets with open_vocabulary): normalised, de-duplicated.
+    emotion_words: list[str] = Field(default_factory=list)
     rating: int | None = Field(default=None, ge=1, le=4)
     confidence: int | None = Field(default=None, ge=1, le=5)
     note: str = Field(default="", max_length=5000)
+
+    @field_validator("emotion_words")
+    @classmethod
+    def _clean_words(cls, value: list[str]) -> list[str]:
+        return clean_words(value)
 
     @field_validator("clues")
     @classmethod
@@ -93,7 +101,8 @@ class AnnotationInput(BaseModel):
     @classmethod
     def from_annotation(cls, annotation: Annotation) -> AnnotationInput:
         return cls(clues=dict(annotation.clues or {}), no_evidence=list(annotation.no_evidence or []),
-                   emotion=annotation.emotion, emotion_other=annotation.emotion_other, rating=annotation.rating,
+                   emotion=annotation.emotion, emotion_other=annotation.emotion_other,
+                   emotion_words=list(annotation.emotion_words or []), rating=annotation.rating,
                    confidence=annotation.confidence, note=annotation.note or "")
 
 
@@ -104,7 +113,12 @@ def validate(values: AnnotationInput, dataset: Dataset) -> list[str]:
         text = (values.clues.get(aspect.value) or "").strip()
         if not text and aspect.value not in values.no_evidence:
             problems.append(f"{aspect.title}: write the clue or mark “no evidence in this aspect”.")
-    if not values.emotion:
+    words_only = dataset.open_vocabulary and not dataset.label_set
+    if words_only:
+        # An open-vocabulary dataset without a label set: the word set is the answer.
+        if not values.emotion_words:
+            problems.append("Type at least one emotion word.")
+    elif not values.emotion:
         problems.append("Choose an emotion.")
     elif values.emotion == OTHER_EMOTION and dataset.open_vocabulary:
         if not (values.emotion_other or "").strip():
@@ -133,7 +147,12 @@ class Task:
         if self.annotation is not None:
             return AnnotationInput.from_annotation(self.annotation)
         clues = dict(self.prediction.clues or {}) if self.prediction else {}
-        return AnnotationInput(clues={a.value: clues.get(a.value, "") for a in ASPECTS})
+        words = self.model_words() if self.dataset.open_vocabulary else []
+        return AnnotationInput(clues={a.value: clues.get(a.value, "") for a in ASPECTS}, emotion_words=words)
+
+    def model_words(self) -> list[str]:
+        """The model's open-vocabulary emotion words (prefilled for the annotator to accept or edit)."""
+        return clean_words(self.prediction.emotion_words or []) if self.prediction else []
 
     def model_clues(self) -> dict[str, str]:
         clues = dict(self.prediction.clues or {}) if self.prediction else {}

@@ -13,7 +13,7 @@ from db.models import Annotation, Clip, Consensus
 from db.queries import locking
 
 EDITABLE_FIELDS = (
-    "clues", "no_evidence", "emotion", "emotion_other", "rating", "confidence", "note",
+    "clues", "no_evidence", "emotion", "emotion_other", "emotion_words", "rating", "confidence", "note",
     "status", "skip_reason", "seconds_spent", "prediction_id", "submitted_at",
 )
 

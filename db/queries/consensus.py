@@ -44,6 +44,7 @@ def add_consensus_revision(
     expected_version: int | None,
     emotion: str | None,
     posterior: dict[str, float],
+    emotion_words: Sequence[str] = (),
     clues: dict[str, str],
     rating_median: float | None,
     rating_spread: float | None,
@@ -79,7 +80,8 @@ def add_consensus_revision(
         latest = session.exec(select(sa.func.max(Consensus.revision)).where(Consensus.clip_id == clip_id)).one()
         revision = (latest or 0) + 1
     row = Consensus(
-        clip_id=clip_id, revision=revision, is_current=True, emotion=emotion, posterior=dict(posterior),
+        clip_id=clip_id, revision=revision, is_current=True, emotion=emotion, emotion_words=list(emotion_words),
+        posterior=dict(posterior),
         clues=dict(clues), rating_median=rating_median, rating_spread=rating_spread, method=method,
         source_annotation_ids=list(source_annotation_ids), auto_accepted=auto_accepted,
         accepted_by_id=accepted_by_id, accepted_at=utcnow(), note=note, version=version,

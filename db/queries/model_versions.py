@@ -186,3 +186,16 @@ def features_by_speaker(session: Session, *, dataset_id: int, extractor: str,
     for speaker, data in rows:
         out.setdefault(speaker, []).append(data)
     return out
+
+
+def latest_features(session: Session, *, clip_ids: list[int]) -> dict[int, dict[str, dict[str, Any]]]:
+    """{clip_id: {extractor: data}} from the newest error-free row of each extractor, whatever its version."""
+    out: dict[int, dict[str, dict[str, Any]]] = {cid: {} for cid in clip_ids}
+    for start in range(0, len(clip_ids), 900):
+        chunk = clip_ids[start:start + 900]
+        rows = session.exec(select(ClipFeature).where(col(ClipFeature.clip_id).in_(chunk),
+                                                      col(ClipFeature.error).is_(None))
+                            .order_by(ClipFeature.clip_id, ClipFeature.id)).all()
+        for row in rows:
+            out[row.clip_id][row.extractor] = row.data  # later rows (newer) win
+    return out

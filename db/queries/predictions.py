@@ -154,12 +154,13 @@ def prediction_for_clip(session: Session, *, clip_id: int, version_id: int | Non
 
 def save_prediction(session: Session, *, clip_id: int, version_id: int, clues: dict[str, str], emotion: str,
                     distribution: dict[str, float], uncertainty: float,
-                    spans: list[dict[str, Any]]) -> Prediction:
+                    spans: list[dict[str, Any]], emotion_words: list[str] | None = None) -> Prediction:
     """Insert or replace the prediction of one version for one clip."""
     row = prediction_for_clip(session, clip_id=clip_id, version_id=version_id)
     row = row or Prediction(clip_id=clip_id, model_version_id=version_id)
     row.clues, row.emotion, row.distribution = clues, emotion, distribution
     row.uncertainty, row.spans, row.created_at = uncertainty, spans, utcnow()
+    row.emotion_words = list(emotion_words or [])
     session.add(row)
     return row
 

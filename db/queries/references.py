@@ -17,6 +17,7 @@ class ReferenceRecord(Protocol):
     clip_name: str
     source: str
     emotion: str | None
+    emotion_words: list[str]
     clues: dict[str, str]
     reasoning: str
     language: str | None
@@ -64,7 +65,8 @@ def store_references(session: Session, *, dataset_id: int,
             continue
         seen.add(key)
         new_rows.append({
-            "clip_id": clip_id, "source": record.source, "emotion": record.emotion, "clues": record.clues,
+            "clip_id": clip_id, "source": record.source, "emotion": record.emotion,
+            "emotion_words": list(record.emotion_words), "clues": record.clues,
             "reasoning": record.reasoning, "language": record.language, "translations": record.translations,
             "spans": record.spans, "meta": record.meta, "created_at": now,
         })

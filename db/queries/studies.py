@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from db.models import Study, StudyItem, StudyRating
+from db.models import PreferenceAnswer, Study, StudyItem, StudyRating
 
 
 def add_study(session: Session, *, study: Study, items: Sequence[StudyItem]) -> Study:
@@ -95,3 +95,51 @@ def set_status(session: Session, *, study: Study, status: str) -> Study:
     session.add(study)
     session.flush()
     return study
+
+
+# --- preference studies -------------------------------------------------------------------------
+
+
+def answer_counts(session: Session) -> dict[int, int]:
+    """Number of preference answers per study id."""
+    query = select(PreferenceAnswer.study_id, sa.func.count(PreferenceAnswer.id)).group_by(PreferenceAnswer.study_id)
+    return {study_id: int(n) for study_id, n in session.exec(query)}
+
+
+def answers_by_rater(session: Session, *, study_id: int, rater_id: int) -> dict[tuple[int, int, int], PreferenceAnswer]:
+    """The rater's answers in a study, by (first item, second item, repeat)."""
+    query = select(PreferenceAnswer).where(PreferenceAnswer.study_id == study_id,
+                                           PreferenceAnswer.rater_id == rater_id)
+    return {(a.first_item_id, a.second_item_id, a.repeat): a for a in session.exec(query)}
+
+
+def study_answers(session: Session, *, study_id: int) -> Sequence[PreferenceAnswer]:
+    return session.exec(select(PreferenceAnswer).where(PreferenceAnswer.study_id == study_id)
+                        .order_by(PreferenceAnswer.id)).all()
+
+
+def save_answer(session: Session, *, study_id: int, clip_id: int, rater_id: int, first_item_id: int,
+                second_item_id: int, repeat: int, shown_first: bool, choice: str,
+                preferred_item_id: int | None) -> PreferenceAnswer:
+    """Insert or update the rater's answer on one showing of a pair."""
+    def mine() -> PreferenceAnswer | None:
+        return session.exec(select(PreferenceAnswer).where(
+            PreferenceAnswer.study_id == study_id, PreferenceAnswer.rater_id == rater_id,
+            PreferenceAnswer.first_item_id == first_item_id, PreferenceAnswer.second_item_id == second_item_id,
+            PreferenceAnswer.repeat == repeat)).first()
+
+    row = mine()
+    if row is None:
+        try:
+            with session.begin_nested():  # two tabs answering at once: the second insert becomes an update
+                row = PreferenceAnswer(study_id=study_id, clip_id=clip_id, rater_id=rater_id,
+                                       first_item_id=first_item_id, second_item_id=second_item_id, repeat=repeat,
+                                       shown_first=shown_first, choice=choice, preferred_item_id=preferred_item_id)
+                session.add(row)
+            return row
+        except IntegrityError:
+            row = mine()
+    row.shown_first, row.choice, row.preferred_item_id = shown_first, choice, preferred_item_id
+    session.add(row)
+    session.flush()
+    return row

@@ -19,6 +19,7 @@ from model.base import (
     Span,
     TrainedArtifacts,
     TrainingSnapshot,
+    likely_words,
     normalised_entropy,
 )
 from model.baseline.clues import has_evidence, measured_clues
@@ -240,7 +241,8 @@ class BaselineBackend(ModelBackend):
             clip_name=clip.name, clip_id=clip.clip_id, clues=clues, emotion=emotion,
             distribution={k: round(v, 6) for k, v in distribution.items()},
             uncertainty=round(normalised_entropy(distribution), 6),
-            spans=[Span(**s) for s in spans], language=language, model_version=self.model_version)
+            spans=[Span(**s) for s in spans], language=language, model_version=self.model_version,
+            emotion_words=likely_words(distribution))
 
     @staticmethod
     def _with_speaker(clip: ClipInput, features: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:

@@ -201,7 +201,8 @@ def test_instruction_prompt_shape(emer_v1, tmp_path):
 
 def test_every_format_is_registered_with_reader_and_writer():
     assert set(FORMATS) == {"emer-v1", "emer-v2", "merr-coarse", "merr-fine", "merr-txt", "mer-factory",
-                            "mer2023-labels", "dfew-labels", "raw-labels", "llava-jsonl", "sharegpt", "consensus-csv"}
+                            "mer2023-labels", "dfew-labels", "raw-labels", "llava-jsonl", "sharegpt", "consensus-csv",
+                            "openset-csv", "openset-npz"}
     assert all(spec.write is not None for spec in FORMATS.values())
 
 

@@ -168,3 +168,11 @@ def test_clips_of_unknown_language_share_windows_once_the_language_settles(tmp_p
         assert speech["source"] == "asr" and speech["language"] == "en" and speech["text"].strip()
         assert speech["language_p"] is None  # not detected per clip: transcribed as the settled language
     assert "today" in packed[0]["text"].lower()
+
+
+def test_likely_words_from_a_label_distribution():
+    from model.base import likely_words
+
+    assert likely_words({"happy": 0.5, "surprise": 0.3, "sad": 0.15, "angry": 0.05}) == ["happy", "surprise"]
+    assert likely_words({"sad": 0.4, "worried": 0.35, "angry": 0.25}) == ["sad", "worried", "angry"]
+    assert likely_words({"neutral": 0.1, "happy": 0.05}) == ["neutral"]  # the top label always
