@@ -143,3 +143,21 @@ def test_signed_out_and_wrong_role(world):
     (researcher,) = make_users(engine, ["res"], roles=["researcher"])
     at = open_page(researcher.id)
     assert "annotator role" in at.error[0].value
+
+
+def test_the_models_own_check_and_uncertainty_show_beside_the_clues(world):
+    from db.models import Prediction
+
+    engine, dataset, clips, ann = world
+    first = clips[-1]
+    with Session(engine) as session:
+        prediction = session.exec(select(Prediction).where(Prediction.clip_id == first.id)).one()
+        prediction.spans = [{"aspect": "notes", "kind": "model_notes", "start": 0.0, "end": 0.0, "label": "",
+                             "flags": {"vocal": "no loudness rise was measured"}}]
+        session.add(prediction)
+        session.commit()
+    at = open_page(ann.id)
+    assert not at.exception
+    captions = " ".join(c.value for c in at.caption)
+    assert "Tone & intonation: the model's own check contradicts this clue — no loudness rise was measured" in captions
+    assert "Model uncertainty" in captions
