@@ -26,11 +26,12 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_app(data_dir: Path) -> tuple[subprocess.Popen, str]:
+def start_app(data_dir: Path, entry: str = "app.py") -> tuple[subprocess.Popen, str]:
+    """Serve `entry`: app.py as `streamlit run app.py` does, or cluelab/web.py as `cluelab serve` does."""
     port = free_port()
     env = {**os.environ, "CLUELAB_DATA_DIR": str(data_dir)}
     process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / entry), "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
