@@ -15,24 +15,19 @@ import streamlit as st
 from annotation.labelling.annotate import AnnotationInput
 from annotation.text import has_cjk, word_diff
 from components import emotion_picker, rating
+from components.text import plain
 from core.vocabulary import ASPECTS, Aspect
 
 _SPACE_BEFORE_PUNCTUATION = re.compile(r" +([,.;:!?%)\]”’])")
 _SPACE_AFTER_OPENING = re.compile(r"([(\[“‘]) +")
 _PUNCTUATION_START = re.compile(r"^[,.;:!?%)\]”’，。；：！？、]")
 
-# Characters that Markdown or Streamlit (LaTeX, directives) would interpret, as entities.
-_MARKDOWN_ENTITIES = str.maketrans({c: f"&#{ord(c)};" for c in "*_`[]#~$:|\\<>&\"'"})
 
 
 def keys(clip_id: int | str, aspect: Aspect | str) -> tuple[str, str]:
     """(text key, no-evidence key) for one aspect of one clip."""
     value = aspect.value if isinstance(aspect, Aspect) else aspect
     return f"clue_{clip_id}_{value}", f"noev_{clip_id}_{value}"
-
-
-def escape_markdown(text: str) -> str:
-    return text.translate(_MARKDOWN_ENTITIES)
 
 
 def diff_markup(model_text: str, text: str) -> str:
@@ -44,7 +39,7 @@ def diff_markup(model_text: str, text: str) -> str:
     out = ""
     for part in word_diff(model_text, text):
         tidy = _SPACE_AFTER_OPENING.sub(r"\1", _SPACE_BEFORE_PUNCTUATION.sub(r"\1", part.text))
-        chunk = escape_markdown(tidy)
+        chunk = plain(tidy)
         if part.op == "added":
             chunk = f"<ins style='background:#d3f9d8;text-decoration:none'>{chunk}</ins>"
         elif part.op == "removed":

@@ -10,6 +10,7 @@ from annotation.agreement.report import build_report, dataset_annotators
 from annotation.datasets import list_datasets
 from components import agreement_charts as charts
 from components.navigation import guard
+from components.text import plain
 
 
 @st.cache_data(ttl=120, show_spinner="Computing agreement…")
@@ -89,4 +90,4 @@ with model:
     else:
         charts.show(charts.model_chart(report.model), report.model, key="model", filename="model_vs_consensus.csv")
 for note in report.notes:
-    st.caption(f"Not shown — {note}")
+    st.caption(f"Not shown — {plain(note)}")

@@ -10,6 +10,7 @@ from annotation.permissions import PermissionDenied, has_role
 from components.jobs import job_progress
 from components.model_charts import confusion_heatmap, learning_curve
 from components.navigation import guard
+from components.text import plain
 from core.vocabulary import Role
 from model.jobs import promote_and_repredict
 from model.reports import confusion_of, version_row
@@ -33,7 +34,7 @@ versions = list(list_versions(dataset_id=dataset.id))
 
 def _started(job_id: int, what: str) -> None:
     st.session_state["models_job"] = job_id
-    st.toast(f"{what} started (job {job_id}).")
+    st.toast(f"{plain(what)} started (job {job_id}).")
 
 
 actions = st.columns(4)
@@ -61,7 +62,7 @@ else:
                 if result["repredict_job_id"]:
                     _started(result["repredict_job_id"], f"{chosen.name} is active; re-prediction")
             except PermissionDenied as error:
-                st.error(str(error))
+                st.error(plain(error))
     with actions[3]:
         if st.button("Re-predict", icon=":material/refresh:"):
             _started(enqueue("predict", params={"dataset_id": dataset.id, "model_version_id": chosen.id}, user=user),
@@ -74,12 +75,12 @@ else:
         st.subheader("Learning curve")
         learning_curve(curve_points(versions))
     with right:
-        st.subheader(f"Confusion — {chosen.name}")
+        st.subheader(f"Confusion — {plain(chosen.name)}")
         confusion_heatmap(confusion_of(chosen))
     held = (chosen.metrics or {}).get("held_out") or {}
     if held.get("per_class_f1"):
         st.caption("Per-class F1 on held-out consensus: " +
-                   " · ".join(f"{label} {value:.2f}" for label, value in held["per_class_f1"].items()))
+                   " · ".join(f"{plain(label)} {value:.2f}" for label, value in held["per_class_f1"].items()))
 
 if "models_job" in st.session_state:
     st.subheader("Current job")
@@ -92,7 +93,7 @@ if not recent:
 for row in recent:
     done = row.done + row.failed
     st.progress(row.progress, text=f"{row.kind} #{row.id}: {row.state} — {done}/{row.total or '?'}"
-                + (f" · {row.message}" if row.message else ""))
+                + (f" · {plain(row.message)}" if row.message else ""))
     if row.log:
         with st.expander(f"Log of job {row.id}"):
             st.code(row.log[-2000:], language=None)
