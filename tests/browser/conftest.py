@@ -58,3 +58,16 @@ def browser_page() -> Iterator:
         page = browser.new_page(viewport={"width": 1400, "height": 900})
         yield page
         browser.close()
+
+
+def session_cookie(context, timeout: float = 15.0) -> dict:
+    """The browser's ClueLab session cookie, once the page has set it (it follows sign-in by a moment)."""
+    from annotation.sessions import COOKIE_NAME
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = [c for c in context.cookies() if c["name"] == COOKIE_NAME and c["value"]]
+        if found:
+            return found[0]
+        time.sleep(0.2)
+    raise AssertionError("no session cookie was set")

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 
 import pytest
 from sqlmodel import Session
@@ -17,7 +16,7 @@ from cluelab.bootstrap import init_database
 from core.settings import get_settings
 from db.engine import get_engine
 from db.queries.users import create_user
-from tests.browser.conftest import ARTIFACTS, start_app
+from tests.browser.conftest import ARTIFACTS, session_cookie, start_app
 
 pytestmark = pytest.mark.browser
 PASSWORD = "violet-anchor-71-drums"
@@ -29,16 +28,6 @@ def _signed_in(page) -> None:
 
 def _sign_in_form(page) -> None:
     page.get_by_role("button", name="Sign in").wait_for(timeout=30_000)
-
-
-def _session_cookie(context, timeout: float = 15.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = [c for c in context.cookies() if c["name"] == sessions.COOKIE_NAME and c["value"]]
-        if found:
-            return found[0]
-        time.sleep(0.2)
-    raise AssertionError("no session cookie was set")
 
 
 @pytest.mark.parametrize("entry", ["cluelab/web.py", "app.py"])
@@ -57,7 +46,7 @@ def test_reload_keeps_the_user_signed_in_until_revoked(browser_page, entry):
         page.get_by_role("textbox", name="Password").fill(PASSWORD)
         page.get_by_role("button", name="Sign in").click()
         _signed_in(page)
-        cookie = _session_cookie(context)
+        cookie = session_cookie(context)
         assert cookie["sameSite"] == "Strict"
         assert cookie["httpOnly"] is (entry == "cluelab/web.py")
         assert page.evaluate("document.cookie").count(sessions.COOKIE_NAME) == (0 if cookie["httpOnly"] else 1)
@@ -89,7 +78,7 @@ def test_reload_keeps_the_user_signed_in_until_revoked(browser_page, entry):
         page.get_by_role("textbox", name="Password").fill(PASSWORD)
         page.get_by_role("button", name="Sign in").click()
         _signed_in(page)
-        fresh = _session_cookie(context)
+        fresh = session_cookie(context)
         assert fresh["value"] != cookie["value"]
         set_account_active(actor=admin, user_id=ann.id, active=False)
         page.reload()

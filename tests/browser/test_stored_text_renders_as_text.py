@@ -34,8 +34,7 @@ from db.models import (
     utcnow,
 )
 from db.queries.users import create_user
-from tests.browser.conftest import ARTIFACTS, CHROMIUM_ARGS, start_app
-from tests.browser.test_session_cookie import _session_cookie
+from tests.browser.conftest import ARTIFACTS, CHROMIUM_ARGS, session_cookie, start_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 PASSWORD = "violet-anchor-71-drums"
@@ -176,7 +175,7 @@ def test_every_page_shows_stored_text_as_text(tmp_path):
                 page.get_by_role("textbox", name="Password").fill(PASSWORD)
                 page.get_by_role("button", name="Sign in").click()
                 page.get_by_role("button", name="Sign out").wait_for(timeout=30_000)
-                _session_cookie(context)  # deep links below need it
+                session_cookie(context)  # deep links below need it
                 for spec in pages_for(users[role]):
                     slug = "" if spec.path == "pages/home.py" else spec.path.removeprefix("pages/").removesuffix(".py")
                     page.goto(f"{url}/{slug}")
