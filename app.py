@@ -6,7 +6,8 @@ import streamlit as st
 
 from cluelab.bootstrap import init_database
 from components.navigation import pages_for
-from components.session import current_user, sign_out
+from components.session import current_user, sign_out, sync_cookie
+from components.text import plain
 from core.settings import get_settings
 
 
@@ -30,8 +31,9 @@ else:
             st.Page(spec.path, title=spec.title, icon=spec.icon, default=spec.path == "pages/home.py"))
     page = st.navigation(sections)
     with st.sidebar:
-        st.markdown(f"**{user.display_name or user.username}**  \n{', '.join(user.roles)}")
+        st.markdown(f"**{plain(user.display_name or user.username)}**  \n{', '.join(user.roles)}")
         if st.button("Sign out", icon=":material/logout:"):
             sign_out()
             st.rerun()
+sync_cookie()
 page.run()

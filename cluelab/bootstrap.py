@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlmodel import Session
 
+from annotation.accounts import check_password, generate_password
 from annotation.ingest.demo import DEMO_DATASET_NAME, generate_demo_media
 from annotation.ingest.importer import import_parsed, read_manifest
 from annotation.ingest.pipeline import IngestReport, ingest_clips
@@ -48,7 +48,11 @@ def ensure_demo_users(session: Session, passwords: dict[str, str] | None = None)
     for username, roles in DEMO_USERS:
         if user_queries.get_user_by_name(session, username=username):
             continue
-        password = (passwords or {}).get(username) or secrets.token_urlsafe(9)
+        password = (passwords or {}).get(username)
+        if password:
+            check_password(password, username=username)
+        else:
+            password = generate_password(username=username)
         user_queries.create_user(session, username=username, password=password, roles=roles,
                                  display_name=username.capitalize())
         created[username] = password

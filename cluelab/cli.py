@@ -217,22 +217,40 @@ def worker(workers: int = typer.Option(2, help="Jobs run at the same time.")) ->
     run_worker(workers=workers)
 
 
+def serve_command(*, port: int, host: str) -> list[str]:
+    """The Streamlit command `cluelab serve` runs: cluelab/web.py (app.py plus the HttpOnly cookie routes),
+    with error details hidden from browsers (tracebacks go to the server log)."""
+    return [sys.executable, "-m", "streamlit", "run", str(ROOT / "cluelab" / "web.py"), "--server.port", str(port),
+            "--server.address", host, "--server.headless", "true", "--browser.gatherUsageStats", "false",
+            "--client.showErrorDetails", "none"]
+
+
 @app.command()
 def serve(
     port: int = typer.Option(8501, help="HTTP port."),
-    address: str = typer.Option("0.0.0.0", help="Address to listen on."),
+    host: str = typer.Option(None, "--host", "--address",
+                             help="Address to listen on (default CLUELAB_HOST, else 127.0.0.1: this machine only). "
+                                  "0.0.0.0 serves plain HTTP to the network: put a TLS proxy in front (README)."),
     with_worker: bool = typer.Option(True, "--worker/--no-worker", help="Also run a job worker."),
 ) -> None:
     """Run the web app (and a job worker beside it)."""
+    from annotation.sessions import SecretKeyRefused, signing_secret
     from cluelab.bootstrap import init_database
 
+    host = host or get_settings().host
+    try:
+        signing_secret()
+    except SecretKeyRefused as error:
+        fail(str(error))
     init_database()
     children: list[subprocess.Popen] = []
     if with_worker:
         children.append(subprocess.Popen([sys.executable, "-m", "cluelab.cli", "worker"], cwd=ROOT))
-    command = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
-               "--server.address", address, "--server.headless", "true", "--browser.gatherUsageStats", "false"]
-    console.print(f"ClueLab on http://localhost:{port}")
+    command = serve_command(port=port, host=host)
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        console.print(f"[yellow]Listening on {host}: plain HTTP. Serve it to others through a TLS proxy "
+                      "(README, Security).[/yellow]")
+    console.print(f"ClueLab on http://{'localhost' if host in ('127.0.0.1', '0.0.0.0') else host}:{port}")
     app_process = subprocess.Popen(command, cwd=ROOT)
     children.append(app_process)
     try:

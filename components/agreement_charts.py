@@ -10,13 +10,15 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from annotation.formats.common import dataframe_csv
+
 _HOVER_CI = "%{y:.3f} [%{customdata[0]:.3f}, %{customdata[1]:.3f}]<br>clips %{customdata[2]}, raters %{customdata[3]}"
 
 
 def show(figure: go.Figure, data: pd.DataFrame, *, key: str, filename: str) -> None:
     st.plotly_chart(figure, key=f"chart-{key}")
     st.download_button(
-        "Download data (CSV)", data.to_csv(index=False).encode("utf-8"), file_name=filename,
+        "Download data (CSV)", dataframe_csv(data), file_name=filename,
         mime="text/csv", key=f"download-{key}",
     )
 

@@ -14,20 +14,14 @@ import streamlit as st
 from annotation.labelling.annotate import AnnotationInput
 from annotation.text import word_diff
 from components import emotion_picker, emotion_words, rating
+from components.text import plain
 from core.vocabulary import ASPECTS, Aspect
-
-# Characters that Markdown or Streamlit (LaTeX, directives) would interpret, as entities.
-_MARKDOWN_ENTITIES = str.maketrans({c: f"&#{ord(c)};" for c in "*_`[]#~$:|\\<>&\"'"})
 
 
 def keys(clip_id: int | str, aspect: Aspect | str) -> tuple[str, str]:
     """(text key, no-evidence key) for one aspect of one clip."""
     value = aspect.value if isinstance(aspect, Aspect) else aspect
     return f"clue_{clip_id}_{value}", f"noev_{clip_id}_{value}"
-
-
-def escape_markdown(text: str) -> str:
-    return text.translate(_MARKDOWN_ENTITIES)
 
 
 def diff_markup(model_text: str, text: str) -> str:
@@ -39,7 +33,7 @@ def diff_markup(model_text: str, text: str) -> str:
     out = ""
     for part in word_diff(model_text, text):
         # Runs keep their original text and leading whitespace: "AU12 0.52" never shows as "0. 52".
-        chunk = escape_markdown(part.text)
+        chunk = plain(part.text)
         if part.op == "added":
             chunk = f"<ins style='background:#d3f9d8;text-decoration:none'>{chunk}</ins>"
         elif part.op == "removed":

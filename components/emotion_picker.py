@@ -6,6 +6,8 @@ from collections.abc import Callable
 
 import streamlit as st
 
+from components.text import plain
+
 OTHER = "other"
 SHORTCUT_KEYS = [f"alt+{i}" for i in range(1, 10)]
 
@@ -42,8 +44,8 @@ def emotion_picker(*, clip_id: int | str, label_set: list[str], open_vocabulary:
     st.markdown("**Emotion**")
     if suggestion:
         top = sorted(distribution.items(), key=lambda kv: -kv[1])[:4]
-        spread = " · ".join(f"{label} {share:.0%}" for label, share in top)
-        st.caption(f"Model suggests **{suggestion}**" + (f" ({spread})" if spread else ""))
+        spread = " · ".join(f"{plain(label)} {share:.0%}" for label, share in top)
+        st.caption(f"Model suggests **{plain(suggestion)}**" + (f" ({spread})" if spread else ""))
     options = choices(label_set, open_vocabulary, with_word_set)
     shortcuts: dict[str, str] = {}
     per_row = 3
@@ -55,7 +57,7 @@ def emotion_picker(*, clip_id: int | str, label_set: list[str], open_vocabulary:
             label = options[index]
             hint = f"Alt+{index + 1}" if index < len(SHORTCUT_KEYS) else None
             with column:
-                st.button(label, key=button_key(index), on_click=_choose, args=(clip_id, label, on_change),
+                st.button(plain(label), key=button_key(index), on_click=_choose, args=(clip_id, label, on_change),
                           type="primary" if chosen == label else "secondary", width="stretch",
                           disabled=disabled, help=hint)
             if index < len(SHORTCUT_KEYS):

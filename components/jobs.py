@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import streamlit as st
 
 from annotation import jobs
+from components.text import plain
 from core.vocabulary import JobState
 
 FINISHED = {JobState.done.value, JobState.failed.value, JobState.cancelled.value}
@@ -20,14 +21,14 @@ def _draw(job_id: int) -> bool:
         return False
     label = f"{row.kind} #{row.id}: {row.state} — {row.done + row.failed}/{row.total or '?'}"
     if row.message:
-        label += f" · {row.message}"
+        label += f" · {plain(row.message)}"
     st.progress(row.progress, text=label)
     if row.failed:
         with st.expander(f"{row.failed} item(s) failed"):
             for item in row.result.get("item_errors", [])[-50:]:
-                st.markdown(f"- **{item['item']}**: {item['error']}")
+                st.markdown(f"- **{plain(item['item'])}**: {plain(item['error'])}")
     if row.state == JobState.failed.value:
-        st.error(row.error or "failed")
+        st.error(plain(row.error or "failed"))
     if row.state == JobState.queued.value and (datetime.now(UTC) - _aware(row.created_at)).total_seconds() > 10:
         st.caption("Waiting for a worker — is `cluelab worker` (or `cluelab serve`) running?")
     return row.state not in FINISHED

@@ -9,7 +9,7 @@ import streamlit as st
 
 from annotation.labelling.llm_merge import propose_llm_merge
 from annotation.llm_client import LLMError, check_endpoint
-from components.clue_editor import escape_markdown as plain
+from components.text import plain
 from core.settings import get_settings
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from components.text import plain
 from core.settings import get_settings
 
 
@@ -31,7 +32,7 @@ def show_clip_media(clip, *, spans: list | None = None, key: str = "clip_player"
     from components.player import player
 
     if clip.status == "error":
-        st.error(f"This clip's media could not be processed: {clip.error}")
+        st.error(f"This clip's media could not be processed: {plain(clip.error)}")
     elif clip.status == "pending":
         st.info("This clip's media is still being processed.")
     elif media_path(clip.video_path) is None and media_path(clip.audio_path) is None and clip.video_path:

@@ -51,6 +51,7 @@ PAGES: list[PageSpec] = [
              frozenset({Role.annotator, Role.researcher, Role.lead}),
              "Rating studies is for annotators, researchers and leads."),
     PageSpec("pages/admin.py", "Users", ":material/manage_accounts:", "Admin", frozenset({Role.admin})),
+    PageSpec("pages/account.py", "My account", ":material/account_circle:", "ClueLab", ANYONE),
 ]
 
 

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import streamlit as st
 
+from components.text import plain
 from core.vocabulary import ASPECTS
 
 if TYPE_CHECKING:
@@ -16,16 +17,16 @@ LANGUAGE_NAMES = {"en": "English", "zh": "中文"}
 
 def _reasoning(text: str, clues: dict[str, str], language: str | None) -> None:
     if text:
-        st.write(text)
+        st.markdown(plain(text))
     filled = [(aspect, clues.get(aspect.value, "")) for aspect in ASPECTS if clues.get(aspect.value)]
     for aspect, clue in filled:
-        st.markdown(f"- **{aspect.title_in(language or 'en')}**: {clue}")
+        st.markdown(f"- **{aspect.title_in(language or 'en')}**: {plain(clue)}")
 
 
 def show_references(references: list[Reference]) -> None:
     """One expander per source; a source with two languages shows both side by side."""
     for reference in references:
-        label = reference.source + (f" · {reference.emotion}" if reference.emotion else "")
+        label = plain(reference.source + (f" · {reference.emotion}" if reference.emotion else ""))
         with st.expander(label):
             versions = [(reference.language, reference.reasoning, reference.clues)]
             versions += [(language, other.get("reasoning", ""), other.get("clues", {}))
@@ -34,9 +35,9 @@ def show_references(references: list[Reference]) -> None:
             for column, (language, text, clues) in zip(columns, versions, strict=False):
                 with column:
                     if len(versions) > 1:
-                        st.caption(LANGUAGE_NAMES.get(language or "", language or ""))
+                        st.caption(plain(LANGUAGE_NAMES.get(language or "", language or "")))
                     _reasoning(text, clues or {}, language)
             if reference.spans:
                 st.caption("Grounded at " + ", ".join(
-                    f"{span.get('start', 0):.1f} s" + (f" ({span['label']})" if span.get("label") else "")
+                    f"{span.get('start', 0):.1f} s" + (f" ({plain(span['label'])})" if span.get("label") else "")
                     for span in reference.spans))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -45,6 +45,32 @@ class Settings(BaseSettings):
     llm_exemplars: int = Field(default=3, ge=0, le=16, validation_alias="CLUELAB_LLM_EXEMPLARS")
     llm_price_in_per_1k: float | None = Field(default=None, ge=0, validation_alias="CLUELAB_LLM_PRICE_IN_PER_1K")
     llm_price_out_per_1k: float | None = Field(default=None, ge=0, validation_alias="CLUELAB_LLM_PRICE_OUT_PER_1K")
+
+    # --- security (README "Security") ---
+    # Signs session cookies. Unset: generated once into `<data dir>/secret_key`.
+    secret_key: SecretStr | None = Field(default=None, validation_alias="CLUELAB_SECRET_KEY")
+    # Development mode: allows a short or well-known secret key (refused otherwise).
+    dev: bool = Field(default=False, validation_alias="CLUELAB_DEV")
+    session_days: float = Field(default=14, gt=0, validation_alias="CLUELAB_SESSION_DAYS")
+    # `cluelab serve` listens here; 0.0.0.0 exposes plain HTTP to the network (put TLS in front).
+    host: str = Field(default="127.0.0.1", validation_alias="CLUELAB_HOST")
+    # Behind a reverse proxy every request comes from the proxy: trust its X-Forwarded-For to tell clients apart.
+    trust_forwarded_for: bool = Field(default=False, validation_alias="CLUELAB_TRUST_FORWARDED_FOR")
+    # Sign-in throttling: after `signin_free_failures` failures from one client on one account each further
+    # try waits twice as long (up to `signin_max_delay_s`); `signin_lock_failures` failures lock that pair,
+    # `signin_account_lock_failures` (from clients the account never signed in from) lock the account for
+    # those clients, `signin_client_lock_failures` (any accounts) lock the client; failures count within
+    # `signin_window_minutes` and a lock lasts `signin_lock_minutes` after the last failure.
+    signin_window_minutes: float = Field(default=15, gt=0, validation_alias="CLUELAB_SIGNIN_WINDOW_MINUTES")
+    signin_free_failures: int = Field(default=3, ge=0, validation_alias="CLUELAB_SIGNIN_FREE_FAILURES")
+    signin_max_delay_s: float = Field(default=60, ge=0, validation_alias="CLUELAB_SIGNIN_MAX_DELAY_S")
+    signin_lock_failures: int = Field(default=10, ge=1, validation_alias="CLUELAB_SIGNIN_LOCK_FAILURES")
+    signin_account_lock_failures: int = Field(default=20, ge=1,
+                                              validation_alias="CLUELAB_SIGNIN_ACCOUNT_LOCK_FAILURES")
+    signin_client_lock_failures: int = Field(default=50, ge=1, validation_alias="CLUELAB_SIGNIN_CLIENT_LOCK_FAILURES")
+    signin_lock_minutes: float = Field(default=15, gt=0, validation_alias="CLUELAB_SIGNIN_LOCK_MINUTES")
+    # A client that signed in to an account within this many days is not locked out by others' failures.
+    signin_trusted_days: float = Field(default=30, gt=0, validation_alias="CLUELAB_SIGNIN_TRUSTED_DAYS")
 
     @field_validator("data_dir")
     @classmethod

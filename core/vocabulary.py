@@ -132,3 +132,19 @@ class PreferenceChoice(str, Enum):
     a = "A"
     b = "B"
     same = "same"
+
+
+class RevokeReason(str, Enum):
+    """Why a sign-in session stopped working before it expired (stored on the session row)."""
+
+    signed_out = "signed_out"
+    password_changed = "password_changed"
+    deactivated = "deactivated"
+
+
+class SignInRefusal(str, Enum):
+    """Why a sign-in attempt was not accepted; the sign-in page words each one."""
+
+    wrong_credentials = "wrong_credentials"
+    slow_down = "slow_down"  # a growing delay after repeated failures from one client
+    locked = "locked"  # too many failures: refused until the lock expires

@@ -63,6 +63,9 @@ def _when() -> Any:
 
 
 class User(SQLModel, table=True):
+    # Names are unique whatever their case: "Admin" cannot stand beside "admin".
+    __table_args__ = (sa.Index("uq_user_username_lower", sa.func.lower(sa.column("username")), unique=True),)
+
     id: int | None = Field(default=None, primary_key=True)
     username: str = Field(index=True, unique=True, min_length=1, max_length=64)
     display_name: str = Field(default="", max_length=128)
@@ -70,6 +73,40 @@ class User(SQLModel, table=True):
     roles: list[str] = Field(default_factory=list, sa_type=JSON)
     active: bool = True
     created_at: datetime = _created()
+
+
+class SignInSession(SQLModel, table=True):
+    """A signed-in browser: the cookie carries a signed random token, stored here only as its SHA-256,
+    so the server can end it (sign-out, password change, deactivation) before it expires."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    created_at: datetime = _created()
+    last_seen_at: datetime = _created()
+    expires_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    user_agent: str = Field(default="", max_length=256)
+    client: str = Field(default="", max_length=128)
+    # Set once the server has put the token into an HttpOnly cookie: the hand-off code is single-use.
+    cookie_set_at: datetime | None = _when()
+    revoked_at: datetime | None = _when()
+    revoke_reason: str | None = Field(default=None, max_length=32)
+
+
+class SignInAttempt(SQLModel, table=True):
+    """One checked sign-in (right or wrong password), for throttling across server processes."""
+
+    __table_args__ = (
+        sa.Index("ix_signinattempt_username_at", "username", "at"),
+        sa.Index("ix_signinattempt_client_at", "client", "at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    # The name as typed, normalised (lower case, cut to 64): unknown names are throttled too.
+    username: str = Field(max_length=64)
+    client: str = Field(max_length=128)
+    succeeded: bool = False
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False, index=True)
 
 
 # --- data -------------------------------------------------------------------
@@ -374,6 +411,6 @@ class AuditLog(SQLModel, table=True):
 
 
 ALL_TABLES = [
-    User, Dataset, Clip, ClipFeature, Reference, ModelVersion, Prediction, Assignment,
+    User, SignInSession, SignInAttempt, Dataset, Clip, ClipFeature, Reference, ModelVersion, Prediction, Assignment,
     Annotation, Consensus, Study, StudyItem, StudyRating, PreferenceAnswer, Job, AuditLog,
 ]

@@ -15,6 +15,7 @@ from components.diff_view import render_clue_comparison
 from components.jobs import job_progress
 from components.media import show_clip_media
 from components.navigation import guard
+from components.text import plain
 from core.vocabulary import ASPECTS, REASONING_RATINGS
 
 _UNSEEN = "unseen"
@@ -69,7 +70,7 @@ item = queue[position]
 
 left, middle, right = st.columns([1, 3, 1])
 left.button("◀ Previous", key="adjudicate.prev", on_click=step, args=(-1, len(queue)))
-middle.markdown(f"**{item.clip_name}** · {position + 1} of {len(queue)} waiting · agreement {item.agreement:.2f}")
+middle.markdown(f"**{plain(item.clip_name)}** · {position + 1} of {len(queue)} waiting · agreement {item.agreement:.2f}")
 right.button("Next ▶", key="adjudicate.next", on_click=step, args=(1, len(queue)))
 
 seen_key = f"adjudicate.seen.{item.clip_id}"
@@ -96,7 +97,8 @@ if choices:
     votes_col, posterior_col = st.columns([1, 2])
     with votes_col:
         for annotation in proposal.annotations:
-            st.write(f"{names.get(annotation.user_id, annotation.user_id)}: {adjudication.vote_label(annotation) or '—'}")
+            st.markdown(f"{plain(names.get(annotation.user_id, annotation.user_id))}: "
+                        f"{plain(adjudication.vote_label(annotation) or '—')}")
         chosen_emotion = st.selectbox(
             "Consensus emotion", choices, index=choices.index(emotion.label) if emotion else 0,
             key=f"adjudicate.{clip.id}.emotion",
@@ -110,7 +112,7 @@ edited_words = None
 if dataset.open_vocabulary:
     st.subheader("Emotion words")
     for annotation in proposal.annotations:
-        st.markdown(f"{names.get(annotation.user_id, annotation.user_id)}: "
+        st.markdown(f"{plain(names.get(annotation.user_id, annotation.user_id))}: "
                     f"{emotion_words.word_badges(annotation.emotion_words or [])}")
     if proposal.word_votes:
         emotion_words.category_votes(proposal.word_votes, n_annotators=len(proposal.annotations),
@@ -159,9 +161,9 @@ skips = [(names.get(a.user_id, a.user_id), a.skip_reason or "no reason given") f
 if notes or skips:
     st.subheader("Notes and skips")
     for who, note in notes:
-        st.write(f"{who}: {note}")
+        st.markdown(f"{plain(who)}: {plain(note)}")
     for who, reason in skips:
-        st.write(f"{who} skipped: {reason}")
+        st.markdown(f"{plain(who)} skipped: {plain(reason)}")
 
 lead_note = st.text_input("Note for this decision", key=f"adjudicate.{clip.id}.note")
 accept_col, edit_col, back_col = st.columns(3)
@@ -180,17 +182,17 @@ if accept_plain or accept_edited:
         )
         revision = row.revision
         st.session_state.pop(seen_key, None)
-        finish(f"Consensus for {clip.name} stored (revision {revision}).")
+        finish(f"Consensus for {plain(clip.name)} stored (revision {revision}).")
     except adjudication.ConsensusConflict as conflict:
-        st.error(f"{conflict}")
+        st.error(plain(conflict))
         st.session_state[seen_key] = now
     except (PermissionDenied, ValueError) as error:
-        st.error(str(error))
+        st.error(plain(error))
 elif send:
     try:
         overlap = adjudication.send_back(user=user, clip_id=clip.id, extra=int(extra))
-        finish(f"{clip.name} sent back: it now needs {overlap} annotations.")
+        finish(f"{plain(clip.name)} sent back: it now needs {overlap} annotations.")
     except (PermissionDenied, ValueError) as error:
-        st.error(str(error))
+        st.error(plain(error))
 else:
     st.session_state[seen_key] = now

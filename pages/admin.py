@@ -4,6 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from annotation.accounts import (
+    MIN_PASSWORD_LENGTH,
     AccountError,
     create_account,
     list_accounts,
@@ -12,6 +13,7 @@ from annotation.accounts import (
     set_account_roles,
 )
 from components.navigation import guard
+from components.text import plain
 from core.vocabulary import Role
 
 actor = guard("pages/admin.py")
@@ -30,15 +32,17 @@ with create:
         username = st.text_input("Username")
         display_name = st.text_input("Display name")
         roles = st.multiselect("Roles", ROLE_NAMES, default=["annotator"])
-        password = st.text_input("Password (8+ characters)", type="password")
+        password = st.text_input(f"Password ({MIN_PASSWORD_LENGTH}+ characters)", type="password",
+                                 help="At least 10 characters and hard to guess: a few unrelated words or a random "
+                                      "string. Usernames: 3–32 of a–z, 0–9, '.', '_', '-'.")
         if st.form_submit_button("Create", type="primary"):
             try:
                 create_account(actor=actor, username=username, password=password, roles=roles,
                                display_name=display_name)
-                st.success(f"Created {username}.")
+                st.success(f"Created {plain(username)}.")
                 st.rerun()
             except AccountError as error:
-                st.error(str(error))
+                st.error(plain(error))
 
 with edit:
     st.subheader("Change an account")
@@ -53,9 +57,10 @@ with edit:
             st.rerun()
         if reset.button("Reset password"):
             password = reset_password(actor=actor, user_id=target.id)
-            st.info(f"New password for {target.username} (shown once): `{password}`")
+            st.info(f"New password for {plain(target.username)} (shown once; their sessions are ended): "
+                    f"`{password}`")
         if toggle.button("Deactivate" if target.active else "Activate"):
             set_account_active(actor=actor, user_id=target.id, active=not target.active)
             st.rerun()
     except AccountError as error:
-        st.error(str(error))
+        st.error(plain(error))

@@ -12,6 +12,7 @@ from annotation.datasets import list_datasets
 from annotation.evaluation.word_sets import wheel_choices
 from components import agreement_charts as charts
 from components.navigation import guard
+from components.text import plain
 
 
 @st.cache_data(ttl=120, show_spinner="Computing agreement…")
@@ -120,4 +121,4 @@ with words:
         for note in sets.notes:
             st.caption(f"Not shown — {note}")
 for note in report.notes:
-    st.caption(f"Not shown — {note}")
+    st.caption(f"Not shown — {plain(note)}")

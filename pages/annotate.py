@@ -13,6 +13,7 @@ from annotation.permissions import PermissionDenied
 from components import clue_editor, clue_flags, emotion_picker, emotion_words, rating
 from components.navigation import guard
 from components.player import player
+from components.text import plain
 from core.settings import get_settings
 
 FLASH = "annotate_flash"
@@ -58,7 +59,7 @@ def autosave(user_id: int, clip_id: int) -> None:
                         seconds_spent=seconds_spent(clip_id))
         st.session_state.pop(PROBLEMS, None)
     except (QueueError, PermissionDenied, ValueError) as error:
-        st.session_state[FLASH] = ("error", f"Draft not saved: {error}")
+        st.session_state[FLASH] = ("error", plain(f"Draft not saved: {error}"))
 
 
 def do_submit(user_id: int, clip_id: int, clip_name: str) -> None:
@@ -70,10 +71,10 @@ def do_submit(user_id: int, clip_id: int, clip_name: str) -> None:
         st.session_state[PROBLEMS] = invalid.problems
         return
     except (QueueError, PermissionDenied, ValueError) as error:
-        st.session_state[FLASH] = ("error", str(error))
+        st.session_state[FLASH] = ("error", plain(error))
         return
     st.session_state.pop(PROBLEMS, None)
-    st.session_state[FLASH] = ("success", f"Submitted {clip_name}. Here is the next clip.")
+    st.session_state[FLASH] = ("success", f"Submitted {plain(clip_name)}. Here is the next clip.")
     clue_editor.forget_form(clip_id)
     load_progress.clear()
 
@@ -88,9 +89,9 @@ def do_skip(user_id: int, clip_id: int, clip_name: str) -> None:
         annotate.skip(user=user, clip_id=clip_id, reason=reason,
                   note=st.session_state.get(skip_note_key(clip_id), "") or "", seconds_spent=seconds_spent(clip_id))
     except (QueueError, PermissionDenied) as error:
-        st.session_state[FLASH] = ("error", str(error))
+        st.session_state[FLASH] = ("error", plain(error))
         return
-    st.session_state[FLASH] = ("info", f"Skipped {clip_name} ({annotate.SKIP_REASONS[reason].lower()}).")
+    st.session_state[FLASH] = ("info", f"Skipped {plain(clip_name)} ({annotate.SKIP_REASONS[reason].lower()}).")
     st.session_state.pop(PROBLEMS, None)
     clue_editor.forget_form(clip_id)
     load_progress.clear()
@@ -111,7 +112,7 @@ def show_flash() -> None:
         {"success": st.success, "error": st.error, "info": st.info}[kind](message)
     problems = st.session_state.get(PROBLEMS)
     if problems:
-        st.error("Not submitted yet:\n\n" + "\n".join(f"- {p}" for p in problems))
+        st.error("Not submitted yet:\n\n" + "\n".join(f"- {plain(p)}" for p in problems))
 
 
 def show_progress(user_id: int, dataset_id: int) -> None:
@@ -143,14 +144,14 @@ def render_task(user_id: int, task: annotate.Task) -> None:
 
     lease = f" · yours until {task.lease_expires_at:%H:%M} UTC" if task.lease_expires_at else ""
     duration = f" · {clip.duration:.1f} s" if clip.duration else ""
-    st.subheader(clip.name)
+    st.subheader(plain(clip.name))
     if st.session_state.get(f"restored_{clip.id}"):
         draft = " · draft restored"
     elif task.annotation is not None:
         draft = f" · draft saved {task.annotation.updated_at:%H:%M:%S} UTC"
     else:
         draft = ""
-    st.caption(f"{dataset.name}{duration}{lease}{draft}")
+    st.caption(f"{plain(dataset.name)}{duration}{lease}{draft}")
 
     media, choices = st.columns([3, 2], gap="medium")
     with media:

@@ -8,6 +8,7 @@ from annotation.labelling import queue
 from annotation.labelling.annotate import datasets_for, get_user
 from annotation.permissions import PermissionDenied
 from components.navigation import guard
+from components.text import plain
 from core.vocabulary import QueueStrategy
 
 DATASET = "assign_dataset_id"
@@ -59,7 +60,7 @@ def main() -> None:
     user = guard("pages/assignments.py")
     flash = st.session_state.pop(FLASH, None)
     if flash:
-        {"success": st.success, "error": st.error}[flash[0]](flash[1])
+        {"success": st.success, "error": st.error}[flash[0]](plain(flash[1]))
     datasets = datasets_for(user=user)
     annotators = queue.list_annotators(user=user)
     if not datasets:

@@ -7,6 +7,7 @@ from annotation.datasets import clip_references, list_datasets, search_clips
 from components.media import show_clip_media, thumbnail_uri
 from components.navigation import guard
 from components.references import show_references
+from components.text import plain
 from core.vocabulary import ClipStatus
 
 guard("pages/clips.py")
@@ -63,11 +64,11 @@ selected = event.selection.rows if event is not None else []
 if selected:
     clip = rows[selected[0]]
     st.divider()
-    st.subheader(clip.name)
+    st.subheader(plain(clip.name))
     media_column, info_column = st.columns([3, 2])
     with media_column:
         show_clip_media(clip)
-        st.caption("Transcript" + (f" from {clip.transcript_source}" if clip.transcript_source else "")
+        st.caption("Transcript" + (f" from {plain(clip.transcript_source)}" if clip.transcript_source else "")
                    + (": none" if not clip.transcript else ""))
     with info_column:
         facts = {
@@ -77,7 +78,8 @@ if selected:
             "speaker": clip.speaker or "—",
             "language": clip.language or "—",
         }
-        st.table(pd.DataFrame(facts.items(), columns=["", "value"]).set_index(""))
+        # st.table renders Markdown in its cells.
+        st.table(pd.DataFrame([(k, plain(v)) for k, v in facts.items()], columns=["", "value"]).set_index(""))
     references = clip_references(clip_id=clip.id)
     if references:
         st.markdown("**Imported labels and reasoning**")

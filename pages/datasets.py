@@ -16,6 +16,7 @@ from annotation.ingest.importer import ImportFailed
 from annotation.jobs import enqueue
 from components.jobs import job_progress
 from components.navigation import guard
+from components.text import plain
 from core.settings import get_settings
 from core.vocabulary import LABEL_SETS
 
@@ -39,10 +40,10 @@ with st.expander("New dataset", expanded=not items), st.form("new_dataset"):
         try:
             create_dataset(actor=user, name=name, label_set=label_set, overlap=int(overlap),
                            language=language, open_vocabulary=open_vocabulary, description=description)
-            st.success(f"Created {name}.")
+            st.success(f"Created {plain(name)}.")
             st.rerun()
         except DatasetError as error:
-            st.error(str(error))
+            st.error(plain(error))
 
 if not items:
     st.stop()
@@ -61,7 +62,7 @@ with upload_tab:
                                        files=[(f.name, f.getvalue()) for f in files or []],
                                        uploads_dir=settings.data_dir / "uploads", max_bytes=settings.max_media_bytes)
         for reason in refused:
-            st.warning(reason)
+            st.warning(plain(reason))
         st.session_state["import_source"] = str(folder)
 with path_tab:
     server_path = st.text_input("Folder or .csv/.json manifest path")
@@ -73,12 +74,12 @@ if source:
     try:
         report = import_into(actor=user, dataset_id=chosen.dataset.id, source=Path(source))
     except ImportFailed as error:
-        st.error(str(error))
+        st.error(plain(error))
     else:
-        (st.success if not report.errors else st.warning)(report.summary())
+        (st.success if not report.errors else st.warning)(plain(report.summary()))
         for error in report.errors:
             where = f"row {error.row}" if error.row else (error.name or "")
-            st.markdown(f"- {where}: {error.reason}")
+            st.markdown(f"- {plain(where)}: {plain(error.reason)}")
         if report.created:
             st.session_state["ingest_job"] = enqueue("ingest", params={"dataset_id": chosen.dataset.id}, user=user)
 

@@ -16,6 +16,7 @@ from annotation.jobs import enqueue, get_job
 from annotation.permissions import PermissionDenied, has_role
 from components.clue_flags import show_system_quality
 from components.navigation import guard
+from components.text import plain
 from core.settings import get_settings
 from core.vocabulary import JobState, Role
 
@@ -61,10 +62,10 @@ with evaluate_tab:
         if row is None:
             return
         if row.state in (JobState.queued.value, JobState.running.value):
-            st.progress(row.progress, text=f"Scoring… {row.done}/{row.total or '?'} {row.message}")
+            st.progress(row.progress, text=f"Scoring… {row.done}/{row.total or '?'} {plain(row.message)}")
             return
         if row.state != JobState.done.value:
-            st.error(row.error or f"Scoring {row.state}.")
+            st.error(plain(row.error or f"Scoring {row.state}."))
             return
         table = pd.DataFrame(row.result.get("table", []))
         if table.empty:
@@ -141,18 +142,18 @@ with import_tab:
             if server_path:
                 targets.append(Path(server_path))
             for reason in refused:
-                st.warning(reason)
+                st.warning(plain(reason))
             try:
                 report = import_files(dataset=dataset, paths=targets, media_dir=media_dir or None,
                                       user=user, format=None if format_choice == "detect" else format_choice,
                                       source=source_name.strip() or None)
             except PermissionDenied as error:
-                st.error(str(error))
+                st.error(plain(error))
             else:
-                (st.success if not report.errors else st.warning)(report.summary())
+                (st.success if not report.errors else st.warning)(plain(report.summary()))
                 for error in report.errors[:200]:
                     where = f"row {error.row}" if error.row else (error.name or "")
-                    st.markdown(f"- {where}: {error.reason}")
+                    st.markdown(f"- {plain(where)}: {plain(error.reason)}")
 
 with export_tab:
     export_source = st.selectbox("Source", sources, format_func=lambda s: labels.get(s, s), key="fmt_export_source")
@@ -165,8 +166,8 @@ with export_tab:
                 dataset=dataset, source=export_source, format=export_format, user=user,
                 exports_dir=settings.data_dir / "exports", split=None if export_split == "all" else export_split)
         except (ValueError, PermissionDenied) as error:
-            st.error(str(error))
+            st.error(plain(error))
     if st.session_state.get("fmt_download"):
         file_name, data = st.session_state["fmt_download"]
-        st.download_button(f"Download {file_name}", data, file_name=file_name, mime="application/zip",
+        st.download_button(f"Download {plain(file_name)}", data, file_name=file_name, mime="application/zip",
                            key="fmt_download_button")

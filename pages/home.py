@@ -5,6 +5,7 @@ import streamlit as st
 from annotation.datasets import overview
 from annotation.labelling import annotate
 from components.navigation import guard, link
+from components.text import plain
 from core.vocabulary import Role
 
 user = guard("pages/home.py")
@@ -48,14 +49,14 @@ if datasets and roles & {"lead", "researcher", "admin"}:
     for item in datasets:
         d, c = item.dataset, item.counts
         with st.container(border=True):
-            title = f"**{d.name}**" + ("  :orange-badge[synthetic]" if d.is_synthetic else "")
+            title = f"**{plain(d.name)}**" + ("  :orange-badge[synthetic]" if d.is_synthetic else "")
             st.markdown(title)
             if d.description:
-                st.caption(d.description)
+                st.caption(plain(d.description))
             cols = st.columns(5)
             cols[0].metric("Clips", c["clips"])
             cols[1].metric("Ready", c["ready"])
             cols[2].metric("Errors", c["errors"])
             cols[3].metric("Annotations", c["annotations"])
             cols[4].metric("With consensus", c["consensus"])
-            st.caption(f"Labels: {', '.join(d.label_set)} · overlap {d.overlap} · queue: {d.strategy}")
+            st.caption(f"Labels: {plain(', '.join(d.label_set))} · overlap {d.overlap} · queue: {plain(d.strategy)}")

@@ -13,7 +13,9 @@ with st.form("sign_in", clear_on_submit=False):
 if submitted:
     if not username or not password:
         st.error("Enter your username and password.")
-    elif sign_in(username, password) is None:
-        st.error("Wrong username or password.")
     else:
-        st.rerun()
+        result = sign_in(username, password)
+        if result.user is None:
+            st.error(result.message)
+        else:
+            st.rerun()

@@ -11,6 +11,7 @@ from components.jobs import job_progress
 from components.llm_merge import llm_endpoint_panel
 from components.model_charts import confusion_heatmap, learning_curve
 from components.navigation import guard
+from components.text import plain
 from core.vocabulary import Role
 from model.jobs import promote_and_repredict
 from model.reports import confusion_of, version_row
@@ -42,12 +43,12 @@ def _promote(version, *, confirm: bool) -> None:  # noqa: ANN001 - a ModelVersio
     except PromotionNotBetter as refused:
         st.session_state["models.not_better"] = (version.id, str(refused))
     except PermissionDenied as error:
-        st.error(str(error))
+        st.error(plain(error))
 
 
 def _started(job_id: int, what: str) -> None:
     st.session_state["models_job"] = job_id
-    st.toast(f"{what} started (job {job_id}).")
+    st.toast(f"{plain(what)} started (job {job_id}).")
 
 
 actions = st.columns(4)
@@ -81,7 +82,7 @@ else:
                      "Prediction")
 
     if (held := st.session_state.get("models.not_better")) and held[0] == chosen.id:
-        st.warning(held[1])
+        st.warning(plain(held[1]))
         if st.button("Promote anyway", key="models.promote_anyway", disabled=not is_lead):
             _promote(chosen, confirm=True)
             st.rerun()
@@ -93,12 +94,12 @@ else:
         st.subheader("Learning curve")
         learning_curve(curve_points(versions))
     with right:
-        st.subheader(f"Confusion — {chosen.name}")
+        st.subheader(f"Confusion — {plain(chosen.name)}")
         confusion_heatmap(confusion_of(chosen))
     held = (chosen.metrics or {}).get("held_out") or {}
     if held.get("per_class_f1"):
         st.caption("Per-class F1 on held-out consensus: " +
-                   " · ".join(f"{label} {value:.2f}" for label, value in held["per_class_f1"].items()))
+                   " · ".join(f"{plain(label)} {value:.2f}" for label, value in held["per_class_f1"].items()))
 
 if "models_job" in st.session_state:
     st.subheader("Current job")
@@ -111,7 +112,7 @@ if not recent:
 for row in recent:
     done = row.done + row.failed
     st.progress(row.progress, text=f"{row.kind} #{row.id}: {row.state} — {done}/{row.total or '?'}"
-                + (f" · {row.message}" if row.message else ""))
+                + (f" · {plain(row.message)}" if row.message else ""))
     if row.log:
         with st.expander(f"Log of job {row.id}"):
             st.code(row.log[-2000:], language=None)

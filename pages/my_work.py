@@ -14,6 +14,7 @@ from annotation.permissions import PermissionDenied
 from components import clue_editor, emotion_picker, emotion_words, rating
 from components.navigation import guard
 from components.player import player
+from components.text import plain
 from core.settings import get_settings
 from core.vocabulary import ASPECTS, REASONING_RATINGS
 
@@ -46,16 +47,16 @@ def save_edit(user_id: int, annotation_id: int, expected_version: int | None = N
     except annotate.StaleEdit as stale:
         current = stale.current
         st.session_state[CONFLICT] = {
-            "annotation_id": annotation_id, "message": str(stale),
+            "annotation_id": annotation_id, "message": plain(stale),
             "version": current.version if current else None,
             "values": annotate.AnnotationInput.from_annotation(current).values() if current else None,
         }
         return
     except annotate.InvalidAnnotation as invalid:
-        st.session_state[FLASH] = ("error", "Not saved:\n\n" + "\n".join(f"- {p}" for p in invalid.problems))
+        st.session_state[FLASH] = ("error", "Not saved:\n\n" + "\n".join(f"- {plain(p)}" for p in invalid.problems))
         return
     except (QueueError, PermissionDenied) as error:
-        st.session_state[FLASH] = ("error", str(error))
+        st.session_state[FLASH] = ("error", plain(error))
         return
     st.session_state.pop(CONFLICT, None)
     st.session_state[version_key(annotation_id)] = saved.version
@@ -75,11 +76,11 @@ def take_saved(annotation_id: int) -> None:
 def show_values(values: dict) -> None:
     emotion = ", ".join(values.get("emotion_words") or []) or values.get("emotion_other") or values.get("emotion") or "–"
     rated = values.get("rating")
-    st.markdown(f"**Emotion:** {clue_editor.escape_markdown(str(emotion))} · **Rating:** "
+    st.markdown(f"**Emotion:** {plain(emotion)} · **Rating:** "
                 f"{f'{rated} ({REASONING_RATINGS[rated]})' if rated else '–'}")
     for aspect in ASPECTS:
         text = "no evidence" if aspect.value in values.get("no_evidence", []) else values["clues"].get(aspect.value, "")
-        st.markdown(f"**{aspect.title}:** {clue_editor.escape_markdown(text or '–')}")
+        st.markdown(f"**{aspect.title}:** {plain(text or '–')}")
 
 
 def show_conflict(user_id: int, annotation_id: int) -> None:

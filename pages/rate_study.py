@@ -11,6 +11,7 @@ from annotation.preference import answer, next_pair_for
 from annotation.studies import StudyError, clip_for, next_items_for, rate, studies_to_rate
 from components.media import show_clip_media
 from components.navigation import guard
+from components.text import plain
 from core.vocabulary import REASONING_RATINGS, PreferenceChoice, StudyKind
 
 user = guard("pages/rate_study.py")
@@ -23,7 +24,7 @@ if not studies:
 by_id = {s.id: s for s in studies}
 study = by_id[st.selectbox("Study", list(by_id), format_func=lambda i: by_id[i].name, key="rate_study")]
 if study.description:
-    st.markdown(study.description)
+    st.markdown(plain(study.description))
 
 
 def _answer(study_id: int, rank: int, choice: str) -> None:
@@ -68,7 +69,7 @@ try:
     shown = next_items_for(user=user, study_id=study.id)
     clip = clip_for(clip_id=shown.clip_id) if shown else None
 except (StudyError, PermissionDenied) as exc:
-    st.error(str(exc))
+    st.error(plain(exc))
     st.stop()
 if shown is None:
     st.success("You have rated every clip of this study. Thank you!")
@@ -88,10 +89,10 @@ def _keys(blind, position: int) -> tuple[str, str]:  # noqa: ANN001
 
 for position, (column, output) in enumerate(zip(st.columns(len(shown.outputs)), shown.outputs, strict=False)):
     with column, st.container(border=True):
-        st.subheader(output.label)
+        st.subheader(plain(output.label))
         if output.emotion:
-            st.markdown(f"**Emotion:** {output.emotion}")
-        st.markdown(output.text)
+            st.markdown(f"**Emotion:** {plain(output.emotion)}")
+        st.markdown(plain(output.text))
         st.radio("Rating", list(REASONING_RATINGS), index=None if output.rating is None else output.rating - 1,
                  format_func=lambda v: f"{v} · {REASONING_RATINGS[v]}", key=_keys(shown, position)[0])
         st.text_input("Comment (optional)", value=output.comment, key=_keys(shown, position)[1])
@@ -115,4 +116,4 @@ def _save(blind) -> None:  # noqa: ANN001
 
 st.button("Save and go to the next clip", type="primary", key="rate_save", on_click=_save, args=(shown,))
 if message := st.session_state.pop("rate_message", None):
-    st.warning(message)
+    st.warning(plain(message))

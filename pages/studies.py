@@ -4,6 +4,7 @@ follow progress and read results."""
 import streamlit as st
 
 from annotation.datasets import list_datasets
+from annotation.formats.common import dataframe_csv
 from annotation.formats.evaluate import available_sources, source_labels
 from annotation.permissions import PermissionDenied
 from annotation.preference import dpo_jsonl, mer_prefer_csv, pair_verdicts, preference_results
@@ -17,6 +18,7 @@ from annotation.studies import (
 )
 from components.navigation import guard
 from components.study_charts import means_with_intervals, strengths_with_intervals
+from components.text import plain
 from core.vocabulary import StudyKind
 
 user = guard("pages/studies.py")
@@ -100,9 +102,9 @@ with create_tab:
             study = create_study(user=user, dataset_id=dataset_id, name=name, systems=systems,
                                  clip_count=int(clip_count), seed=int(seed), description=description,
                                  raters=invited, kind=kind, repeat_share=float(repeat_share))
-            st.success(f"Created the study {study.name!r} (draft). Open it below when you are ready.")
+            st.success(f"Created the study “{plain(study.name)}” (draft). Open it below when you are ready.")
         except (StudyError, PermissionDenied) as exc:
-            st.error(str(exc))
+            st.error(plain(exc))
 
 with studies_tab:
     progress = studies_with_progress()
@@ -120,7 +122,7 @@ with studies_tab:
     study = by_id[st.selectbox("Study", list(by_id), format_func=lambda i: f"#{i} {by_id[i].name}",
                                key="study_pick")]
     if study.description:
-        st.markdown(study.description)
+        st.markdown(plain(study.description))
     left, right, _ = st.columns([1, 1, 4])
     target = None
     if left.button("Open to raters", disabled=study.status == "open", key="study_open"):
@@ -132,7 +134,7 @@ with studies_tab:
             set_study_status(user=user, study_id=study.id, status=target)
             st.rerun()
         except (StudyError, PermissionDenied) as exc:
-            st.error(str(exc))
+            st.error(plain(exc))
 
     st.subheader("Results")
     labels = source_labels(dataset_id=study.dataset_id)
@@ -154,7 +156,7 @@ with studies_tab:
                   help=f"95% bootstrap interval {a.ci_low:.3f} – {a.ci_high:.3f} over {a.n_clips} outputs, "
                        f"{a.n_raters} raters")
     else:
-        st.caption(f"Rater agreement: {outcome.agreement_note}")
+        st.caption(f"Rater agreement: {plain(outcome.agreement_note)}")
     if outcome.friedman is not None:
         f = outcome.friedman
         st.markdown(f"**Friedman test** across systems over {f['n_clips']} clips: "
@@ -169,7 +171,7 @@ with studies_tab:
         with st.expander(f"Raters' comments ({len(outcome.comments)})"):
             st.dataframe(outcome.comments.assign(system=outcome.comments["system"].map(lambda s: labels.get(s, s))),
                          hide_index=True, width="stretch", key="study_comments_table")
-    st.download_button("Download results (CSV)", table.to_csv(index=False).encode(),
+    st.download_button("Download results (CSV)", dataframe_csv(table),
                        file_name=f"study-{study.id}-results.csv", mime="text/csv", key="study_download")
-    st.download_button("Download pairwise tests (CSV)", pairwise.to_csv(index=False).encode(),
+    st.download_button("Download pairwise tests (CSV)", dataframe_csv(pairwise),
                        file_name=f"study-{study.id}-pairwise.csv", mime="text/csv", key="study_download_pairs")

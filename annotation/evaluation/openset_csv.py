@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from annotation.formats.common import csv_text, restore_cell
+
 MAX_CELL_CHARS = 10_000  # far above any real answer; keeps literal_eval away from pathological input
 _QUOTES = ("'", '"')
 
@@ -107,7 +109,7 @@ def read_openset_csv(path: Path | str) -> OpensetFile:
     out = OpensetFile()
     for record in reader:
         where = f"line {reader.line_num}"
-        name = (record.get("name") or "").strip()
+        name = restore_cell((record.get("name") or "").strip())
         if None in record:
             out.errors.append(RowError(where, "more cells than columns (quote the openset cell)"))
             continue
@@ -129,12 +131,9 @@ def _add(out: OpensetFile, *, where: str, name: str, cell: object) -> None:
 
 
 def write_openset_csv(path: Path | str, rows: Mapping[str, Sequence[str]]) -> None:
-    """Write `name,openset` with list-literal cells, the form the challenges publish."""
-    with Path(path).open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["name", "openset"])
-        for name, words in rows.items():
-            writer.writerow([name, format_openset(words)])
+    """Write `name,openset` with list-literal cells, the form the challenges publish (formula names neutralised)."""
+    Path(path).write_text(csv_text(["name", "openset"], ([name, format_openset(words)] for name, words in rows.items())),
+                          encoding="utf-8", newline="")
 
 
 def write_openset_npz(path: Path | str, rows: Mapping[str, Sequence[str]]) -> None:

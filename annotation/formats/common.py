@@ -58,6 +58,26 @@ def restore_cell(value: str) -> str:
     return value
 
 
+def csv_text(header: Sequence[Any], rows: Iterable[Sequence[Any]]) -> str:
+    """CSV text with formula cells neutralised: what every CSV ClueLab hands out (files, downloads) is made of."""
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer)
+    writer.writerow([neutralise_cell(h) for h in header])
+    for row in rows:
+        writer.writerow([neutralise_cell("" if v is None else v) for v in row])
+    return buffer.getvalue()
+
+
+def dataframe_csv(frame: Any) -> bytes:
+    """A table (pandas DataFrame) as a UTF-8 CSV download (BOM for spreadsheet programs), formulas neutralised."""
+    rows = ([None if _missing(v) else v for v in row] for row in frame.itertuples(index=False, name=None))
+    return ("\ufeff" + csv_text([str(c) for c in frame.columns], rows)).encode("utf-8")
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and value != value)  # NaN, as pandas writes it: empty
+
+
 def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
     """UTF-8 CSV (with BOM so spreadsheet programs read Chinese), formula cells neutralised."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,9 @@
-"""Accounts: create, authenticate, change roles and passwords. Passwords are argon2 hashes."""
+"""Accounts: create, authenticate, change roles and passwords. Passwords are argon2 hashes.
+
+Names are looked up whatever their case (a unique index on lower(username) backs it).
+The password and name policy lives in `annotation.accounts`; this floor keeps only what
+storage needs (a name, a minimal password length).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ from functools import lru_cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from core.vocabulary import Role
 from db.models import User
@@ -44,7 +49,7 @@ def get_user(session: Session, *, user_id: int) -> User | None:
 
 
 def get_user_by_name(session: Session, *, username: str) -> User | None:
-    return session.exec(select(User).where(User.username == username.strip())).first()
+    return session.exec(select(User).where(func.lower(User.username) == username.strip().lower())).first()
 
 
 def list_users(session: Session) -> Sequence[User]:

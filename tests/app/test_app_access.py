@@ -60,10 +60,10 @@ def test_roles_reach_their_pages(accounts, role, page, title):
 def test_admin_creates_an_account_in_the_page(accounts):
     at = _app(accounts["admin"])
     at.switch_page(str(ROOT / "pages/admin.py")).run()
-    form_inputs = [t for t in at.text_input if t.label in ("Username", "Display name", "Password (8+ characters)")]
+    form_inputs = [t for t in at.text_input if t.label in ("Username", "Display name", "Password (10+ characters)")]
     by_label = {t.label: t for t in form_inputs}
     by_label["Username"].input("newperson")
-    by_label["Password (8+ characters)"].input("a-long-password")
+    by_label["Password (10+ characters)"].input("a-long-password")
     next(b for b in at.button if b.label == "Create").click().run()
     assert not at.exception, at.exception
     assert "newperson" in at.dataframe[0].value["username"].tolist()

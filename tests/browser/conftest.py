@@ -26,11 +26,12 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_app(data_dir: Path) -> tuple[subprocess.Popen, str]:
+def start_app(data_dir: Path, entry: str = "app.py") -> tuple[subprocess.Popen, str]:
+    """Serve `entry`: app.py as `streamlit run app.py` does, or cluelab/web.py as `cluelab serve` does."""
     port = free_port()
     env = {**os.environ, "CLUELAB_DATA_DIR": str(data_dir)}
     process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / entry), "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
@@ -57,3 +58,16 @@ def browser_page() -> Iterator:
         page = browser.new_page(viewport={"width": 1400, "height": 900})
         yield page
         browser.close()
+
+
+def session_cookie(context, timeout: float = 15.0) -> dict:
+    """The browser's ClueLab session cookie, once the page has set it (it follows sign-in by a moment)."""
+    from annotation.sessions import COOKIE_NAME
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = [c for c in context.cookies() if c["name"] == COOKIE_NAME and c["value"]]
+        if found:
+            return found[0]
+        time.sleep(0.2)
+    raise AssertionError("no session cookie was set")
