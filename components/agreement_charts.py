@@ -10,7 +10,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from annotation.formats.common import dataframe_csv
+from annotation.csv_cells import dataframe_csv
 
 _HOVER_CI = "%{y:.3f} [%{customdata[0]:.3f}, %{customdata[1]:.3f}]<br>clips %{customdata[2]}, raters %{customdata[3]}"
 

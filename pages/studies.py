@@ -3,8 +3,8 @@ follow progress and read results."""
 
 import streamlit as st
 
+from annotation.csv_cells import dataframe_csv
 from annotation.datasets import list_datasets
-from annotation.formats.common import dataframe_csv
 from annotation.formats.evaluate import available_sources, source_labels
 from annotation.permissions import PermissionDenied
 from annotation.preference import dpo_jsonl, mer_prefer_csv, pair_verdicts, preference_results

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from annotation.formats.common import csv_text, restore_cell
+from annotation.csv_cells import csv_text, restore_cell
 
 MAX_CELL_CHARS = 10_000  # far above any real answer; keeps literal_eval away from pathological input
 _QUOTES = ("'", '"')

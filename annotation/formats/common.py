@@ -17,11 +17,15 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from annotation.csv_cells import (
+    csv_text,
+    dataframe_csv,
+    neutralise_cell,
+    restore_cell,
+)
 from annotation.ingest.records import ClipRecord, ParsedImport, RowError
 
 MEDIA_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".flv", ".wav", ".mp3", ".m4a", ".flac")
-# Cells starting with these run as formulas in spreadsheet programs.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 class ExportRow(BaseModel):
@@ -43,39 +47,6 @@ class ExportRow(BaseModel):
     provenance: dict[str, Any] = Field(default_factory=dict)
     meta: dict[str, Any] = Field(default_factory=dict)
 
-
-def neutralise_cell(value: Any) -> Any:
-    """Prefix `'` to text a spreadsheet would run as a formula."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
-
-
-def restore_cell(value: str) -> str:
-    """Undo `neutralise_cell` so a file ClueLab wrote reads back unchanged."""
-    if value.startswith("'") and value[1:2] in {"=", "+", "-", "@", "\t", "\r"}:
-        return value[1:]
-    return value
-
-
-def csv_text(header: Sequence[Any], rows: Iterable[Sequence[Any]]) -> str:
-    """CSV text with formula cells neutralised: what every CSV ClueLab hands out (files, downloads) is made of."""
-    buffer = io.StringIO(newline="")
-    writer = csv.writer(buffer)
-    writer.writerow([neutralise_cell(h) for h in header])
-    for row in rows:
-        writer.writerow([neutralise_cell("" if v is None else v) for v in row])
-    return buffer.getvalue()
-
-
-def dataframe_csv(frame: Any) -> bytes:
-    """A table (pandas DataFrame) as a UTF-8 CSV download (BOM for spreadsheet programs), formulas neutralised."""
-    rows = ([None if _missing(v) else v for v in row] for row in frame.itertuples(index=False, name=None))
-    return ("\ufeff" + csv_text([str(c) for c in frame.columns], rows)).encode("utf-8")
-
-
-def _missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and value != value)  # NaN, as pandas writes it: empty
 
 
 def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:

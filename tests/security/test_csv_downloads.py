@@ -14,8 +14,8 @@ from sqlmodel import Session
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
+from annotation.csv_cells import dataframe_csv
 from annotation.evaluation.openset_csv import read_openset_csv, write_openset_csv
-from annotation.formats.common import dataframe_csv
 from db.engine import get_engine
 from db.migrate import upgrade_to_head
 from db.models import Consensus
