@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -176,7 +177,7 @@ def _ingest(*, dataset_id: int | None, workers: int | None = None) -> None:
     from annotation.ingest.pipeline import ingest_clips
 
     with BarProgress("Ingesting") as bar:
-        report = ingest_clips(dataset_id=dataset_id, workers=workers, on_total=bar.set_total,
+        report = ingest_clips(actor=cli_actor(), dataset_id=dataset_id, workers=workers, on_total=bar.set_total,
                               on_progress=bar.item_done)
     console.print(f"{report.ready} clip(s) ready, {report.failed} failed.")
     for name, error in report.errors.items():
@@ -207,6 +208,8 @@ def worker(workers: int = typer.Option(2, help="Jobs run at the same time.")) ->
     from cluelab.bootstrap import init_database
 
     init_database()
+    # The worker's own log (jobs recovered, stops, failures) goes to stderr.
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     console.print(f"Worker started ({'Redis' if get_settings().redis_url else 'SQLite'} queue).")
     run_worker(workers=workers)
 
@@ -298,7 +301,7 @@ def jobs_retry(job_id: int, wait: bool = typer.Option(False, help="Run it here i
     from annotation.jobs import retry
 
     try:
-        retry(job_id, inline=wait)
+        retry(job_id=job_id, actor=cli_actor(), inline=wait)
     except ValueError as error:
         fail(str(error))
     console.print(f"Job {job_id} queued again." if not wait else f"Job {job_id} ran.")
@@ -308,7 +311,10 @@ def jobs_retry(job_id: int, wait: bool = typer.Option(False, help="Run it here i
 def jobs_cancel(job_id: int) -> None:
     from annotation.jobs import cancel
 
-    cancel(job_id)
+    try:
+        cancel(job_id=job_id, actor=cli_actor())
+    except ValueError as error:
+        fail(str(error))
     console.print(f"Asked job {job_id} to stop.")
 
 

@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 from sqlmodel import Session
 
-from core.vocabulary import Role
+from annotation.permissions import command_line_actor
 from db.models import Dataset, User
 
 # Piped output (logs, scripts) gets wide tables instead of truncated cells.
@@ -17,7 +17,7 @@ console = Console(width=None if sys.stdout.isatty() else 200)
 
 def cli_actor() -> User:
     """The command line is trusted like an admin (whoever runs it owns the data directory)."""
-    return User(username="cli", password_hash="!", roles=[Role.admin.value])
+    return command_line_actor()
 
 
 def fail(message: str) -> None:

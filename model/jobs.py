@@ -6,23 +6,27 @@ from typing import Any
 
 from annotation.jobs import enqueue
 from core.jobs import JobContext, job
+from core.vocabulary import Role
 from model.inference import extract_dataset_features, predict_dataset
 from model.training import evaluate_version, promote, train_version
 
+# Researchers run models (DESIGN: roles); leads manage retraining. Admins hold every role.
+MODEL_ROLES = (Role.lead, Role.researcher)
 
-@job("extract-features")
+
+@job("extract-features", roles=MODEL_ROLES)
 def extract_features_job(ctx: JobContext, *, dataset_id: int, clip_ids: list[int] | None = None) -> dict[str, Any]:
     return extract_dataset_features(dataset_id=dataset_id, clip_ids=clip_ids, progress=ctx)
 
 
-@job("predict")
+@job("predict", roles=MODEL_ROLES)
 def predict_job(ctx: JobContext, *, dataset_id: int, model_version_id: int | None = None,
                 clip_ids: list[int] | None = None, unlabelled_only: bool = False) -> dict[str, Any]:
     return predict_dataset(dataset_id=dataset_id, version_id=model_version_id, clip_ids=clip_ids,
                            unlabelled_only=unlabelled_only, progress=ctx)
 
 
-@job("train")
+@job("train", roles=MODEL_ROLES)
 def train_job(ctx: JobContext, *, dataset_id: int, backend: str | None = None,
               parent_id: int | None = None) -> dict[str, Any]:
     version = train_version(dataset_id=dataset_id, user=ctx.acting_user(), backend_name=backend, parent_id=parent_id,
@@ -31,7 +35,7 @@ def train_job(ctx: JobContext, *, dataset_id: int, backend: str | None = None,
             "weighted_f1": version.metrics.get("held_out", {}).get("weighted_f1")}
 
 
-@job("evaluate")
+@job("evaluate", roles=MODEL_ROLES)
 def evaluate_job(ctx: JobContext, *, model_version_id: int, dataset_id: int | None = None) -> dict[str, Any]:
     ctx.set_total(1)
     metrics = evaluate_version(version_id=model_version_id, user=ctx.acting_user(), dataset_id=dataset_id)
@@ -42,6 +46,5 @@ def evaluate_job(ctx: JobContext, *, model_version_id: int, dataset_id: int | No
 def promote_and_repredict(*, version_id: int, user: Any) -> dict[str, Any]:
     """Promote a version (lead only) and queue re-prediction of its dataset's unlabelled clips."""
     result = promote(version_id=version_id, user=user)
-    job_id = enqueue("predict", params=result["repredict"], user=user if user and user.id else None) \
-        if result["repredict"] else None
+    job_id = enqueue("predict", params=result["repredict"], user=user) if result["repredict"] else None
     return {"model_version_id": result["model_version_id"], "repredict_job_id": job_id}
