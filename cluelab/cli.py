@@ -174,12 +174,16 @@ def _rich_table(frame) -> Table:  # noqa: ANN001
 
 
 def _ingest(*, dataset_id: int | None, workers: int | None = None) -> None:
-    from annotation.ingest.pipeline import ingest_clips
+    from annotation.ingest.pipeline import IngestStopped, ingest_clips
 
-    with BarProgress("Ingesting") as bar:
-        report = ingest_clips(actor=cli_actor(), dataset_id=dataset_id, workers=workers, on_total=bar.set_total,
-                              on_progress=bar.item_done)
-    console.print(f"{report.ready} clip(s) ready, {report.failed} failed.")
+    try:
+        with BarProgress("Ingesting") as bar:
+            report = ingest_clips(actor=cli_actor(), dataset_id=dataset_id, workers=workers, on_total=bar.set_total,
+                                  on_progress=bar.item_done, on_skip=lambda name: bar.advance(message=name))
+    except IngestStopped as stopped:
+        fail(str(stopped))
+    skipped = f", {report.skipped} processed by another run" if report.skipped else ""
+    console.print(f"{report.ready} clip(s) ready, {report.failed} failed{skipped}.")
     for name, error in report.errors.items():
         console.print(f"  [red]{name}[/red]: {error}")
 
@@ -188,8 +192,11 @@ def _ingest(*, dataset_id: int | None, workers: int | None = None) -> None:
 def ingest_command(
     dataset: str | None = typer.Option(None, "--dataset", "-d", help="Only this dataset."),
     workers: int | None = typer.Option(None, help="Parallel processes (default from settings)."),
+    retry_errors: bool = typer.Option(False, "--retry-errors",
+                                      help="Also retry clips whose media failed before (e.g. after fixing files)."),
 ) -> None:
     """Process the media of every pending clip; finished clips are skipped, so it resumes."""
+    from annotation.datasets import retry_errored_clips
     from cluelab.bootstrap import init_database
     from db.engine import get_engine
 
@@ -198,6 +205,9 @@ def ingest_command(
     if dataset:
         with Session(get_engine()) as session:
             dataset_id = dataset_or_fail(session, dataset).id
+    if retry_errors:
+        count = retry_errored_clips(actor=cli_actor(), dataset_id=dataset_id)
+        console.print(f"{count} errored clip(s) queued again.")
     _ingest(dataset_id=dataset_id, workers=workers)
 
 

@@ -18,6 +18,7 @@ from annotation.ingest.records import ClipRecord, ImportReport, ParsedImport, Ro
 from annotation.ingest.subtitles import SUBTITLE_SUFFIXES, find_subtitle, read_subtitle_file
 from annotation.permissions import require
 from annotation.text import detect_language
+from core.settings import get_settings
 from core.vocabulary import ClipStatus, Role
 from db.models import Clip, Dataset, User
 from db.queries import audit
@@ -41,6 +42,18 @@ def inside(root: Path, candidate: Path) -> bool:
         return True
     except ValueError:
         return False
+
+
+def check_import_root(path: Path) -> None:
+    """Refuse a server path outside the import roots (setting `import_roots`, and the app's uploads).
+
+    For imports the app starts: it often runs as root, and a lead must not read any folder of the server.
+    The command line is trusted and reads anywhere.
+    """
+    roots = get_settings().allowed_import_roots
+    if not any(inside(root, Path(path)) for root in roots):
+        raise ImportFailed(f"{path} is outside the import roots ({', '.join(str(r) for r in roots)}): put the "
+                           "files under one of them, or ask an admin to add a root (setting import_roots)")
 
 
 def scan_folder(root: Path) -> ParsedImport:

@@ -71,8 +71,15 @@ def test_researcher_scores_a_model_on_the_imported_reference(seeded):
 
 
 def test_lead_imports_from_a_server_path_and_downloads_an_export(seeded):
+    import shutil
+
+    from core.settings import get_settings
+
+    imports = get_settings().data_dir / "imports"  # the app reads only under its import roots
+    imports.mkdir(parents=True, exist_ok=True)
+    labels = Path(shutil.copy(seeded["labels"], imports))
     at = _page(seeded["lead"])
-    at.text_input(key="fmt_server_path").input(str(seeded["labels"])).run()
+    at.text_input(key="fmt_server_path").input(str(labels)).run()
     at.button(key="fmt_import").click().run()
     assert not at.exception, at.exception
     assert "2 new clip(s)" in at.warning[0].value  # two rows of the label file are malformed or duplicated
