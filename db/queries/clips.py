@@ -36,9 +36,16 @@ def clip_names(session: Session, *, dataset_id: int) -> set[str]:
     return set(session.exec(select(Clip.name).where(Clip.dataset_id == dataset_id)).all())
 
 
-def content_hashes(session: Session, *, dataset_id: int) -> set[str]:
-    rows = session.exec(select(Clip.content_hash).where(Clip.dataset_id == dataset_id, col(Clip.content_hash).is_not(None)))
-    return set(rows.all())  # type: ignore[arg-type]
+def media_fingerprints(session: Session, *, dataset_id: int) -> list[tuple[int, int, str | None, str | None]]:
+    """(id, size in bytes, content hash or None, source path) of the dataset's clips with media of known size."""
+    rows = session.exec(select(Clip.id, Clip.size_bytes, Clip.content_hash, Clip.source_path)
+                        .where(Clip.dataset_id == dataset_id, col(Clip.size_bytes).is_not(None)))
+    return [(int(i), int(size), digest, source) for i, size, digest, source in rows.all()]
+
+
+def set_content_hash(session: Session, *, clip_id: int, content_hash: str) -> None:
+    session.execute(sa.update(Clip).where(Clip.id == clip_id).values(content_hash=content_hash)
+                    .execution_options(synchronize_session=False))
 
 
 def update_dataset(session: Session, *, dataset: Dataset, **fields: Any) -> Dataset:
