@@ -14,12 +14,27 @@ from rich.table import Table
 from sqlmodel import Session
 
 from cluelab import model_cli
-from cluelab.console import BarProgress, cli_actor, console, dataset_or_fail, fail
+from cluelab.console import BarProgress, cli_actor, console, dataset_or_fail, fail, storage_problem
 from core.settings import get_settings
 from core.vocabulary import LABEL_SETS, Role
 
+
+class _ClearStorageErrors(typer.core.TyperGroup):
+    """Every command: a read-only data directory or a full disk is one clear line, not a traceback."""
+
+    def invoke(self, ctx: typer.Context):  # noqa: ANN201
+        try:
+            return super().invoke(ctx)
+        except Exception as error:
+            message = storage_problem(error)
+            if message is None:
+                raise
+            console.print(f"[red]error:[/red] {message}", soft_wrap=True)
+            raise typer.Exit(code=1) from None
+
+
 app = typer.Typer(help="ClueLab: annotate and review explainable multimodal emotion recognition.",
-                  no_args_is_help=True, pretty_exceptions_show_locals=False)
+                  no_args_is_help=True, pretty_exceptions_show_locals=False, cls=_ClearStorageErrors)
 users_app = typer.Typer(help="Accounts and roles.", no_args_is_help=True)
 jobs_app = typer.Typer(help="Background jobs.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
