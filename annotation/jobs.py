@@ -24,12 +24,12 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlmodel import Session
 
-from annotation.permissions import PermissionDenied, has_role, is_command_line, require
+from annotation.permissions import PermissionDenied, command_line_actor, has_role, is_command_line, require
 from core import jobs as runtime
 from core.jobs import JobCancelled, JobContext, JobError, JobInterrupted, JobKind
 from core.settings import get_settings
@@ -141,8 +141,6 @@ def _actor(session: Session, job: Job) -> User | None:
     if job.run_as_id:
         return job_queries.job_runner(session, job=job)
     if job.run_as_cli:
-        from annotation.permissions import command_line_actor
-
         return command_line_actor()
     return None
 
@@ -318,7 +316,7 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def _lost_worker(job: Job, *, cutoff, me: str) -> str | None:  # noqa: ANN001
+def _lost_worker(job: Job, *, cutoff: datetime, me: str) -> str | None:
     """Why `job`'s worker is gone, or None while it may still be running it."""
     if job.worker == me:
         return None

@@ -262,8 +262,12 @@ def _thumbnail(frames: list[Path], out: Path) -> Path | None:
 
 
 def _run_ffmpeg(args: list[str]) -> subprocess.CompletedProcess:
-    # ffmpeg dies with the process that runs it, so a killed worker leaves no encoder behind.
-    preexec = die_with_parent if sys.platform.startswith("linux") else None
+    # ffmpeg dies with the process that runs it, so a killed worker leaves no encoder behind. prctl is looked
+    # up here, before the fork: between fork and exec the child only makes the call.
+    preexec = None
+    if sys.platform.startswith("linux"):
+        _prctl()
+        preexec = die_with_parent
     return subprocess.run(args, capture_output=True, text=True, errors="replace", preexec_fn=preexec)
 
 
