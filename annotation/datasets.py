@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sqlmodel import Session
 
-from annotation.ingest.importer import import_parsed, read_source
+from annotation.ingest.importer import check_import_root, import_parsed, read_source
 from annotation.ingest.records import ImportReport
 from annotation.permissions import require
 from core.vocabulary import LABEL_SETS, Role
@@ -64,15 +64,33 @@ def create_dataset(session: Session, *, actor: User | None, name: str, label_set
 
 @unit_of_work
 def import_into(session: Session, *, actor: User | None, dataset_id: int, source: Path) -> ImportReport:
-    """Import a server-side folder or manifest into a dataset (media processed later by an ingest job)."""
+    """Import a server-side folder or manifest into a dataset (media processed later by an ingest job).
+
+    Only from under the import roots (setting `import_roots`; the data directory's `imports/` by default, and
+    the app's own uploads): the app often runs as root, and a lead must not read any folder of the server.
+    """
     require(actor, Role.lead, action="importing clips")
     dataset = clip_queries.get_dataset(session, dataset_id=dataset_id)
     if dataset is None:
         raise DatasetError(f"no dataset with id {dataset_id}")
     source = Path(source)
+    check_import_root(source)
     parsed = read_source(source)
     return import_parsed(session, dataset=dataset, parsed=parsed, user=actor,
                          media_root=source if source.is_dir() else source.parent)
+
+
+@unit_of_work
+def retry_errored_clips(session: Session, *, actor: User | None, dataset_id: int | None) -> int:
+    """Give clips whose media failed another chance: error → pending (the next ingest processes them).
+
+    For a file that was fixed at its source, or a failure that was not the file's. Returns how many.
+    """
+    require(actor, Role.lead, action="retrying errored clips")
+    count = clip_queries.reset_errors(session, dataset_id=dataset_id)
+    audit.record(session, user=actor, action="retry_errored_clips", entity="dataset", entity_id=dataset_id,
+                 detail={"clips": count})
+    return count
 
 
 def save_uploads(*, actor: User | None, dataset_id: int, files: list[tuple[str, bytes]], uploads_dir: Path,

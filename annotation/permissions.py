@@ -30,3 +30,16 @@ def require(user: User | None, *roles: Role | str, action: str = "this") -> User
 
 def roles_of(user: User | None) -> Iterable[Role]:
     return [Role(r) for r in (user.roles if user else [])]
+
+
+COMMAND_LINE_USERNAME = "cli"
+
+
+def command_line_actor() -> User:
+    """The command line is trusted like an admin (whoever runs it owns the data directory); never saved."""
+    return User(username=COMMAND_LINE_USERNAME, password_hash="!", roles=[Role.admin.value])
+
+
+def is_command_line(user: User | None) -> bool:
+    return user is not None and user.id is None and user.username == COMMAND_LINE_USERNAME \
+        and Role.admin.value in user.roles

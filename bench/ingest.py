@@ -73,7 +73,7 @@ def cluelab_ingest(sources: list[Path], data_dir: Path, workers: int) -> float:
         session.commit()
         import_parsed(session, dataset=dataset, parsed=scan_folder(sources[0].parent), user=cli_actor())
         session.commit()
-    report = ingest_clips(dataset_id=dataset.id, workers=workers)
+    report = ingest_clips(actor=cli_actor(), dataset_id=dataset.id, workers=workers)
     elapsed = time.perf_counter() - start
     assert report.failed == 0, report.errors
     return elapsed

@@ -81,7 +81,7 @@ def seed_demo(*, passwords: dict[str, str] | None = None, on_render: Callable[[s
         report = import_parsed(session, dataset=dataset, parsed=read_manifest(manifest), user=lead)
         session.commit()
         dataset_id = int(dataset.id)
-    ingest = ingest_clips(dataset_id=dataset_id, on_total=on_total, on_progress=on_progress)
+    ingest = ingest_clips(actor=lead, dataset_id=dataset_id, on_total=on_total, on_progress=on_progress)
     result = DemoResult(dataset_id=dataset_id, new_passwords=new_passwords, import_summary=report.summary(),
                         ingest=ingest)
     if predict:

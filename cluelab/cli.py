@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -13,12 +14,27 @@ from rich.table import Table
 from sqlmodel import Session
 
 from cluelab import model_cli
-from cluelab.console import BarProgress, cli_actor, console, dataset_or_fail, fail
+from cluelab.console import BarProgress, cli_actor, console, dataset_or_fail, fail, storage_problem
 from core.settings import get_settings
 from core.vocabulary import LABEL_SETS, Role
 
+
+class _ClearStorageErrors(typer.core.TyperGroup):
+    """Every command: a read-only data directory or a full disk is one clear line, not a traceback."""
+
+    def invoke(self, ctx: typer.Context):  # noqa: ANN201
+        try:
+            return super().invoke(ctx)
+        except Exception as error:
+            message = storage_problem(error)
+            if message is None:
+                raise
+            console.print(f"[red]error:[/red] {message}", soft_wrap=True)
+            raise typer.Exit(code=1) from None
+
+
 app = typer.Typer(help="ClueLab: annotate and review explainable multimodal emotion recognition.",
-                  no_args_is_help=True, pretty_exceptions_show_locals=False)
+                  no_args_is_help=True, pretty_exceptions_show_locals=False, cls=_ClearStorageErrors)
 users_app = typer.Typer(help="Accounts and roles.", no_args_is_help=True)
 jobs_app = typer.Typer(help="Background jobs.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
@@ -179,12 +195,16 @@ def _rich_table(frame) -> Table:  # noqa: ANN001
 
 
 def _ingest(*, dataset_id: int | None, workers: int | None = None) -> None:
-    from annotation.ingest.pipeline import ingest_clips
+    from annotation.ingest.pipeline import IngestStopped, ingest_clips
 
-    with BarProgress("Ingesting") as bar:
-        report = ingest_clips(dataset_id=dataset_id, workers=workers, on_total=bar.set_total,
-                              on_progress=bar.item_done)
-    console.print(f"{report.ready} clip(s) ready, {report.failed} failed.")
+    try:
+        with BarProgress("Ingesting") as bar:
+            report = ingest_clips(actor=cli_actor(), dataset_id=dataset_id, workers=workers, on_total=bar.set_total,
+                                  on_progress=bar.item_done, on_skip=lambda name: bar.advance(message=name))
+    except IngestStopped as stopped:
+        fail(str(stopped))
+    skipped = f", {report.skipped} processed by another run" if report.skipped else ""
+    console.print(f"{report.ready} clip(s) ready, {report.failed} failed{skipped}.")
     for name, error in report.errors.items():
         console.print(f"  [red]{name}[/red]: {error}")
 
@@ -193,8 +213,11 @@ def _ingest(*, dataset_id: int | None, workers: int | None = None) -> None:
 def ingest_command(
     dataset: str | None = typer.Option(None, "--dataset", "-d", help="Only this dataset."),
     workers: int | None = typer.Option(None, help="Parallel processes (default from settings)."),
+    retry_errors: bool = typer.Option(False, "--retry-errors",
+                                      help="Also retry clips whose media failed before (e.g. after fixing files)."),
 ) -> None:
     """Process the media of every pending clip; finished clips are skipped, so it resumes."""
+    from annotation.datasets import retry_errored_clips
     from cluelab.bootstrap import init_database
     from db.engine import get_engine
 
@@ -203,6 +226,9 @@ def ingest_command(
     if dataset:
         with Session(get_engine()) as session:
             dataset_id = dataset_or_fail(session, dataset).id
+    if retry_errors:
+        count = retry_errored_clips(actor=cli_actor(), dataset_id=dataset_id)
+        console.print(f"{count} errored clip(s) queued again.")
     _ingest(dataset_id=dataset_id, workers=workers)
 
 
@@ -213,6 +239,8 @@ def worker(workers: int = typer.Option(2, help="Jobs run at the same time.")) ->
     from cluelab.bootstrap import init_database
 
     init_database()
+    # The worker's own log (jobs recovered, stops, failures) goes to stderr.
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     console.print(f"Worker started ({'Redis' if get_settings().redis_url else 'SQLite'} queue).")
     run_worker(workers=workers)
 
@@ -322,7 +350,7 @@ def jobs_retry(job_id: int, wait: bool = typer.Option(False, help="Run it here i
     from annotation.jobs import retry
 
     try:
-        retry(job_id, inline=wait)
+        retry(job_id=job_id, actor=cli_actor(), inline=wait)
     except ValueError as error:
         fail(str(error))
     console.print(f"Job {job_id} queued again." if not wait else f"Job {job_id} ran.")
@@ -332,7 +360,10 @@ def jobs_retry(job_id: int, wait: bool = typer.Option(False, help="Run it here i
 def jobs_cancel(job_id: int) -> None:
     from annotation.jobs import cancel
 
-    cancel(job_id)
+    try:
+        cancel(job_id=job_id, actor=cli_actor())
+    except ValueError as error:
+        fail(str(error))
     console.print(f"Asked job {job_id} to stop.")
 
 

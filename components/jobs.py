@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import streamlit as st
 
 from annotation import jobs
+from annotation.permissions import PermissionDenied
 from components.text import plain
 from core.vocabulary import JobState
+
+if TYPE_CHECKING:
+    from db.models import User
 
 FINISHED = {JobState.done.value, JobState.failed.value, JobState.cancelled.value}
 
@@ -48,24 +54,34 @@ def job_progress(job_id: int) -> None:
         _poll()
 
 
-def jobs_table(limit: int = 30) -> None:
+def jobs_table(user: User, limit: int = 30) -> None:
+    """Recent jobs; Cancel and Retry for the jobs `user` may manage (their own, or any for a lead)."""
     for row in jobs.list_jobs(limit=limit):
         with st.container(border=True):
             head, actions = st.columns([5, 1])
             with head:
                 _draw(int(row.id))
             with actions:
-                if row.state in (JobState.queued.value, JobState.running.value):
+                if not jobs.may_manage(user, row):
+                    pass
+                elif row.state in (JobState.queued.value, JobState.running.value):
                     if st.button("Cancel", key=f"cancel_{row.id}"):
-                        jobs.cancel(int(row.id))
-                        st.rerun()
+                        _act(lambda job_id=int(row.id): jobs.cancel(job_id=job_id, actor=user))
                 elif row.state in (JobState.failed.value, JobState.cancelled.value) and st.button(
-                        "Retry", key=f"retry_{row.id}"):
-                        jobs.retry(int(row.id))
-                        st.rerun()
+                        "Retry", key=f"retry_{row.id}", help="Runs again as you, skipping what it finished."):
+                    _act(lambda job_id=int(row.id): jobs.retry(job_id=job_id, actor=user))
             if row.log:
                 with st.expander("Log"):
                     st.code(row.log[-3000:], language=None)
+
+
+def _act(action: Callable[[], None]) -> None:
+    try:
+        action()
+    except (PermissionDenied, ValueError) as error:
+        st.error(str(error))
+    else:
+        st.rerun()
 
 
 def _aware(moment: datetime) -> datetime:

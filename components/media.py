@@ -9,6 +9,7 @@ import streamlit as st
 
 from components.text import plain
 from core.settings import get_settings
+from core.vocabulary import ClipStatus
 
 
 def media_path(relative: str | None) -> Path | None:
@@ -31,9 +32,9 @@ def show_clip_media(clip, *, spans: list | None = None, key: str = "clip_player"
     """The player (video or audio, waveform, clickable transcript), or a plain word on why there is none."""
     from components.player import player
 
-    if clip.status == "error":
+    if clip.status == ClipStatus.error.value:
         st.error(f"This clip's media could not be processed: {plain(clip.error)}")
-    elif clip.status == "pending":
+    elif clip.status in (ClipStatus.pending.value, ClipStatus.processing.value):
         st.info("This clip's media is still being processed.")
     elif media_path(clip.video_path) is None and media_path(clip.audio_path) is None and clip.video_path:
         st.error("This clip's media files are missing from the data directory.")

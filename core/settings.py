@@ -6,11 +6,13 @@ the environment, so nothing is frozen at import.
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -71,11 +73,33 @@ class Settings(BaseSettings):
     signin_lock_minutes: float = Field(default=15, gt=0, validation_alias="CLUELAB_SIGNIN_LOCK_MINUTES")
     # A client that signed in to an account within this many days is not locked out by others' failures.
     signin_trusted_days: float = Field(default=30, gt=0, validation_alias="CLUELAB_SIGNIN_TRUSTED_DAYS")
+    # Longer clips are refused (a tiny file can hold hours of video); long clips get fewer sampled frames.
+    max_duration_seconds: float = Field(default=2 * 3600, gt=0, validation_alias="CLUELAB_MAX_DURATION_SECONDS")
+    max_frames_per_clip: int = Field(default=240, ge=1, validation_alias="CLUELAB_MAX_FRAMES_PER_CLIP")
+    # An ingest run holds each clip it works on; a claim not renewed for this long is dead and taken over.
+    ingest_claim_timeout_seconds: float = Field(default=600, gt=0, validation_alias="CLUELAB_INGEST_CLAIM_TIMEOUT")
+    # Server folders a lead may import from in the app (the command line may read anywhere).
+    # Empty: the data directory's `imports/` folder. Uploads always land in the data directory's `uploads/`.
+    import_roots: Annotated[list[Path], NoDecode] = Field(default_factory=list, validation_alias="CLUELAB_IMPORT_ROOTS")
+    # Jobs: a running job's row is touched this often; a row untouched for `job_stale_seconds` lost its worker.
+    job_heartbeat_seconds: float = Field(default=5.0, gt=0, validation_alias="CLUELAB_JOB_HEARTBEAT_SECONDS")
+    job_stale_seconds: float = Field(default=60.0, gt=0, validation_alias="CLUELAB_JOB_STALE_SECONDS")
+    # The task queue's name: also the Redis key prefix, so several installs (or tests) share one Redis.
+    queue_name: str = Field(default="cluelab", min_length=1, validation_alias="CLUELAB_QUEUE_NAME")
 
     @field_validator("data_dir")
     @classmethod
     def _absolute(cls, value: Path) -> Path:
         return value.expanduser().resolve()
+
+    @field_validator("import_roots", mode="before")
+    @classmethod
+    def _path_list(cls, value: object) -> object:
+        """Accept `a:b` (like PATH) as well as a JSON list."""
+        if isinstance(value, str):
+            text = value.strip()
+            return json.loads(text) if text.startswith("[") else [part for part in text.split(":") if part.strip()]
+        return value
 
     @field_validator("database_url")
     @classmethod
@@ -95,6 +119,12 @@ class Settings(BaseSettings):
     @property
     def media_dir(self) -> Path:
         return self.data_dir / "media"
+
+    @property
+    def allowed_import_roots(self) -> list[Path]:
+        """Folders the app may import from: the configured roots (or `imports/`), and its own uploads."""
+        roots = [Path(r).expanduser().resolve() for r in self.import_roots] or [self.data_dir / "imports"]
+        return [*roots, self.data_dir / "uploads"]
 
     @property
     def is_sqlite(self) -> bool:

@@ -75,6 +75,7 @@ class ClipStatus(str, Enum):
     """Where a clip's media stands after import."""
 
     pending = "pending"  # imported, media not processed yet
+    processing = "processing"  # an ingest run holds it (Clip.claimed_by) and is processing its media
     ready = "ready"  # media processed (or nothing to process: text-only)
     error = "error"  # media could not be processed; `error` says why
 

@@ -169,6 +169,9 @@ class Clip(SQLModel, table=True):
     meta: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
     created_at: datetime = _created()
     ingested_at: datetime | None = _when()
+    # While its media is processed (status `processing`): which ingest run holds the clip, renewed as it works.
+    claimed_by: str | None = Field(default=None, max_length=64)
+    claimed_at: datetime | None = _when()
 
 
 class ClipFeature(SQLModel, table=True):
@@ -390,6 +393,12 @@ class Job(SQLModel, table=True):
     error: str | None = None
     cancel_requested: bool = False
     created_by_id: int | None = Field(default=None, foreign_key="user.id")
+    # Whose roles the job acts with: its creator, then whoever retried it (the command line: run_as_cli).
+    run_as_id: int | None = Field(default=None, foreign_key="user.id")
+    run_as_cli: bool = False
+    # The worker running it ("host:pid:boot"), so a restarted worker recognises its dead predecessor's jobs.
+    worker: str | None = Field(default=None, max_length=128)
+    attempts: int = 0  # runs started, recovered runs included
     created_at: datetime = _created()
     started_at: datetime | None = _when()
     finished_at: datetime | None = _when()

@@ -6,16 +6,20 @@ from typing import Any
 
 from annotation.jobs import enqueue, get_job
 from core.jobs import JobContext, job
+from core.vocabulary import Role
 from model.inference import extract_dataset_features, predict_dataset
 from model.training import evaluate_version, promote, train_version
 
+# Researchers run models (DESIGN: roles); leads manage retraining. Admins hold every role.
+MODEL_ROLES = (Role.lead, Role.researcher)
 
-@job("extract-features")
+
+@job("extract-features", roles=MODEL_ROLES)
 def extract_features_job(ctx: JobContext, *, dataset_id: int, clip_ids: list[int] | None = None) -> dict[str, Any]:
     return extract_dataset_features(dataset_id=dataset_id, clip_ids=clip_ids, progress=ctx)
 
 
-@job("predict")
+@job("predict", roles=MODEL_ROLES)
 def predict_job(ctx: JobContext, *, dataset_id: int, model_version_id: int | None = None,
                 clip_ids: list[int] | None = None, unlabelled_only: bool = False) -> dict[str, Any]:
     # A retried job skips the clips it predicted before it stopped (not those of earlier jobs).
@@ -25,7 +29,7 @@ def predict_job(ctx: JobContext, *, dataset_id: int, model_version_id: int | Non
                            progress=ctx)
 
 
-@job("train")
+@job("train", roles=MODEL_ROLES)
 def train_job(ctx: JobContext, *, dataset_id: int, backend: str | None = None,
               parent_id: int | None = None) -> dict[str, Any]:
     version = train_version(dataset_id=dataset_id, user=ctx.acting_user(), backend_name=backend, parent_id=parent_id,
@@ -34,7 +38,7 @@ def train_job(ctx: JobContext, *, dataset_id: int, backend: str | None = None,
             "weighted_f1": version.metrics.get("held_out", {}).get("weighted_f1")}
 
 
-@job("evaluate")
+@job("evaluate", roles=MODEL_ROLES)
 def evaluate_job(ctx: JobContext, *, model_version_id: int, dataset_id: int | None = None) -> dict[str, Any]:
     ctx.set_total(1)
     metrics = evaluate_version(version_id=model_version_id, user=ctx.acting_user(), dataset_id=dataset_id)
@@ -48,6 +52,5 @@ def promote_and_repredict(*, version_id: int, user: Any, confirm: bool = False) 
     Raises PromotionNotBetter when the version is not better than the active one and `confirm` is not given.
     """
     result = promote(version_id=version_id, user=user, confirm=confirm)
-    job_id = enqueue("predict", params=result["repredict"], user=user if user and user.id else None) \
-        if result["repredict"] else None
+    job_id = enqueue("predict", params=result["repredict"], user=user) if result["repredict"] else None
     return {"model_version_id": result["model_version_id"], "repredict_job_id": job_id}

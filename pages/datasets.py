@@ -10,6 +10,7 @@ from annotation.datasets import (
     create_dataset,
     import_into,
     overview,
+    retry_errored_clips,
     save_uploads,
 )
 from annotation.ingest.importer import ImportFailed
@@ -51,7 +52,9 @@ if not items:
 by_name = {item.dataset.name: item for item in items}
 chosen = by_name[st.selectbox("Dataset", list(by_name))]
 counts = chosen.counts
-st.caption(f"{counts['clips']} clips · {counts['ready']} ready · {counts['pending']} pending · {counts['errors']} errors")
+processing = f" ({counts['processing']} processing now)" if counts.get("processing") else ""
+st.caption(f"{counts['clips']} clips · {counts['ready']} ready · {counts['pending']} pending{processing} · "
+           f"{counts['errors']} errors")
 
 upload_tab, path_tab = st.tabs(["Upload files", "From a folder or manifest on the server"])
 with upload_tab:
@@ -66,6 +69,7 @@ with upload_tab:
         st.session_state["import_source"] = str(folder)
 with path_tab:
     server_path = st.text_input("Folder or .csv/.json manifest path")
+    st.caption("Readable folders (the import roots): " + ", ".join(f"`{root}`" for root in settings.allowed_import_roots))
     if st.button("Import from path", disabled=not server_path):
         st.session_state["import_source"] = server_path
 
@@ -73,7 +77,7 @@ source = st.session_state.pop("import_source", None)
 if source:
     try:
         report = import_into(actor=user, dataset_id=chosen.dataset.id, source=Path(source))
-    except ImportFailed as error:
+    except (ImportFailed, DatasetError) as error:
         st.error(plain(error))
     else:
         (st.success if not report.errors else st.warning)(plain(report.summary()))
@@ -85,6 +89,11 @@ if source:
 
 if counts["pending"] and st.button("Process pending media"):
     st.session_state["ingest_job"] = enqueue("ingest", params={"dataset_id": chosen.dataset.id}, user=user)
+if counts["errors"] and st.button("Retry errored clips", help="Process their media again: for files fixed at their "
+                                  "source, or failures that were not the file's fault."):
+    retried = retry_errored_clips(actor=user, dataset_id=chosen.dataset.id)
+    st.session_state["ingest_job"] = enqueue("ingest", params={"dataset_id": chosen.dataset.id}, user=user)
+    st.toast(f"{retried} clip(s) queued for processing again.")
 if st.session_state.get("ingest_job"):
     st.subheader("Media processing")
     job_progress(st.session_state["ingest_job"])

@@ -2,16 +2,19 @@
 
 import streamlit as st
 
-from annotation.jobs import recover_stale_jobs
+from annotation.jobs import stale_running_jobs
 from components.jobs import jobs_table
 from components.navigation import guard
 
-guard("pages/jobs.py")
-
 st.title("Jobs")
-recovered = recover_stale_jobs()
-if recovered:
-    st.warning(f"Job(s) {', '.join(map(str, recovered))} lost their worker and were marked failed; retry to finish them.")
+user = guard("pages/jobs.py")
+
+# Workers recover jobs whose worker stopped (at start and every half minute or so): a job that stays stale
+# here means no worker is running.
+stale = stale_running_jobs()
+if stale:
+    st.warning(f"Job(s) {', '.join(str(j.id) for j in stale)} show no heartbeat: is `cluelab worker` "
+               "(or `cluelab serve`) running? A worker resumes them when it starts.")
 if st.button("Refresh", icon=":material/refresh:"):
     st.rerun()
-jobs_table()
+jobs_table(user)

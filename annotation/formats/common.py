@@ -18,8 +18,6 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from annotation.csv_cells import (
-    csv_text,
-    dataframe_csv,
     neutralise_cell,
     restore_cell,
 )

@@ -8,6 +8,7 @@ from sqlmodel import Session
 
 from annotation.formats.evaluate import evaluate_sources
 from core.jobs import JobContext, job
+from core.vocabulary import Role
 from db.engine import get_engine
 
 EVALUATE_KIND = "evaluate-sources"
@@ -20,7 +21,7 @@ def _plain(value: object) -> object:
     return value.item() if hasattr(value, "item") else value
 
 
-@job(EVALUATE_KIND)
+@job(EVALUATE_KIND, roles=(Role.lead, Role.researcher))
 def evaluate_job(ctx: JobContext, *, dataset_id: int, reference: str, systems: list[str], split: str | None = None,
                  use_judge: bool = False) -> dict:
     """One table row per system; the result holds the table as records."""

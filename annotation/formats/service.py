@@ -7,7 +7,7 @@ from pathlib import Path
 from sqlmodel import Session
 
 from annotation.formats.registry import UnknownFormat, read
-from annotation.ingest.importer import import_parsed
+from annotation.ingest.importer import ImportFailed, check_import_root, import_parsed
 from annotation.ingest.records import ImportReport, RowError
 from annotation.permissions import require
 from core.vocabulary import Role
@@ -60,10 +60,18 @@ def save_data_uploads(*, user: User, files: list[tuple[str, bytes]], uploads_dir
 @unit_of_work
 def import_files(session: Session, *, dataset: Dataset, paths: list[Path], media_dir: str | Path | None,
                  user: User, format: str | None = None, source: str | None = None) -> ImportReport:
-    """`import_file` for each path, one report for all; a file no format knows becomes an error."""
+    """`import_file` for each path (the app's imports: only from under the import roots), one report for all;
+    a file no format knows, or a path outside the roots, becomes an error."""
     total = ImportReport()
+    if media_dir:
+        try:
+            check_import_root(Path(media_dir))
+        except ImportFailed as error:
+            total.errors.append(RowError(name=str(media_dir), reason=str(error)))
+            return total
     for path in paths:
         try:
+            check_import_root(Path(path))
             report = import_file(session, dataset=dataset, path=path, media_dir=media_dir, user=user,
                                  format=format, source=source)
         except (UnknownFormat, FileNotFoundError, ValueError) as error:

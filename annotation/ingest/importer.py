@@ -18,6 +18,7 @@ from annotation.ingest.records import ClipRecord, ImportReport, ParsedImport, Ro
 from annotation.ingest.subtitles import SUBTITLE_SUFFIXES, find_subtitle, read_subtitle_file
 from annotation.permissions import require
 from annotation.text import detect_language
+from core.settings import get_settings
 from core.vocabulary import ClipStatus, Role
 from db.models import Clip, Dataset, User
 from db.queries import audit
@@ -41,6 +42,18 @@ def inside(root: Path, candidate: Path) -> bool:
         return True
     except ValueError:
         return False
+
+
+def check_import_root(path: Path) -> None:
+    """Refuse a server path outside the import roots (setting `import_roots`, and the app's uploads).
+
+    For imports the app starts: it often runs as root, and a lead must not read any folder of the server.
+    The command line is trusted and reads anywhere.
+    """
+    roots = get_settings().allowed_import_roots
+    if not any(inside(root, Path(path)) for root in roots):
+        raise ImportFailed(f"{path} is outside the import roots ({', '.join(str(r) for r in roots)}): put the "
+                           "files under one of them, or ask an admin to add a root (setting import_roots)")
 
 
 def scan_folder(root: Path) -> ParsedImport:
@@ -134,13 +147,54 @@ def read_manifest(path: Path, root: Path | None = None) -> ParsedImport:
     return parsed
 
 
+class _Twins:
+    """Files by size, to find duplicates by content cheaply: only files of equal size can be equal, so only
+    those are hashed (a new file's size is one stat; hashing a 3 GB file takes seconds)."""
+
+    def __init__(self, session: Session, dataset_id: int):
+        self.session = session
+        self.by_size: dict[int, list[list]] = {}  # size -> [[digest or None, path or None, clip id or Clip]]
+        for clip_id, size, digest, source in clip_queries.media_fingerprints(session, dataset_id=dataset_id):
+            self.by_size.setdefault(size, []).append([digest, source, clip_id])
+
+    def duplicate(self, path: Path, size: int) -> tuple[bool, str | None]:
+        """Whether a known file has the same content; and this file's hash when it had to be computed."""
+        same_size = self.by_size.get(size)
+        if not same_size:
+            return False, None
+        digest = file_hash(path)
+        for known in same_size:
+            if known[0] is None and known[1] and Path(known[1]).is_file():
+                known[0] = file_hash(Path(known[1]))
+                self._remember(known)
+            if known[0] == digest:
+                return True, digest
+        return False, digest
+
+    def _remember(self, known: list) -> None:
+        owner = known[2]
+        if isinstance(owner, Clip):
+            owner.content_hash = known[0]
+        elif owner is not None:
+            clip_queries.set_content_hash(self.session, clip_id=owner, content_hash=known[0])
+
+    def add(self, clip: Clip) -> None:
+        if clip.size_bytes:
+            self.by_size.setdefault(clip.size_bytes, []).append([clip.content_hash, clip.source_path, clip])
+
+
 def import_parsed(session: Session, *, dataset: Dataset, parsed: ParsedImport, user: User | None,
                   media_root: Path | None = None) -> ImportReport:
-    """Store clip records; duplicates (same name, or same file content) are counted, not created."""
+    """Store clip records; duplicates (same name, or same file content) are counted, not created.
+
+    A file over the size limit is refused here, by its size alone. Content is hashed only to tell apart
+    files of equal size; ingest hashes the rest, in the background.
+    """
     require(user, Role.lead, action="importing clips")
+    max_bytes = get_settings().max_media_bytes
     report = ImportReport(errors=list(parsed.errors))
     known_names = clip_queries.clip_names(session, dataset_id=dataset.id)
-    known_hashes = clip_queries.content_hashes(session, dataset_id=dataset.id)
+    twins = _Twins(session, dataset.id)
     new_clips: list[Clip] = []
     for record in parsed.clips:
         if record.name in known_names:
@@ -154,9 +208,13 @@ def import_parsed(session: Session, *, dataset: Dataset, parsed: ParsedImport, u
                 report.errors.append(RowError(name=record.name, reason="media path is outside the import folder"))
                 continue
             size = media.stat().st_size if media.exists() else None
+            if size and size > max_bytes:
+                report.errors.append(RowError(name=record.name, reason=f"the file is {size / 1e6:.0f} MB, over the "
+                                              f"{max_bytes / 1e6:.0f} MB limit (setting max_media_bytes)"))
+                continue
             if size:
-                digest = file_hash(media)
-                if digest in known_hashes:
+                duplicate, digest = twins.duplicate(media, size)
+                if duplicate:
                     report.duplicates += 1
                     continue
         language = record.language or (detect_language(record.transcript) if record.transcript else None)
@@ -177,8 +235,7 @@ def import_parsed(session: Session, *, dataset: Dataset, parsed: ParsedImport, u
         )
         new_clips.append(clip)
         known_names.add(record.name)
-        if digest:
-            known_hashes.add(digest)
+        twins.add(clip)
     # One flush for the whole batch: per-row flushes dominate large imports.
     report.clip_ids = clip_queries.add_clips(session, clips=new_clips)
     report.created = len(new_clips)

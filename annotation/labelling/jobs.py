@@ -6,10 +6,11 @@ from sqlmodel import Session
 
 from annotation.labelling.adjudication import auto_accept
 from core.jobs import JobContext, job
+from core.vocabulary import Role
 from db.engine import get_engine
 
 
-@job("auto-accept")
+@job("auto-accept", roles=(Role.lead,))
 def auto_accept_job(ctx: JobContext, *, dataset_id: int) -> dict:
     with Session(get_engine(), expire_on_commit=False) as session:
 

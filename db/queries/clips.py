@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -35,9 +36,16 @@ def clip_names(session: Session, *, dataset_id: int) -> set[str]:
     return set(session.exec(select(Clip.name).where(Clip.dataset_id == dataset_id)).all())
 
 
-def content_hashes(session: Session, *, dataset_id: int) -> set[str]:
-    rows = session.exec(select(Clip.content_hash).where(Clip.dataset_id == dataset_id, col(Clip.content_hash).is_not(None)))
-    return set(rows.all())  # type: ignore[arg-type]
+def media_fingerprints(session: Session, *, dataset_id: int) -> list[tuple[int, int, str | None, str | None]]:
+    """(id, size in bytes, content hash or None, source path) of the dataset's clips with media of known size."""
+    rows = session.exec(select(Clip.id, Clip.size_bytes, Clip.content_hash, Clip.source_path)
+                        .where(Clip.dataset_id == dataset_id, col(Clip.size_bytes).is_not(None)))
+    return [(int(i), int(size), digest, source) for i, size, digest, source in rows.all()]
+
+
+def set_content_hash(session: Session, *, clip_id: int, content_hash: str) -> None:
+    session.execute(sa.update(Clip).where(Clip.id == clip_id).values(content_hash=content_hash)
+                    .execution_options(synchronize_session=False))
 
 
 def update_dataset(session: Session, *, dataset: Dataset, **fields: Any) -> Dataset:
@@ -67,16 +75,82 @@ def get_clip(session: Session, *, clip_id: int) -> Clip | None:
     return session.get(Clip, clip_id)
 
 
-def clips_to_ingest(session: Session, *, dataset_id: int | None = None, clip_ids: list[int] | None = None) -> Sequence[Clip]:
-    """Clips whose media is not processed yet (pending, or failed earlier and retried by id)."""
-    query = select(Clip).where(col(Clip.source_path).is_not(None))
+def _waiting(*, owner: str | None, stale_before: datetime | None, retry_errors: bool) -> Any:
+    """Clips an ingest run may take: pending ones (errored ones too when asked), those `owner` held before
+    (a resumed job takes its own back at once), and claims not renewed since `stale_before` (a dead run's)."""
+    statuses = [ClipStatus.pending.value] + ([ClipStatus.error.value] if retry_errors else [])
+    taken_over = [Clip.claimed_by == owner] if owner else []
+    if stale_before is not None:
+        taken_over.append(sa.or_(col(Clip.claimed_at).is_(None), col(Clip.claimed_at) < stale_before))
+    condition = col(Clip.status).in_(statuses)
+    if taken_over:
+        condition = sa.or_(condition, sa.and_(Clip.status == ClipStatus.processing.value, sa.or_(*taken_over)))
+    return condition
+
+
+def clips_to_ingest(session: Session, *, dataset_id: int | None = None, clip_ids: list[int] | None = None,
+                    owner: str | None = None, stale_before: datetime | None = None) -> Sequence[Clip]:
+    """Clips whose media is waiting to be processed (see `claim_clip`); given ids may also be in error."""
+    query = select(Clip).where(col(Clip.source_path).is_not(None),
+                               _waiting(owner=owner, stale_before=stale_before, retry_errors=bool(clip_ids)))
     if clip_ids:
-        query = query.where(col(Clip.id).in_(clip_ids), Clip.status != ClipStatus.ready.value)
-    else:
-        query = query.where(Clip.status == ClipStatus.pending.value)
+        query = query.where(col(Clip.id).in_(clip_ids))
     if dataset_id is not None:
         query = query.where(Clip.dataset_id == dataset_id)
     return session.exec(query.order_by(Clip.id)).all()
+
+
+def claim_clip(session: Session, *, clip_id: int, owner: str, stale_before: datetime,
+               retry_errors: bool = False) -> Clip | None:
+    """Take a waiting clip for ingest run `owner` (pending → processing) in one UPDATE; None when another run
+    holds it or it is done. Of two runs racing for one clip exactly one wins, on SQLite and PostgreSQL."""
+    claimed = session.execute(
+        sa.update(Clip)
+        .where(Clip.id == clip_id, _waiting(owner=owner, stale_before=stale_before, retry_errors=retry_errors))
+        .values(status=ClipStatus.processing.value, claimed_by=owner, claimed_at=utcnow(), error=None)
+        .execution_options(synchronize_session=False))
+    if claimed.rowcount != 1:
+        return None
+    return session.exec(select(Clip).where(Clip.id == clip_id).execution_options(populate_existing=True)).one()
+
+
+def renew_claims(session: Session, *, clip_ids: Sequence[int], owner: str) -> None:
+    """Keep `owner`'s claims alive while it works on them."""
+    if clip_ids:
+        session.execute(sa.update(Clip).where(col(Clip.id).in_(list(clip_ids)), Clip.claimed_by == owner,
+                                              Clip.status == ClipStatus.processing.value)
+                        .values(claimed_at=utcnow()).execution_options(synchronize_session=False))
+
+
+def release_claims(session: Session, *, clip_ids: Sequence[int], owner: str) -> int:
+    """Hand `owner`'s unfinished clips back (processing → pending); how many."""
+    if not clip_ids:
+        return 0
+    released = session.execute(
+        sa.update(Clip).where(col(Clip.id).in_(list(clip_ids)), Clip.claimed_by == owner,
+                              Clip.status == ClipStatus.processing.value)
+        .values(status=ClipStatus.pending.value, claimed_by=None, claimed_at=None)
+        .execution_options(synchronize_session=False))
+    return int(released.rowcount or 0)
+
+
+def claimed_clip(session: Session, *, clip_id: int, owner: str) -> Clip | None:
+    """The clip while `owner` still holds it (locked for the update on PostgreSQL); None once it lost the claim."""
+    clip = session.exec(select(Clip).where(Clip.id == clip_id).with_for_update()
+                        .execution_options(populate_existing=True)).first()
+    if clip is None or clip.status != ClipStatus.processing.value or clip.claimed_by != owner:
+        return None
+    return clip
+
+
+def reset_errors(session: Session, *, dataset_id: int | None = None) -> int:
+    """Clips in error become pending again (their media is retried by the next ingest); how many."""
+    query = sa.update(Clip).where(Clip.status == ClipStatus.error.value, col(Clip.source_path).is_not(None))
+    if dataset_id is not None:
+        query = query.where(Clip.dataset_id == dataset_id)
+    reset = session.execute(query.values(status=ClipStatus.pending.value, error=None)
+                            .execution_options(synchronize_session=False))
+    return int(reset.rowcount or 0)
 
 
 def mark_ingested(session: Session, *, clip: Clip, media: Any) -> Clip:
@@ -84,6 +158,7 @@ def mark_ingested(session: Session, *, clip: Clip, media: Any) -> Clip:
     info = media.probe
     clip.status = ClipStatus.ready.value
     clip.error = None
+    clip.claimed_by = clip.claimed_at = None
     clip.content_hash = media.content_hash
     clip.size_bytes = media.size_bytes
     clip.video_path = media.video_path
@@ -107,6 +182,7 @@ def mark_ingested(session: Session, *, clip: Clip, media: Any) -> Clip:
 def mark_failed(session: Session, *, clip: Clip, reason: str) -> Clip:
     clip.status = ClipStatus.error.value
     clip.error = reason
+    clip.claimed_by = clip.claimed_at = None
     session.add(clip)
     return clip
 
@@ -124,7 +200,9 @@ def dataset_counts(session: Session, *, dataset_id: int) -> dict[str, int]:
     return {
         "clips": sum(by_status.values()),
         "ready": by_status.get(ClipStatus.ready.value, 0),
-        "pending": by_status.get(ClipStatus.pending.value, 0),
+        # Waiting for media: pending, and being processed now (also counted on their own).
+        "pending": by_status.get(ClipStatus.pending.value, 0) + by_status.get(ClipStatus.processing.value, 0),
+        "processing": by_status.get(ClipStatus.processing.value, 0),
         "errors": by_status.get(ClipStatus.error.value, 0),
         "annotations": int(submitted),
         "consensus": int(with_consensus),

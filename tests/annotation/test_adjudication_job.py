@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlmodel import Session
 
 from annotation.jobs import enqueue, run_job_inline
+from annotation.permissions import PermissionDenied
 from cluelab.bootstrap import init_database
 from core.vocabulary import JobState
 from db.engine import get_engine
@@ -46,12 +48,10 @@ def test_auto_accept_job_accepts_the_clear_clip_with_progress():
         assert current_consensus(session, clip_id=world["split"]) is None
 
 
-def test_auto_accept_job_queued_by_an_annotator_fails_clearly():
+def test_auto_accept_job_queued_by_an_annotator_is_refused():
     world = _world()
-    job_id = enqueue("auto-accept", params={"dataset_id": world["dataset"]}, user=world["annotator"])
-    row = run_job_inline(job_id)
-    assert row.state == JobState.failed.value
-    assert "needs the lead role" in row.error
+    with pytest.raises(PermissionDenied, match="needs the lead role"):
+        enqueue("auto-accept", params={"dataset_id": world["dataset"]}, user=world["annotator"])
     with Session(get_engine()) as session:
         assert session.get(Dataset, world["dataset"]) is not None
         assert current_consensus(session, clip_id=world["clear"]) is None

@@ -123,7 +123,8 @@ def test_folder_ingest_records_errors_and_goes_on(tmp_path: Path):
     assert report.created == 6 and report.duplicates == 0
 
     progress = []
-    result = ingest_clips(dataset_id=dataset.id, workers=2, on_progress=lambda n, e: progress.append((n, e)))
+    result = ingest_clips(actor=_lead(), dataset_id=dataset.id, workers=2,
+                          on_progress=lambda n, e: progress.append((n, e)))
     assert (result.ready, result.failed) == (3, 3)
     assert len(progress) == 6
     with Session(get_engine()) as session:
@@ -139,7 +140,7 @@ def test_folder_ingest_records_errors_and_goes_on(tmp_path: Path):
     assert good.meta["frame_times"][:3] == [0.0, 0.5, 1.0]
 
     # Resumable: nothing left to do, nothing re-done.
-    again = ingest_clips(dataset_id=dataset.id)
+    again = ingest_clips(actor=_lead(), dataset_id=dataset.id)
     assert (again.ready, again.failed) == (0, 0)
 
     # Re-import: every clip is a duplicate, nothing new.

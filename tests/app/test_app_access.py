@@ -70,10 +70,11 @@ def test_admin_creates_an_account_in_the_page(accounts):
 
 
 def test_lead_imports_a_folder_from_the_page(accounts, tmp_path):
+    from core.settings import get_settings
     from tests.media_factory import make_video
 
-    folder = tmp_path / "incoming"
-    folder.mkdir()
+    folder = get_settings().data_dir / "imports" / "incoming"  # the app reads only under its import roots
+    folder.mkdir(parents=True)
     make_video(folder / "a.mp4", seconds=1.0)
     (folder / "b.mp4").write_bytes(b"")
     at = _app(accounts["lead"])

@@ -13,7 +13,7 @@ from annotation.formats.service import import_file
 from annotation.jobs import run_job_inline
 from cluelab.bootstrap import init_database
 from db.engine import get_engine
-from db.models import ModelVersion, Prediction
+from db.models import ModelVersion, Prediction, User
 from db.queries.references import clip_ids_by_name
 from db.queries.users import create_user
 
@@ -41,6 +41,11 @@ def seeded(emer_v1, mer2023_labels):
         return {"dataset": dataset.id, "lead": lead.id, "researcher": researcher.id, "version": version.id, "labels": mer2023_labels}
 
 
+def _user(user_id: int) -> User:
+    with Session(get_engine(), expire_on_commit=False) as session:
+        return session.get(User, user_id)
+
+
 def _page(user_id: int) -> AppTest:
     at = AppTest.from_file(PAGE, default_timeout=120)
     at.session_state["user_id"] = user_id
@@ -66,8 +71,15 @@ def test_researcher_scores_a_model_on_the_imported_reference(seeded):
 
 
 def test_lead_imports_from_a_server_path_and_downloads_an_export(seeded):
+    import shutil
+
+    from core.settings import get_settings
+
+    imports = get_settings().data_dir / "imports"  # the app reads only under its import roots
+    imports.mkdir(parents=True, exist_ok=True)
+    labels = Path(shutil.copy(seeded["labels"], imports))
     at = _page(seeded["lead"])
-    at.text_input(key="fmt_server_path").input(str(seeded["labels"])).run()
+    at.text_input(key="fmt_server_path").input(str(labels)).run()
     at.button(key="fmt_import").click().run()
     assert not at.exception, at.exception
     assert "2 new clip(s)" in at.warning[0].value  # two rows of the label file are malformed or duplicated
@@ -84,7 +96,8 @@ def test_scoring_job_reports_a_missing_judge(seeded):
     from annotation.jobs import enqueue
 
     job_id = enqueue(EVALUATE_KIND, params={"dataset_id": seeded["dataset"], "reference": "reference:emer-gt",
-                                            "systems": [f"model:{seeded['version']}"], "use_judge": True})
+                                            "systems": [f"model:{seeded['version']}"], "use_judge": True},
+                     user=_user(seeded["researcher"]))
     job = run_job_inline(job_id)
     assert job.state == "failed" and "no LLM judge" in job.error
 
@@ -94,7 +107,8 @@ def test_scoring_job_returns_the_table(seeded):
     from annotation.jobs import enqueue
 
     job_id = enqueue(EVALUATE_KIND, params={"dataset_id": seeded["dataset"], "reference": "reference:emer-gt",
-                                            "systems": [f"model:{seeded['version']}", "consensus"]})
+                                            "systems": [f"model:{seeded['version']}", "consensus"]},
+                     user=_user(seeded["researcher"]))
     job = run_job_inline(job_id)
     assert job.state == "done" and job.done == 2
     rows = {r["system"]: r for r in job.result["table"]}

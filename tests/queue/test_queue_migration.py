@@ -9,11 +9,15 @@ from alembic.script import ScriptDirectory
 from db.migrate import alembic_config, current_revision
 
 
+def _head(config) -> str:  # noqa: ANN001
+
+    return ScriptDirectory.from_config(config).get_current_head()
+
+
 def test_queue_indexes_upgrade_and_downgrade(db_engine):
-    head = ScriptDirectory.from_config(alembic_config(db_engine.url.render_as_string(hide_password=False))).get_current_head()
-    assert current_revision(db_engine) == head
     assert "ix_assignment_clip_state_expires" in {i["name"] for i in sa.inspect(db_engine).get_indexes("assignment")}
     config = alembic_config(db_engine.url.render_as_string(hide_password=False))
+    assert current_revision(db_engine) == _head(config)
     with db_engine.begin() as connection:
         config.attributes["connection"] = connection
         command.downgrade(config, "0001_initial_schema")
@@ -22,4 +26,4 @@ def test_queue_indexes_upgrade_and_downgrade(db_engine):
     with db_engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
-    assert current_revision(db_engine) == head
+    assert current_revision(db_engine) == _head(config)

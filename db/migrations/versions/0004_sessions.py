@@ -1,7 +1,7 @@
 """sign-in sessions and attempts; usernames unique whatever their case
 
 Revision ID: 0004_sessions
-Revises: 0002_queue_indexes
+Revises: 0003_open_vocab_prefer
 """
 import sqlalchemy as sa
 import sqlmodel
