@@ -373,7 +373,7 @@ def test_a_killed_predict_job_resumes_without_resending_finished_clips(llm_serve
     sent_before = len(llm_server.requests)
 
     llm_server.on_request = None
-    retry(job_id, inline=True)
+    retry(job_id=job_id, actor=lead, inline=True)
     with Session(app_db) as session:
         again = session.get(Job, job_id)
         assert again.state == JobState.done.value, again.error
