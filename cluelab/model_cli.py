@@ -12,7 +12,7 @@ import typer
 from rich.table import Table
 from sqlmodel import Session
 
-from cluelab.console import BarProgress, cli_actor, console, dataset_or_fail
+from cluelab.console import BarProgress, cli_actor, console, dataset_or_fail, fail
 from db.engine import get_engine
 
 model_app = typer.Typer(help="Pre-annotation models: predict, train, evaluate, promote.", no_args_is_help=True)
@@ -26,9 +26,15 @@ def _dataset_id(name: str) -> int:
 @model_app.command("predict")
 def predict(dataset: str = typer.Argument(..., help="Dataset name."),
             version: int | None = typer.Option(None, help="Model version id (default: the active one)."),
-            unlabelled_only: bool = typer.Option(False, help="Skip clips that have consensus.")) -> None:
+            unlabelled_only: bool = typer.Option(False, help="Skip clips that have consensus."),
+            shards: int = typer.Option(1, min=1, help="Split into this many shards for several workers (GPUs).")
+            ) -> None:
     """Pre-annotate a dataset's clips and store the predictions."""
     from model.inference import predict_dataset
+
+    if shards > 1:
+        _predict_sharded(dataset, version=version, unlabelled_only=unlabelled_only, shards=shards)
+        return
 
     with BarProgress("Predicting") as bar:
         result = predict_dataset(dataset_id=_dataset_id(dataset), version_id=version,
@@ -36,12 +42,34 @@ def predict(dataset: str = typer.Argument(..., help="Dataset name."),
     console.print(f"{result['model_version']}: {result['predicted']} predicted, {result['failed']} failed")
 
 
+def _predict_sharded(dataset: str, *, version: int | None, unlabelled_only: bool, shards: int) -> None:
+    """Queue a sharded predict job; workers (one per GPU) take the shards."""
+    from annotation.jobs import enqueue
+
+    job_id = enqueue("predict-sharded", params={"dataset_id": _dataset_id(dataset), "model_version_id": version,
+                                                "unlabelled_only": unlabelled_only, "shards": shards},
+                     user=None)
+    console.print(f"queued job {job_id}: {shards} shards. Run one worker per GPU (with REDIS_URL set, on any "
+                  "machine sharing the database and data directory):")
+    for gpu in range(shards):
+        console.print(f"  CUDA_VISIBLE_DEVICES={gpu} cluelab worker --workers 1 &", markup=False)
+
+
 @model_app.command("train")
 def train(dataset: str = typer.Argument(..., help="Dataset name."),
           backend: str | None = typer.Option(None, help="Backend name (default: settings)."),
-          promote_after: bool = typer.Option(False, "--promote", help="Promote the new version and re-predict.")) -> None:
+          promote_after: bool = typer.Option(False, "--promote", help="Promote the new version and re-predict."),
+          launcher: str | None = typer.Option(None, help="emotion_llm: inline, accelerate or torchrun."),
+          processes: int | None = typer.Option(None, min=1, help="emotion_llm: processes (GPUs) to train on."),
+          print_command: bool = typer.Option(False, help="Print the launcher command instead of running it.")
+          ) -> None:
     """Train a new version on the dataset's current consensus and report held-out metrics."""
     from model.training import promote, train_version
+
+    if launcher not in (None, "inline"):
+        _train_launched(dataset, launcher=launcher, processes=processes, print_command=print_command,
+                        promote_after=promote_after)
+        return
 
     with BarProgress("Training") as bar:
         version = train_version(dataset_id=_dataset_id(dataset), user=cli_actor(), backend_name=backend,
@@ -51,7 +79,41 @@ def train(dataset: str = typer.Argument(..., help="Dataset name."),
                   f"(parent {before.get('weighted_f1')}), UAR {held.get('uar')}, n={held.get('n')}")
     if promote_after:
         promote(version_id=version.id, user=cli_actor(), repredict=False)
-        predict(dataset, version=version.id, unlabelled_only=True)
+        predict(dataset, version=version.id, unlabelled_only=True, shards=1)
+
+
+def _train_launched(dataset: str, *, launcher: str, processes: int | None, print_command: bool,
+                    promote_after: bool) -> None:
+    """`accelerate launch` / `torchrun` of the emotion_llm training entry point, one process per GPU."""
+    import subprocess
+
+    from core.settings import get_settings
+    from model.emotion_llm.training import ROOT, dataset_command, launch_env
+
+    settings = get_settings()
+    count = processes or settings.llm_processes
+    shown = dataset_command(settings, dataset=dataset, launcher=launcher, processes=count, runnable=False)
+    console.print(" ".join(shown), markup=False, soft_wrap=True)
+    if print_command:
+        return
+    before = {v.id for v in _versions(dataset)}
+    code = subprocess.run(dataset_command(settings, dataset=dataset, launcher=launcher, processes=count),
+                          cwd=ROOT, env=launch_env(), check=False).returncode
+    if code != 0:
+        fail(f"the launched training exited with code {code}")
+    new = [v for v in _versions(dataset) if v.id not in before]
+    if promote_after and new:
+        from model.training import promote
+
+        promote(version_id=new[-1].id, user=cli_actor(), repredict=False)
+        predict(dataset, version=new[-1].id, unlabelled_only=True, shards=1)
+
+
+def _versions(dataset: str) -> list:
+    from db.queries.model_versions import list_versions
+
+    with Session(get_engine()) as session:
+        return list(list_versions(session, dataset_id=_dataset_id(dataset)))
 
 
 @model_app.command("evaluate")

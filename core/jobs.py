@@ -19,7 +19,8 @@ from typing import Any
 from core.settings import get_settings
 
 # Modules whose import registers job kinds; the worker imports them all.
-JOB_MODULES = ["annotation.ingest.jobs", "annotation.labelling.jobs", "annotation.formats.jobs", "model.jobs"]
+JOB_MODULES = ["annotation.ingest.jobs", "annotation.labelling.jobs", "annotation.formats.jobs", "model.jobs",
+               "model.emotion_llm.jobs"]
 
 JobFunction = Callable[..., dict[str, Any] | None]
 _REGISTRY: dict[str, JobFunction] = {}
@@ -78,10 +79,10 @@ class JobContext(ABC):
 
 
 @lru_cache(maxsize=4)
-def _huey_for(data_dir: str, redis_url: str | None, executor: Callable[[int], None]):
+def _huey_for(data_dir: str, redis_url: str | None, executor: Callable[[int], None], name: str = "cluelab"):
     from huey import RedisHuey, SqliteHuey
 
-    queue = RedisHuey("cluelab", url=redis_url) if redis_url else SqliteHuey("cluelab", filename=f"{data_dir}/queue.db")
+    queue = RedisHuey(name, url=redis_url) if redis_url else SqliteHuey(name, filename=f"{data_dir}/queue.db")
     # Calling this wrapper puts a job id on the queue; the worker runs `executor(job_id)`.
     queue.execute_job = queue.task(name="cluelab.execute_job")(executor)
     return queue
@@ -91,4 +92,4 @@ def get_huey(executor: Callable[[int], None]):
     """The task queue for the configured data dir or Redis, running `executor(job_id)` per task."""
     settings = get_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return _huey_for(str(settings.data_dir), settings.redis_url, executor)
+    return _huey_for(str(settings.data_dir), settings.redis_url, executor, settings.queue_name)
