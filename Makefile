@@ -50,6 +50,7 @@ bench: setup
 	$(PY) bench/agreement.py
 	$(PY) bench/formats.py
 	$(PY) bench/openset_metric.py
+	$(PY) bench/llm_predict.py
 
 clean:
 	rm -rf $(VENV) test-artifacts .pytest_cache

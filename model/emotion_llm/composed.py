@@ -67,8 +67,47 @@ class ComposedModel(AdapterHost):
     kind = "composed"
 
     def __init__(self, settings: Settings, *, device: torch.device, dtype: torch.dtype,
-                 projector: str | None = None, queries: int | None = None) -> None:
+                 projector: str | None = None, queries: int | None = None, parts: dict[str, Any] | None = None) -> None:
+        """Load the parts from the folders in settings (or take them ready-made in `parts`: benchmarks)."""
         super().__init__()
+        self.settings = settings
+        self.device, self.dtype = device, dtype
+        self.projector_kind = projector or settings.llm_projector
+        if self.projector_kind not in ("attention", "linear"):
+            raise ModelUnavailable(f"CLUELAB_LLM_PROJECTOR={self.projector_kind!r}: use attention or linear")
+        self.queries = queries or settings.llm_query_tokens
+        parts = parts if parts is not None else self._load_parts(settings, dtype)
+        self.tokenizer = parts["tokenizer"]
+        self.lm = parts["lm"].to(device=device, dtype=dtype).eval()
+        self.text_config = self.lm.config
+        hidden = self.lm.config.hidden_size
+        self.projectors = nn.ModuleDict()
+        self.vision, self.image_processor = parts.get("vision"), parts.get("image_processor")
+        if self.vision is not None:
+            vision = self.vision
+            if getattr(vision.config, "vision_config", None) is not None and hasattr(vision, "vision_model"):
+                vision, width = vision.vision_model, vision.config.vision_config.hidden_size  # a CLIP/SigLIP pair
+            else:
+                width = vision.config.hidden_size
+            self.vision = vision.to(device=device, dtype=dtype).eval().requires_grad_(False)
+            self.projectors["vision"] = self._projector(width, hidden)
+        self.audio, self.feature_extractor = parts.get("audio"), parts.get("feature_extractor")
+        if self.audio is not None:
+            audio = self.audio
+            self.audio_kind = "whisper" if hasattr(audio, "get_encoder") else "waveform"
+            if self.audio_kind == "whisper":
+                audio, width = audio.get_encoder(), audio.config.d_model
+            else:
+                width = audio.config.hidden_size
+            self.audio = audio.to(device=device, dtype=dtype).eval().requires_grad_(False)
+            self.projectors["audio"] = self._projector(width, hidden)
+        self.projectors.to(device=device, dtype=dtype)
+        self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else \
+            (self.tokenizer.eos_token_id or 0)
+        self.media_on = False  # until projectors are trained or given
+
+    @staticmethod
+    def _load_parts(settings: Settings, dtype: torch.dtype) -> dict[str, Any]:
         from transformers import (
             AutoFeatureExtractor,
             AutoImageProcessor,
@@ -77,45 +116,21 @@ class ComposedModel(AdapterHost):
             AutoTokenizer,
         )
 
-        self.settings = settings
-        self.device, self.dtype = device, dtype
-        self.projector_kind = projector or settings.llm_projector
-        if self.projector_kind not in ("attention", "linear"):
-            raise ModelUnavailable(f"CLUELAB_LLM_PROJECTOR={self.projector_kind!r}: use attention or linear")
-        self.queries = queries or settings.llm_query_tokens
-        self.tokenizer = load_or_explain("tokenizer", settings.llm_lm, AutoTokenizer.from_pretrained)
-        self.lm = load_or_explain("language model", settings.llm_lm, AutoModelForCausalLM.from_pretrained,
-                                  dtype=dtype).to(device).eval()
-        self.text_config = self.lm.config
-        hidden = self.lm.config.hidden_size
-        self.projectors = nn.ModuleDict()
-        self.vision = self.image_processor = None
+        parts: dict[str, Any] = {
+            "tokenizer": load_or_explain("tokenizer", settings.llm_lm, AutoTokenizer.from_pretrained),
+            "lm": load_or_explain("language model", settings.llm_lm, AutoModelForCausalLM.from_pretrained,
+                                  dtype=dtype)}
         if settings.llm_vision is not None:
-            encoder = load_or_explain("vision encoder", settings.llm_vision, AutoModel.from_pretrained, dtype=dtype)
-            if getattr(encoder.config, "vision_config", None) is not None and hasattr(encoder, "vision_model"):
-                encoder, width = encoder.vision_model, encoder.config.vision_config.hidden_size  # a CLIP/SigLIP pair
-            else:
-                width = encoder.config.hidden_size
-            self.vision = encoder.to(device).eval().requires_grad_(False)
-            self.image_processor = load_or_explain("image processor", settings.llm_vision,
-                                                   AutoImageProcessor.from_pretrained)
-            self.projectors["vision"] = self._projector(width, hidden)
-        self.audio = self.feature_extractor = None
+            parts["vision"] = load_or_explain("vision encoder", settings.llm_vision, AutoModel.from_pretrained,
+                                              dtype=dtype)
+            parts["image_processor"] = load_or_explain("image processor", settings.llm_vision,
+                                                       AutoImageProcessor.from_pretrained)
         if settings.llm_audio is not None:
-            encoder = load_or_explain("audio encoder", settings.llm_audio, AutoModel.from_pretrained, dtype=dtype)
-            self.audio_kind = "whisper" if hasattr(encoder, "get_encoder") else "waveform"
-            if self.audio_kind == "whisper":
-                encoder, width = encoder.get_encoder(), encoder.config.d_model
-            else:
-                width = encoder.config.hidden_size
-            self.audio = encoder.to(device).eval().requires_grad_(False)
-            self.feature_extractor = load_or_explain("audio feature extractor", settings.llm_audio,
-                                                     AutoFeatureExtractor.from_pretrained)
-            self.projectors["audio"] = self._projector(width, hidden)
-        self.projectors.to(device=device, dtype=dtype)
-        self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else \
-            (self.tokenizer.eos_token_id or 0)
-        self.media_on = False  # until projectors are trained or given
+            parts["audio"] = load_or_explain("audio encoder", settings.llm_audio, AutoModel.from_pretrained,
+                                             dtype=dtype)
+            parts["feature_extractor"] = load_or_explain("audio feature extractor", settings.llm_audio,
+                                                         AutoFeatureExtractor.from_pretrained)
+        return parts
 
     def _projector(self, width: int, hidden: int) -> nn.Module:
         if self.projector_kind == "attention":

@@ -20,6 +20,7 @@ import torch
 from model.emotion_llm.prompting import AnswerTokens
 
 FIELDS = 4
+STATIC_BUCKET = 128  # static cache lengths are multiples of this
 
 
 @dataclass
@@ -83,6 +84,7 @@ class Engine:
         self.static_cache = static_cache
         self.compile_decode = compile_decode and static_cache
         self._decode = None
+        self._static: dict[tuple[int, int], Any] = {}
 
     # --- the label block -------------------------------------------------------------------------
 
@@ -103,11 +105,21 @@ class Engine:
         return tokens, offsets, spans
 
     def _new_cache(self, batch: int, length: int):
+        """A fresh dynamic cache; or a static one of this (batch, length), kept and reset between batches so
+        a compiled decode step sees the same buffers (and compiles once per shape, not per batch)."""
         from transformers import DynamicCache, StaticCache
 
-        if self.static_cache:
-            return StaticCache(config=self.text_config, max_cache_len=length)
-        return DynamicCache(config=self.text_config)
+        if not self.static_cache:
+            return DynamicCache(config=self.text_config)
+        key = (batch, length)
+        cache = self._static.get(key)
+        if cache is None:
+            if len(self._static) >= 4:  # a few shapes at most: each holds a full KV buffer
+                self._static.clear()
+            cache = self._static[key] = StaticCache(config=self.text_config, max_cache_len=length)
+        else:
+            cache.reset()
+        return cache
 
     def score_prefill(self, batch: PromptBatch, cache: Any, kv_length: int) -> torch.Tensor:
         """Label log-probabilities (B, n_labels) from one forward pass over prompt + label block; fills the cache."""
@@ -134,14 +146,15 @@ class Engine:
         if block:
             embeds = torch.cat([embeds, self.lm.get_input_embeddings()(
                 torch.tensor(block, device=self.device)).unsqueeze(0).expand(b, -1, -1).to(embeds.dtype)], 1)
+        # Logits only where they are read: the prompt's last position and the label block.
         out = self.lm(inputs_embeds=embeds, attention_mask=allowed, position_ids=positions, past_key_values=cache,
-                      use_cache=True)
-        logprobs = torch.log_softmax(out.logits.float(), -1)
+                      use_cache=True, logits_to_keep=len(block) + 1)
+        logprobs = torch.log_softmax(out.logits.float(), -1)  # positions p-1 .. p+len(block)-1
         scores = torch.zeros((b, len(spans)), device=self.device)
         for k, (start, full) in enumerate(spans):
-            scores[:, k] = logprobs[:, p - 1, full[0]]
+            scores[:, k] = logprobs[:, 0, full[0]]
             for j in range(1, len(full)):
-                scores[:, k] += logprobs[:, p + start + j - 1, full[j]]
+                scores[:, k] += logprobs[:, start + j, full[j]]
         return scores
 
     @staticmethod
@@ -171,7 +184,10 @@ class Engine:
         b, p = batch.mask.shape
         answer = self.answer
         block_len = len(self._label_block()[0])
-        kv_length = p + max(block_len, max_new_tokens + 8) if self.static_cache else p + block_len
+        kv_length = p + block_len
+        if self.static_cache:  # room for the answer, rounded up so batches share a few cache shapes
+            needed = p + max(block_len, max_new_tokens + sum(len(s) for s in answer.skeleton) + 8)
+            kv_length = -(-needed // STATIC_BUCKET) * STATIC_BUCKET
         cache = self._new_cache(b, kv_length)
         scores = self.score_prefill(batch, cache, kv_length)
         distribution = torch.softmax(scores, -1)

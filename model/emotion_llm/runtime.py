@@ -95,7 +95,7 @@ class Predictor:
         self.engine = Engine(model.lm, text_config=model.text_config, answer=self.answer, pad_id=model.pad_id,
                              ban=ban, device=model.device, static_cache=settings.llm_static_cache,
                              compile_decode=settings.llm_compile)
-        self.stats: dict[str, float] = {"clips": 0, "media_tokens": 0, "retried": 0, "failed": 0}
+        self.stats: dict[str, float] = {"clips": 0, "media_tokens": 0, "new_tokens": 0, "retried": 0, "failed": 0}
 
     # --- one batch -------------------------------------------------------------------------------------
 
@@ -118,6 +118,7 @@ class Predictor:
         batch = PromptBatch(embeds=embeds, mask=mask, lengths=[len(p.ids) for p in prepared])
         rows = self.engine.run(batch, constrained=constrained, max_new_tokens=self.settings.llm_max_new_tokens,
                                sample=sample, seed=len(prepared))
+        self.stats["new_tokens"] += sum(row.steps for row in rows)
         out = []
         for row in rows:
             if constrained:

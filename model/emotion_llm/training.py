@@ -263,6 +263,9 @@ def fit(settings: Settings, snapshot: TrainingSnapshot, *, output: Path, inputs:
     report.log(f"training on {len(items)} clips ({accelerator.num_processes} process(es), {device}, "
                f"mixed precision {accelerator.mixed_precision}): {total} steps")
     model.train()
+    for frozen in (getattr(host, "vision", None), getattr(host, "audio", None)):
+        if frozen is not None:
+            frozen.eval()  # frozen encoders stay deterministic (no dropout) while adapters train
     window: list[float] = []
     while step < total:
         loader.set_epoch(epoch)  # the same order per epoch after a restart (seedable sampler)

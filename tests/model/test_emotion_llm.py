@@ -108,7 +108,9 @@ def test_batched_decoding_equals_one_clip_at_a_time_with_dynamic_and_static_cach
     batched = make_backend("emotion_llm", label_set=LABELS).predict(clips)
     monkeypatch.setenv("CLUELAB_LLM_STATIC_CACHE", "true")
     get_settings.cache_clear()
-    static = make_backend("emotion_llm", label_set=LABELS).predict(clips)
+    static_backend = make_backend("emotion_llm", label_set=LABELS)
+    static = static_backend.predict(clips)
+    assert static_backend.predict(clips) == static  # the kept static cache is reset between batches
     for a, b, c in zip(alone, batched, static, strict=True):
         assert a.clues == b.clues == c.clues
         assert a.distribution == pytest.approx(b.distribution, abs=1e-4) == c.distribution
@@ -423,3 +425,32 @@ def test_the_train_job_path_launches_processes_and_relays_their_progress(compose
     assert any(line.startswith("launching: ") and "torch.distributed.run" in line for line in progress.lines)
     assert any("training step 6/6" in line for line in progress.lines)
     assert (artifacts.path / "projectors.safetensors").is_file()
+
+
+def test_train_and_predict_jobs_run_the_emotion_llm_through_the_queue(composed, app_db, dataset, lead):
+    from sqlmodel import Session
+
+    from annotation.jobs import enqueue, run_job_inline
+    from core.vocabulary import JobState
+    from db.queries import predictions as prediction_queries
+    from model.jobs import promote_and_repredict
+    from tests.model.conftest import add_labelled_clips
+
+    add_labelled_clips(app_db, dataset_id=dataset.id, start=0, count=12)
+    unlabelled = add_labelled_clips(app_db, dataset_id=dataset.id, start=100, count=2)
+    with Session(app_db) as session:
+        from sqlmodel import select
+
+        from db.models import Consensus
+
+        for row in session.exec(select(Consensus).where(Consensus.clip_id.in_(unlabelled))).all():
+            session.delete(row)
+        session.commit()
+    trained = run_job_inline(enqueue("train", params={"dataset_id": dataset.id, "backend": "emotion_llm"}, user=lead))
+    assert trained.state == JobState.done.value, trained.error
+    assert "training step 6/6, loss" in trained.log  # steps and loss reach the job
+    result = promote_and_repredict(version_id=trained.result["model_version_id"], user=lead)
+    predicted = run_job_inline(result["repredict_job_id"])
+    assert predicted.state == JobState.done.value and predicted.done == 2, predicted.error
+    with Session(app_db) as session:
+        assert prediction_queries.predicted_clip_ids(session, version_id=result["model_version_id"]) == set(unlabelled)
