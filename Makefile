@@ -51,6 +51,7 @@ bench: setup
 	$(PY) bench/formats.py
 	$(PY) bench/openset_metric.py
 	$(PY) bench/openai_predict.py
+	$(PY) bench/llm_predict.py
 
 clean:
 	rm -rf $(VENV) test-artifacts .pytest_cache

@@ -29,11 +29,17 @@ def predict(dataset: str = typer.Argument(..., help="Dataset name."),
             version: int | None = typer.Option(None, help="Model version id (default: the active one)."),
             unlabelled_only: bool = typer.Option(False, help="Skip clips that have consensus."),
             resume: bool = typer.Option(False, help="Skip clips this version has predicted already "
-                                                    "(continue a run that was stopped).")) -> None:
+                                                    "(continue a run that was stopped)."),
+            shards: int = typer.Option(1, min=1, help="Split into this many shards for several workers (GPUs).")
+            ) -> None:
     """Pre-annotate a dataset's clips and store the predictions."""
     from datetime import datetime
 
     from model.inference import predict_dataset
+
+    if shards > 1:
+        _predict_sharded(dataset, version=version, unlabelled_only=unlabelled_only, shards=shards)
+        return
 
     with BarProgress("Predicting") as bar:
         result = predict_dataset(dataset_id=_dataset_id(dataset), version_id=version,
@@ -42,14 +48,35 @@ def predict(dataset: str = typer.Argument(..., help="Dataset name."),
     console.print(f"{result['model_version']}: {result['predicted']} predicted, {result['failed']} failed")
 
 
+def _predict_sharded(dataset: str, *, version: int | None, unlabelled_only: bool, shards: int) -> None:
+    """Queue a sharded predict job; workers (one per GPU) take the shards."""
+    from annotation.jobs import enqueue
+
+    job_id = enqueue("predict-sharded", params={"dataset_id": _dataset_id(dataset), "model_version_id": version,
+                                                "unlabelled_only": unlabelled_only, "shards": shards},
+                     user=None)
+    console.print(f"queued job {job_id}: {shards} shards. Run one worker per GPU (with REDIS_URL set, on any "
+                  "machine sharing the database and data directory):")
+    for gpu in range(shards):
+        console.print(f"  CUDA_VISIBLE_DEVICES={gpu} cluelab worker --workers 1 &", markup=False)
+
+
 @model_app.command("train")
 def train(dataset: str = typer.Argument(..., help="Dataset name."),
           backend: str | None = typer.Option(None, help="Backend name (default: settings)."),
           promote_after: bool = typer.Option(False, "--promote", help="Promote the new version and re-predict."),
-          force: bool = typer.Option(False, help="With --promote: promote even when not better than the active one.")
+          force: bool = typer.Option(False, help="With --promote: promote even when not better than the active one."),
+          launcher: str | None = typer.Option(None, help="emotion_llm: inline, accelerate or torchrun."),
+          processes: int | None = typer.Option(None, min=1, help="emotion_llm: processes (GPUs) to train on."),
+          print_command: bool = typer.Option(False, help="Print the launcher command instead of running it.")
           ) -> None:
     """Train a new version on the dataset's current consensus and report held-out metrics."""
     from model.training import NotEnoughLabels, PromotionNotBetter, promote, train_version
+
+    if launcher not in (None, "inline"):
+        _train_launched(dataset, launcher=launcher, processes=processes, print_command=print_command,
+                        promote_after=promote_after, force=force)
+        return
 
     try:
         with BarProgress("Training") as bar:
@@ -65,7 +92,44 @@ def train(dataset: str = typer.Argument(..., help="Dataset name."),
             promote(version_id=version.id, user=cli_actor(), repredict=False, confirm=force)
         except PromotionNotBetter as error:
             fail(f"not promoted: {error} (add --force to promote anyway)")
-        predict(dataset, version=version.id, unlabelled_only=True, resume=False)
+        predict(dataset, version=version.id, unlabelled_only=True, resume=False, shards=1)
+
+
+def _train_launched(dataset: str, *, launcher: str, processes: int | None, print_command: bool,
+                    promote_after: bool, force: bool = False) -> None:
+    """`accelerate launch` / `torchrun` of the emotion_llm training entry point, one process per GPU."""
+    import subprocess
+
+    from core.settings import get_settings
+    from model.emotion_llm.training import ROOT, dataset_command, launch_env
+
+    settings = get_settings()
+    count = processes or settings.emotion_llm_processes
+    shown = dataset_command(settings, dataset=dataset, launcher=launcher, processes=count, runnable=False)
+    console.print(" ".join(shown), markup=False, soft_wrap=True)
+    if print_command:
+        return
+    before = {v.id for v in _versions(dataset)}
+    code = subprocess.run(dataset_command(settings, dataset=dataset, launcher=launcher, processes=count),
+                          cwd=ROOT, env=launch_env(), check=False).returncode
+    if code != 0:
+        fail(f"the launched training exited with code {code}")
+    new = [v for v in _versions(dataset) if v.id not in before]
+    if promote_after and new:
+        from model.training import PromotionNotBetter, promote
+
+        try:
+            promote(version_id=new[-1].id, user=cli_actor(), repredict=False, confirm=force)
+        except PromotionNotBetter as error:
+            fail(f"not promoted: {error} (add --force to promote anyway)")
+        predict(dataset, version=new[-1].id, unlabelled_only=True, resume=False, shards=1)
+
+
+def _versions(dataset: str) -> list:
+    from db.queries.model_versions import list_versions
+
+    with Session(get_engine()) as session:
+        return list(list_versions(session, dataset_id=_dataset_id(dataset)))
 
 
 @model_app.command("evaluate")

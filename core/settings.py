@@ -87,6 +87,40 @@ class Settings(BaseSettings):
     # The task queue's name: also the Redis key prefix, so several installs (or tests) share one Redis.
     queue_name: str = Field(default="cluelab", min_length=1, validation_alias="CLUELAB_QUEUE_NAME")
 
+    # --- emotion_llm backend (model/emotion_llm): weights only from these local folders ---------------
+    # Mode 1: one multimodal checkpoint with its processor (LLaVA-class). Mode 2: the composition below.
+    emotion_llm_checkpoint: Path | None = Field(default=None, validation_alias="CLUELAB_EMOTION_LLM_CHECKPOINT")
+    emotion_llm_lm: Path | None = Field(default=None, validation_alias="CLUELAB_EMOTION_LLM_LM")
+    emotion_llm_vision: Path | None = Field(default=None, validation_alias="CLUELAB_EMOTION_LLM_VISION")
+    emotion_llm_audio: Path | None = Field(default=None, validation_alias="CLUELAB_EMOTION_LLM_AUDIO")
+    # A starting adapter (+ projectors) folder, e.g. converted Emotion-LLaMA weights.
+    emotion_llm_adapter: Path | None = Field(default=None, validation_alias="CLUELAB_EMOTION_LLM_ADAPTER")
+    emotion_llm_device: str = Field(default="auto", validation_alias="CLUELAB_EMOTION_LLM_DEVICE")
+    emotion_llm_dtype: str = Field(default="auto", validation_alias="CLUELAB_EMOTION_LLM_DTYPE")
+    emotion_llm_batch_size: int = Field(default=8, ge=1, validation_alias="CLUELAB_EMOTION_LLM_BATCH_SIZE")
+    emotion_llm_frames: int = Field(default=8, ge=0, validation_alias="CLUELAB_EMOTION_LLM_FRAMES")
+    emotion_llm_max_new_tokens: int = Field(default=150, ge=16, validation_alias="CLUELAB_EMOTION_LLM_MAX_NEW_TOKENS")
+    emotion_llm_projector: str = Field(default="attention", validation_alias="CLUELAB_EMOTION_LLM_PROJECTOR")
+    emotion_llm_query_tokens: int = Field(default=8, ge=1, validation_alias="CLUELAB_EMOTION_LLM_QUERY_TOKENS")
+    emotion_llm_constrained: bool = Field(default=True, validation_alias="CLUELAB_EMOTION_LLM_CONSTRAINED")
+    emotion_llm_static_cache: bool = Field(default=False, validation_alias="CLUELAB_EMOTION_LLM_STATIC_CACHE")
+    emotion_llm_compile: bool = Field(default=False, validation_alias="CLUELAB_EMOTION_LLM_COMPILE")
+    emotion_llm_lora_r: int = Field(default=16, ge=1, validation_alias="CLUELAB_EMOTION_LLM_LORA_R")
+    emotion_llm_lora_alpha: int = Field(default=32, ge=1, validation_alias="CLUELAB_EMOTION_LLM_LORA_ALPHA")
+    emotion_llm_lora_targets: str = Field(default="q_proj,k_proj,v_proj,o_proj", validation_alias="CLUELAB_EMOTION_LLM_LORA_TARGETS")
+    emotion_llm_learning_rate: float = Field(default=2e-4, gt=0, validation_alias="CLUELAB_EMOTION_LLM_LEARNING_RATE")
+    emotion_llm_epochs: float = Field(default=3.0, gt=0, validation_alias="CLUELAB_EMOTION_LLM_EPOCHS")
+    emotion_llm_max_steps: int = Field(default=0, ge=0, validation_alias="CLUELAB_EMOTION_LLM_MAX_STEPS")
+    emotion_llm_train_batch_size: int = Field(default=4, ge=1, validation_alias="CLUELAB_EMOTION_LLM_TRAIN_BATCH_SIZE")
+    emotion_llm_grad_accum: int = Field(default=4, ge=1, validation_alias="CLUELAB_EMOTION_LLM_GRAD_ACCUM")
+    emotion_llm_gradient_checkpointing: bool = Field(default=True, validation_alias="CLUELAB_EMOTION_LLM_GRADIENT_CHECKPOINTING")
+    emotion_llm_checkpoint_every: int = Field(default=50, ge=1, validation_alias="CLUELAB_EMOTION_LLM_CHECKPOINT_EVERY")
+    # inline (this process), accelerate or torchrun (several processes, one per GPU).
+    emotion_llm_launcher: str = Field(default="inline", validation_alias="CLUELAB_EMOTION_LLM_LAUNCHER")
+    emotion_llm_processes: int = Field(default=1, ge=1, validation_alias="CLUELAB_EMOTION_LLM_PROCESSES")
+    # A shard whose worker has not beaten for this long is taken by another worker.
+    shard_stale_seconds: float = Field(default=120.0, gt=0, validation_alias="CLUELAB_SHARD_STALE_SECONDS")
+
     @field_validator("data_dir")
     @classmethod
     def _absolute(cls, value: Path) -> Path:
@@ -100,6 +134,15 @@ class Settings(BaseSettings):
             text = value.strip()
             return json.loads(text) if text.startswith("[") else [part for part in text.split(":") if part.strip()]
         return value
+
+    @field_validator("emotion_llm_checkpoint", "emotion_llm_lm", "emotion_llm_vision", "emotion_llm_audio",
+                     "emotion_llm_adapter", mode="before")
+    @classmethod
+    def _model_path(cls, value: object) -> Path | None:
+        """An empty variable means unset; a path is made absolute."""
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        return Path(str(value)).expanduser().resolve()
 
     @field_validator("database_url")
     @classmethod

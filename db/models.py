@@ -409,6 +409,30 @@ class Job(SQLModel, table=True):
         return 0.0 if self.total <= 0 else min(1.0, (self.done + self.failed) / self.total)
 
 
+class PredictShard(SQLModel, table=True):
+    """One slice of a sharded predict run. A worker claims it (an UPDATE that succeeds only while the
+    shard is unclaimed or its worker's heartbeat is stale), beats while it works, and finishes it."""
+
+    __table_args__ = (sa.UniqueConstraint("plan", "position", name="uq_predictshard_plan_position"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    plan: str = Field(max_length=64, index=True)
+    position: int = 0
+    dataset_id: int = Field(foreign_key="dataset.id")
+    model_version_id: int = Field(foreign_key="modelversion.id")
+    clip_ids: list[int] = Field(default_factory=list, sa_type=JSON)
+    state: str = Field(default=JobState.queued.value, max_length=16)
+    worker: str | None = Field(default=None, max_length=128)
+    attempts: int = 0
+    # Clips this shard's workers predicted (each once) and those that failed, with the reason.
+    predicted_ids: list[int] = Field(default_factory=list, sa_type=JSON)
+    failed: dict[str, str] = Field(default_factory=dict, sa_type=JSON)
+    claimed_at: datetime | None = _when()
+    heartbeat_at: datetime | None = _when()
+    finished_at: datetime | None = _when()
+    created_at: datetime = _created()
+
+
 class AuditLog(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     user_id: int | None = Field(default=None, foreign_key="user.id", index=True)
@@ -421,5 +445,5 @@ class AuditLog(SQLModel, table=True):
 
 ALL_TABLES = [
     User, SignInSession, SignInAttempt, Dataset, Clip, ClipFeature, Reference, ModelVersion, Prediction, Assignment,
-    Annotation, Consensus, Study, StudyItem, StudyRating, PreferenceAnswer, Job, AuditLog,
+    Annotation, Consensus, Study, StudyItem, StudyRating, PreferenceAnswer, Job, PredictShard, AuditLog,
 ]

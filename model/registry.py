@@ -11,6 +11,7 @@ from model.base import ModelBackend
 # name -> "module:Class"; later backends (emotion_llm, openai) add a line here.
 BACKENDS: dict[str, str] = {
     "baseline": "model.baseline.backend:BaselineBackend",
+    "emotion_llm": "model.emotion_llm.backend:EmotionLLMBackend",
     "openai": "model.llm.backend:OpenAIBackend",
 }
 

@@ -228,6 +228,8 @@ def train_version(*, dataset_id: int, user: User | None, backend_name: str | Non
         raise NotEnoughLabels(problem)
     progress.log(f"snapshot {snapshot.content_hash[:10]}: {len(snapshot.train)} train, {len(snapshot.held_out)} held out")
     started = time.perf_counter()
+    if hasattr(backend, "report_to"):  # long trainers report steps and loss, and stop when the job is cancelled
+        backend.report_to(progress)
     artifacts = backend.train(snapshot)
     backend.close()
     seconds = round(time.perf_counter() - started, 2)

@@ -13,7 +13,9 @@ from components.model_charts import confusion_heatmap, learning_curve
 from components.navigation import guard
 from components.text import plain
 from core.vocabulary import Role
+from model.inference import backend_for
 from model.jobs import promote_and_repredict
+from model.registry import make_backend
 from model.reports import confusion_of, version_row
 from model.reports import learning_curve as curve_points
 from model.training import PromotionNotBetter, list_versions, training_readiness
@@ -44,6 +46,18 @@ def _promote(version, *, confirm: bool) -> None:  # noqa: ANN001 - a ModelVersio
         st.session_state["models.not_better"] = (version.id, str(refused))
     except PermissionDenied as error:
         st.error(plain(error))
+
+
+def _model_problems() -> list[str]:
+    """What stops the configured backend (and the chosen version) from loading, e.g. a missing checkpoint."""
+    backends = [make_backend(label_set=dataset.label_set)]
+    chosen_id = st.session_state.get("models_version")
+    backends += [backend_for(v) for v in versions if chosen_id and f"{v.name} (#{v.id})" == chosen_id]
+    return list(dict.fromkeys(p for b in backends for p in b.describe().get("problems", [])))
+
+
+for problem in _model_problems():
+    st.error(f"Model: {problem}", icon=":material/error:")
 
 
 def _started(job_id: int, what: str) -> None:

@@ -165,3 +165,35 @@ def talking_clip(folder: Path, name: str, text: str, *, voice: str | None = None
         for packet in stream.encode():
             container.mux(packet)
     return {"video": video, "audio": wav, "frames": frames_dir}
+
+
+# --- tiny emotion-LLM checkpoints ---------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def tiny_llm(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Tiny random checkpoints saved like real ones: the composition (LM, vision, audio) and a LLaVA-class model."""
+    import torch
+
+    from tests.model.llm_factory import build_composed, build_llava
+
+    # Tiny models gain nothing from a second thread, and on a busy 2-core box OpenMP's spinning
+    # threads make them several times slower.
+    torch.set_num_threads(1)
+    root = tmp_path_factory.mktemp("tiny-llm")
+    return {**build_composed(root), "llava": build_llava(root)}
+
+
+@pytest.fixture(scope="session")
+def llm_media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Path]]:
+    """One-second talking clips: English, and Mandarin read by espeak-ng's pinyin voice."""
+    root = tmp_path_factory.mktemp("llm-media")
+    return {"en": talking_clip(root, "en", "I am so happy to see you again", seconds=1.0),
+            "zh": talking_clip(root, "zh", "wo3 jin1 tian1 zhen1 de hen3 sheng1 qi4", voice="cmn-latn-pinyin",
+                               seconds=1.0)}
+
+
+def use_env(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> None:
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    get_settings.cache_clear()

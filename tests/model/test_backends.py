@@ -17,7 +17,7 @@ from model.base import (
     TrainingSnapshot,
 )
 from model.registry import BACKENDS, UnknownBackend, backend_class, make_backend
-from tests.model.conftest import LEARNABLE, synthetic_features, talking_clip
+from tests.model.conftest import LEARNABLE, synthetic_features, talking_clip, use_env
 
 LABELS = list(LABEL_SETS["mer2023"])
 
@@ -30,10 +30,22 @@ def _snapshot() -> TrainingSnapshot:
     return TrainingSnapshot(dataset_id=None, label_set=LABELS, content_hash="abc123", train=items[:9], held_out=items[9:])
 
 
-@pytest.mark.parametrize("name", sorted(BACKENDS))
-def test_backend_conformance(name, request):
+@pytest.fixture
+def configured(request, monkeypatch):
+    """What a backend needs beyond the defaults to run here (its local weights), per backend name."""
+    name = request.param
     if name == "openai":
         request.getfixturevalue("llm_server")  # its endpoint: a real local chat-completions server
+    if name == "emotion_llm":
+        from tests.model.llm_factory import composed_env
+
+        use_env(monkeypatch, composed_env(request.getfixturevalue("tiny_llm")))
+    return name
+
+
+@pytest.mark.parametrize("configured", sorted(BACKENDS), indirect=True)
+def test_backend_conformance(configured):
+    name = configured
     cls = backend_class(name)
     assert issubclass(cls, ModelBackend) and not getattr(cls, "__abstractmethods__", None)
     settings = get_settings()
