@@ -54,7 +54,7 @@ def _predict_sharded(dataset: str, *, version: int | None, unlabelled_only: bool
 
     job_id = enqueue("predict-sharded", params={"dataset_id": _dataset_id(dataset), "model_version_id": version,
                                                 "unlabelled_only": unlabelled_only, "shards": shards},
-                     user=None)
+                     user=cli_actor())
     console.print(f"queued job {job_id}: {shards} shards. Run one worker per GPU (with REDIS_URL set, on any "
                   "machine sharing the database and data directory):")
     for gpu in range(shards):

@@ -449,7 +449,8 @@ def test_train_and_predict_jobs_run_the_emotion_llm_through_the_queue(composed, 
     trained = run_job_inline(enqueue("train", params={"dataset_id": dataset.id, "backend": "emotion_llm"}, user=lead))
     assert trained.state == JobState.done.value, trained.error
     assert "training step 6/6, loss" in trained.log  # steps and loss reach the job
-    result = promote_and_repredict(version_id=trained.result["model_version_id"], user=lead)
+    # A tiny random model is no better than the untrained start: promoting it needs the confirmation.
+    result = promote_and_repredict(version_id=trained.result["model_version_id"], user=lead, confirm=True)
     predicted = run_job_inline(result["repredict_job_id"])
     assert predicted.state == JobState.done.value and predicted.done == 2, predicted.error
     with Session(app_db) as session:

@@ -52,9 +52,9 @@ def test_a_missing_emotion_llm_checkpoint_is_explained_on_the_page(app_db, datas
     from core.settings import get_settings
 
     monkeypatch.setenv("CLUELAB_MODEL_BACKEND", "emotion_llm")
-    monkeypatch.setenv("CLUELAB_LLM_LM", str(tmp_path / "no-such-model"))
+    monkeypatch.setenv("CLUELAB_EMOTION_LLM_LM", str(tmp_path / "no-such-model"))
     get_settings.cache_clear()
     at = _page(lead.id)
     assert not at.exception, at.exception
     errors = [e.value for e in at.error]
-    assert any("language model (CLUELAB_LLM_LM=" in e and "the folder does not exist" in e for e in errors), errors
+    assert any("language model (CLUELAB_EMOTION_LLM_LM=" in e and "the folder does not exist" in e for e in errors), errors
