@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import typer
@@ -211,26 +212,54 @@ def worker(workers: int = typer.Option(2, help="Jobs run at the same time.")) ->
     run_worker(workers=workers)
 
 
+# Production settings for the web server: no file watcher walking every imported module after each run,
+# and no full garbage collection after each run (each cost ~50 ms of CPU per rerun at ClueLab's heap size).
+STREAMLIT_FLAGS = ["--server.headless", "true", "--browser.gatherUsageStats", "false",
+                   "--server.fileWatcherType", "none", "--server.runOnSave", "false", "--runner.postScriptGC", "false"]
+
+
+def _stop_on_sigterm() -> None:
+    """Let SIGTERM (systemd, docker, kill) stop the children like Ctrl+C does."""
+
+    def interrupt(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
 @app.command()
 def serve(
     port: int = typer.Option(8501, help="HTTP port."),
     address: str = typer.Option("0.0.0.0", help="Address to listen on."),
     with_worker: bool = typer.Option(True, "--worker/--no-worker", help="Also run a job worker."),
+    processes: int = typer.Option(1, min=1, max=64, help="Streamlit server processes, on the ports after --port, "
+                                  "behind a sticky proxy on --port (one browser session stays on one process)."),
 ) -> None:
     """Run the web app (and a job worker beside it)."""
     from cluelab.bootstrap import init_database
 
     init_database()
+    _stop_on_sigterm()
     children: list[subprocess.Popen] = []
     if with_worker:
         children.append(subprocess.Popen([sys.executable, "-m", "cluelab.cli", "worker"], cwd=ROOT))
-    command = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
-               "--server.address", address, "--server.headless", "true", "--browser.gatherUsageStats", "false"]
-    console.print(f"ClueLab on http://localhost:{port}")
-    app_process = subprocess.Popen(command, cwd=ROOT)
-    children.append(app_process)
-    try:
-        app_process.wait()
+    # One process listens where asked; several listen on the next ports, and the proxy takes --port.
+    targets = [(address, port)] if processes == 1 else [("127.0.0.1", port + 1 + i) for i in range(processes)]
+    servers = [subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
+                                 "--server.port", str(p), "--server.address", host, *STREAMLIT_FLAGS], cwd=ROOT)
+               for host, p in targets]
+    children.extend(servers)
+    if processes > 1:
+        servers.append(subprocess.Popen([sys.executable, "-m", "cluelab.proxy", f"{address}:{port}",
+                                         *(str(p) for _, p in targets)], cwd=ROOT))
+        children.append(servers[-1])
+        console.print(f"ClueLab on http://localhost:{port} ({processes} server processes on ports "
+                      f"{targets[0][1]}–{targets[-1][1]} behind a sticky proxy)")
+    else:
+        console.print(f"ClueLab on http://localhost:{port}")
+    try:  # until one of the web processes (or the proxy) ends, or we are told to stop
+        while all(child.poll() is None for child in servers):
+            time.sleep(0.5)
     except KeyboardInterrupt:
         pass
     finally:
