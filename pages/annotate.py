@@ -11,6 +11,8 @@ from annotation.labelling import annotate
 from annotation.labelling.queue import QueueError
 from annotation.permissions import PermissionDenied
 from components import clue_editor, emotion_picker, rating
+from components.autosave import forget as autosave_forget
+from components.autosave import save_draft_later as autosave_later
 from components.navigation import guard
 from components.player import player
 from core.settings import get_settings
@@ -52,11 +54,12 @@ def seconds_spent(clip_id: int) -> float:
 
 
 def autosave(user_id: int, clip_id: int) -> None:
-    try:
-        user = annotate.get_user(user_id=user_id)
-        annotate.save_draft(user=user, clip_id=clip_id, values=clue_editor.form_values(clip_id),
-                        seconds_spent=seconds_spent(clip_id))
+    try:  # written by a worker thread: the rerun does not wait for the database
+        failed = autosave_later(user_id=user_id, clip_id=clip_id, values=clue_editor.form_values(clip_id),
+                                seconds_spent=seconds_spent(clip_id))
         st.session_state.pop(PROBLEMS, None)
+        if failed:
+            st.session_state[FLASH] = ("error", f"Draft not saved: {failed}")
     except (QueueError, PermissionDenied, ValueError) as error:
         st.session_state[FLASH] = ("error", f"Draft not saved: {error}")
 
@@ -74,6 +77,7 @@ def do_submit(user_id: int, clip_id: int, clip_name: str) -> None:
         return
     st.session_state.pop(PROBLEMS, None)
     st.session_state[FLASH] = ("success", f"Submitted {clip_name}. Here is the next clip.")
+    autosave_forget(clip_id)
     clue_editor.forget_form(clip_id)
     load_progress.clear()
 
@@ -92,6 +96,7 @@ def do_skip(user_id: int, clip_id: int, clip_name: str) -> None:
         return
     st.session_state[FLASH] = ("info", f"Skipped {clip_name} ({annotate.SKIP_REASONS[reason].lower()}).")
     st.session_state.pop(PROBLEMS, None)
+    autosave_forget(clip_id)
     clue_editor.forget_form(clip_id)
     load_progress.clear()
 
@@ -154,17 +159,18 @@ def render_task(user_id: int, task: annotate.Task) -> None:
 
     media, choices = st.columns([3, 2], gap="medium")
     with media:
-        player(clip, data_dir=get_settings().data_dir, spans=prediction.spans if prediction else [], key="player")
+        st.fragment(player)(clip, data_dir=get_settings().data_dir, spans=prediction.spans if prediction else [],
+                            key="player")
     with choices:
-        shortcuts = emotion_picker.emotion_picker(
+        shortcuts = st.fragment(emotion_picker.emotion_picker)(
             clip_id=clip.id, label_set=list(dataset.label_set), open_vocabulary=dataset.open_vocabulary,
             suggestion=prediction.emotion if prediction else None,
             distribution=dict(prediction.distribution or {}) if prediction else {}, on_change=save)
-        shortcuts.update(rating.rating_picker(clip_id=clip.id, on_change=save))
-        rating.confidence_picker(clip_id=clip.id, on_change=save)
+        shortcuts.update(st.fragment(rating.rating_picker)(clip_id=clip.id, on_change=save))
+        st.fragment(rating.confidence_picker)(clip_id=clip.id, on_change=save)
 
     st.markdown("#### Clues" + ("" if prediction else " · no model prediction for this clip"))
-    clue_editor.clue_editor(clip_id=clip.id, model_clues=task.model_clues(), on_change=save)
+    st.fragment(clue_editor.clue_editor)(clip_id=clip.id, model_clues=task.model_clues(), on_change=save)
     st.text_area("Note (optional)", key=clue_editor.note_key(clip.id), on_change=save, height=68)
 
     submit_col, reason_col, note_col, skip_col = st.columns([2, 2, 3, 1], vertical_alignment="bottom")
