@@ -8,8 +8,10 @@ its own unit of work. A draft is the user's Annotation row with status
 from __future__ import annotations
 
 import statistics
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
+from time import monotonic
 from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
@@ -364,6 +366,29 @@ class Progress:
     median_seconds: float | None
 
 
+# The dataset-wide part of an annotator's progress (open slots: a count over every lease) is shared by all
+# annotators of the dataset and may lag this long; their own counts are always fresh.
+DATASET_COUNTS_TTL = 30.0
+_dataset_counts: dict[tuple, tuple[float, int, int]] = {}
+_dataset_counts_guard = threading.Lock()
+
+
+def _ready_and_open(session: Session, *, dataset: Dataset) -> tuple[int, int]:
+    key = (session.get_bind().url.render_as_string(hide_password=True), dataset.id, dataset.overlap,
+           dataset.queue_version)
+    with _dataset_counts_guard:
+        cached = _dataset_counts.get(key)
+    if cached is not None and monotonic() - cached[0] < DATASET_COUNTS_TTL:
+        return cached[1], cached[2]
+    counts = (progress_queries.ready_clip_count(session, dataset_id=dataset.id),
+              progress_queries.open_slots(session, dataset=dataset))
+    with _dataset_counts_guard:
+        if len(_dataset_counts) > 1000:
+            _dataset_counts.clear()
+        _dataset_counts[key] = (monotonic(), *counts)
+    return counts
+
+
 @with_session
 def progress(session: Session, *, user: User, dataset_id: int) -> Progress:
     """Done today (UTC), clips left for the user (the current one included), median seconds per clip."""
@@ -371,10 +396,11 @@ def progress(session: Session, *, user: User, dataset_id: int) -> Progress:
     if dataset is None:
         raise QueueError(f"No dataset with id {dataset_id}.")
     midnight = datetime.combine(utcnow().date(), time(0), tzinfo=UTC)
-    ready, finished_by_user, mine_now = progress_queries.annotator_counts(session, user_id=user.id,
-                                                                          dataset_id=dataset_id, now=utcnow())
+    ready, open_slots = _ready_and_open(session, dataset=dataset)
+    finished_by_user, mine_now = progress_queries.annotator_own_counts(session, user_id=user.id,
+                                                                       dataset_id=dataset_id, now=utcnow())
     # Open slots plus the clips the user holds, capped by the clips the user has not finished.
-    remaining = min(progress_queries.open_slots(session, dataset=dataset) + mine_now, max(0, ready - finished_by_user))
+    remaining = min(open_slots + mine_now, max(0, ready - finished_by_user))
     seconds = aq.seconds_for_user(session, user_id=user.id)
     return Progress(
         done_today=aq.count_since(session, user_id=user.id, since=midnight),
