@@ -120,6 +120,15 @@ class _LazyClips(Mapping):
     def __contains__(self, clip: object) -> bool:
         return clip in self._index
 
+    def best(self, clip: Hashable) -> tuple[str, float] | None:
+        """(label, posterior) of the clip's most likely label, without building the whole consensus."""
+        i = self._index.get(clip)
+        if i is None:
+            return None
+        row = self._probas[i]
+        best = int(np.argmax(row))
+        return self._labels[best], float(row[best])
+
 
 def dawid_skene(
     votes: Sequence[Vote], label_set: Sequence[str], *, n_iter: int = 100, tol: float = 1e-5
