@@ -11,9 +11,7 @@ Without `auto_accept_posterior` nothing is accepted automatically.
 
 from __future__ import annotations
 
-import logging
 import threading
-import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -35,6 +33,7 @@ from annotation.labelling.consensus import (
     rating_consensus,
 )
 from annotation.permissions import require
+from annotation.refreshing import RefreshingCache
 from core.vocabulary import ASPECTS, AnnotationStatus, Aspect, ConsensusMethod, Role
 from db.engine import get_engine, session_scope, unit_of_work, with_session
 from db.models import Annotation, Clip, Consensus, Dataset, Prediction, User
@@ -51,7 +50,6 @@ __all__ = [
     "queue_decided", "send_back", "vote_label",
 ]
 
-_LOG = logging.getLogger(__name__)
 # Below this many clips with two or more votes, Dawid-Skene has too little to learn confusions from.
 MIN_CLIPS_FOR_DAWID_SKENE = 20
 Embed = Callable[[Sequence[str]], np.ndarray]
@@ -488,22 +486,6 @@ def _vote_label(emotion: str | None, other: str | None) -> str | None:
 QUEUE_MAX_AGE = 30.0
 
 
-@dataclass
-class _Cached:
-    queue: AdjudicationQueue
-    model: DawidSkeneResult | None
-    built: float
-    rebuilding: bool = False
-
-
-_cached: dict[tuple, _Cached] = {}
-_cached_guard = threading.Lock()
-
-
-def _cache_key(dataset_id: int) -> tuple:
-    return (get_engine().url.render_as_string(hide_password=True), dataset_id)
-
-
 def _build(dataset_id: int) -> tuple[AdjudicationQueue, DawidSkeneResult | None]:
     with session_scope() as session:
         dataset = clip_queries.get_dataset(session, dataset_id=dataset_id)
@@ -515,45 +497,24 @@ def _build(dataset_id: int) -> tuple[AdjudicationQueue, DawidSkeneResult | None]
                       clue_window=CLUE_WINDOW), model
 
 
-def _rebuild(key: tuple, dataset_id: int) -> None:
-    try:
-        queue, model = _build(dataset_id)
-        with _cached_guard:
-            _cached[key] = _Cached(queue, model, time.monotonic())
-    except Exception:  # noqa: BLE001 - keep serving the last queue; the next request tries again
-        _LOG.exception("rebuilding the adjudication queue of dataset %s failed", dataset_id)
-        with _cached_guard:
-            if key in _cached:
-                _cached[key].rebuilding = False
+_queues: RefreshingCache[tuple[AdjudicationQueue, DawidSkeneResult | None]] = RefreshingCache(
+    _build, max_age=QUEUE_MAX_AGE, name="adjudication-queue")
 
 
-def cached_queue(dataset_id: int, *, max_age: float = QUEUE_MAX_AGE) -> tuple[AdjudicationQueue,
-                                                                              DawidSkeneResult | None]:
+def _cache_key(dataset_id: int) -> tuple:
+    return (get_engine().url.render_as_string(hide_password=True), dataset_id)
+
+
+def cached_queue(dataset_id: int) -> tuple[AdjudicationQueue, DawidSkeneResult | None]:
     """The Adjudicate page's queue and Dawid-Skene model: built on first use (the cold start), then served
-    from this process's memory while a background thread rebuilds it once it is older than `max_age`.
-    The page takes its own decisions out at once (`queue_decided`); others leave within `max_age`."""
-    key = _cache_key(dataset_id)
-    with _cached_guard:
-        cached = _cached.get(key)
-        stale = cached is not None and time.monotonic() - cached.built > max_age and not cached.rebuilding
-        if stale:
-            cached.rebuilding = True
-    if cached is None:
-        queue, model = _build(dataset_id)
-        cached = _Cached(queue, model, time.monotonic())
-        with _cached_guard:
-            _cached[key] = cached
-    elif stale:
-        threading.Thread(target=_rebuild, args=(key, dataset_id), daemon=True, name="cluelab-adjudication").start()
-    return cached.queue, cached.model
+    from this process's memory while a background thread rebuilds it once it is older than QUEUE_MAX_AGE.
+    The page takes its own decisions out at once (`queue_decided`); others leave within QUEUE_MAX_AGE."""
+    return _queues.get(_cache_key(dataset_id), dataset_id)
 
 
 def queue_decided(dataset_id: int, clip_id: int) -> None:
     """Take a clip the page just decided (or sent back) out of this process's cached queue."""
-    with _cached_guard:
-        cached = _cached.get(_cache_key(dataset_id))
-        if cached is not None:
-            cached.queue = cached.queue.without(clip_id)
+    _queues.update(_cache_key(dataset_id), lambda cached: (cached[0].without(clip_id), cached[1]))
 
 
 @dataclass(frozen=True)
