@@ -228,7 +228,8 @@ def build_report(
         pairwise=pd.DataFrame(pairwise, columns=["scope", "rater_a", "rater_b", "kappa", "n_clips"]),
         annotators=annotators, drift=drift, confusion=confusion, ratings=rating_rows,
         clues=pd.DataFrame(_clue_rows(submitted, session, dataset_id, notes, embed, boot, max_clue_clips), columns=_CLUE_COLUMNS),
-        model=pd.DataFrame(_model_rows(session, dataset_id, consensus, notes, embed, boot), columns=_FIGURE_COLUMNS),
+        model=pd.DataFrame(_model_rows(session, dataset_id, consensus, notes, embed, boot, max_clue_clips),
+                           columns=_FIGURE_COLUMNS),
         notes=notes, n_annotations=len(rows),
     )
 
@@ -316,10 +317,18 @@ def _clue_rows(submitted: list[Annotation], session: Session, dataset_id: int, n
     return out
 
 
-def _model_rows(session: Session, dataset_id: int, consensus: dict, notes: list[str], embed, boot) -> list[dict]:
+def _model_rows(session: Session, dataset_id: int, consensus: dict, notes: list[str], embed, boot,
+                max_clips: int = DEFAULT_MAX_CLUE_CLIPS) -> list[dict]:
     """How the model's current predictions compare with the current consensus."""
     predictions = prediction_queries.current_predictions(session, dataset_id=dataset_id, clip_ids=consensus)
     pairs = [(p, consensus[cid]) for cid, p in predictions.items()]
+    clue_pairs = pairs
+    if len(pairs) > max_clips:
+        # As for annotators' clues: embedding every consensus clue takes minutes; a seeded sample estimates it.
+        chosen = np.random.default_rng(boot["seed"]).choice(len(pairs), size=max_clips, replace=False)
+        clue_pairs = [pairs[i] for i in sorted(chosen)]
+        notes.append(f"model clue similarity: estimated on a random sample of {max_clips:,} of {len(pairs):,} "
+                     "clips with a consensus")
     out = []
     labelled = [(p.emotion, c.emotion) for p, c in pairs if p.emotion and c.emotion]
     if labelled:
@@ -333,7 +342,7 @@ def _model_rows(session: Session, dataset_id: int, consensus: dict, notes: list[
 
         vectorise = embed or default_embed
         for aspect in ASPECTS:
-            both = [(p.clues.get(aspect.value, ""), c.clues.get(aspect.value, "")) for p, c in pairs]
+            both = [(p.clues.get(aspect.value, ""), c.clues.get(aspect.value, "")) for p, c in clue_pairs]
             both = [(m, c) for m, c in both if m.strip() and c.strip()]
             if not both:
                 continue
