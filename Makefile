@@ -52,6 +52,9 @@ bench: setup
 	$(PY) bench/openset_metric.py
 	$(PY) bench/openai_predict.py
 	$(PY) bench/llm_predict.py
+	$(PY) bench/annotate.py
+	$(PY) bench/serve_load.py
+	$(PY) bench/lead_pages.py
 
 clean:
 	rm -rf $(VENV) test-artifacts .pytest_cache

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import typer
@@ -245,12 +246,27 @@ def worker(workers: int = typer.Option(2, help="Jobs run at the same time.")) ->
     run_worker(workers=workers)
 
 
+# Production settings for the web server: no file watcher walking every imported module after each run,
+# and no full garbage collection after each run (each cost ~50 ms of CPU per rerun at ClueLab's heap size);
+# error details stay in the server log, browsers get a short message.
+STREAMLIT_FLAGS = ["--server.headless", "true", "--browser.gatherUsageStats", "false",
+                   "--server.fileWatcherType", "none", "--server.runOnSave", "false", "--runner.postScriptGC", "false",
+                   "--client.showErrorDetails", "none"]
+
+
 def serve_command(*, port: int, host: str) -> list[str]:
-    """The Streamlit command `cluelab serve` runs: cluelab/web.py (app.py plus the HttpOnly cookie routes),
-    with error details hidden from browsers (tracebacks go to the server log)."""
+    """The Streamlit command `cluelab serve` runs: cluelab/web.py (app.py plus the HttpOnly cookie routes)."""
     return [sys.executable, "-m", "streamlit", "run", str(ROOT / "cluelab" / "web.py"), "--server.port", str(port),
-            "--server.address", host, "--server.headless", "true", "--browser.gatherUsageStats", "false",
-            "--client.showErrorDetails", "none"]
+            "--server.address", host, *STREAMLIT_FLAGS]
+
+
+def _stop_on_sigterm() -> None:
+    """Let SIGTERM (systemd, docker, kill) stop the children like Ctrl+C does."""
+
+    def interrupt(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
 
 
 @app.command()
@@ -260,6 +276,8 @@ def serve(
                              help="Address to listen on (default CLUELAB_HOST, else 127.0.0.1: this machine only). "
                                   "0.0.0.0 serves plain HTTP to the network: put a TLS proxy in front (README)."),
     with_worker: bool = typer.Option(True, "--worker/--no-worker", help="Also run a job worker."),
+    processes: int = typer.Option(1, min=1, max=64, help="Streamlit server processes, on the ports after --port, "
+                                  "behind a sticky proxy on --port (one browser session stays on one process)."),
 ) -> None:
     """Run the web app (and a job worker beside it)."""
     from annotation.sessions import SecretKeyRefused, signing_secret
@@ -271,18 +289,29 @@ def serve(
     except SecretKeyRefused as error:
         fail(str(error))
     init_database()
+    _stop_on_sigterm()
     children: list[subprocess.Popen] = []
     if with_worker:
         children.append(subprocess.Popen([sys.executable, "-m", "cluelab.cli", "worker"], cwd=ROOT))
-    command = serve_command(port=port, host=host)
     if host not in ("127.0.0.1", "localhost", "::1"):
         console.print(f"[yellow]Listening on {host}: plain HTTP. Serve it to others through a TLS proxy "
                       "(README, Security).[/yellow]")
-    console.print(f"ClueLab on http://{'localhost' if host in ('127.0.0.1', '0.0.0.0') else host}:{port}")
-    app_process = subprocess.Popen(command, cwd=ROOT)
-    children.append(app_process)
-    try:
-        app_process.wait()
+    # One process listens where asked; several listen on the next local ports, and the proxy takes --port.
+    targets = [(host, port)] if processes == 1 else [("127.0.0.1", port + 1 + i) for i in range(processes)]
+    servers = [subprocess.Popen(serve_command(port=p, host=where), cwd=ROOT) for where, p in targets]
+    children.extend(servers)
+    shown = f"http://{'localhost' if host in ('127.0.0.1', '0.0.0.0') else host}:{port}"
+    if processes > 1:
+        servers.append(subprocess.Popen([sys.executable, "-m", "cluelab.proxy", f"{host}:{port}",
+                                         *(str(p) for _, p in targets)], cwd=ROOT))
+        children.append(servers[-1])
+        console.print(f"ClueLab on {shown} ({processes} server processes on ports "
+                      f"{targets[0][1]}–{targets[-1][1]} behind a sticky proxy)")
+    else:
+        console.print(f"ClueLab on {shown}")
+    try:  # until one of the web processes (or the proxy) ends, or we are told to stop
+        while all(child.poll() is None for child in servers):
+            time.sleep(0.5)
     except KeyboardInterrupt:
         pass
     finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -12,6 +13,11 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: processes fall back on SQLite's busy handler
+    fcntl = None  # type: ignore[assignment]
 
 from core.settings import get_settings
 
@@ -102,33 +108,63 @@ class FairLock:
                 self._condition.notify_all()
 
 
-_WRITE_LOCKS: dict[str, FairLock] = {}
+class FileLock:
+    """An exclusive `flock` on a file beside the SQLite database, so the app's *processes* queue for writes too.
+
+    The kernel hands the lock to a waiting process the moment it is released, where
+    SQLite's own busy handler would sleep and retry with growing back-off. Only one
+    thread per process ever waits here (the FairLock is taken first).
+    """
+
+    def __init__(self, path: str):
+        self._file = open(path, "a+b")  # noqa: SIM115 - held for the life of the process
+
+    def __enter__(self) -> FileLock:
+        fcntl.flock(self._file.fileno(), fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        fcntl.flock(self._file.fileno(), fcntl.LOCK_UN)
+
+
+_WRITE_LOCKS: dict[tuple[int, str], tuple[FairLock, FileLock | None]] = {}
 _WRITE_LOCKS_GUARD = threading.Lock()
 
 
-def _write_lock(session: Session) -> FairLock:
-    url = session.get_bind().url.render_as_string(hide_password=True)
+def _write_locks(session: Session) -> tuple[FairLock, FileLock | None]:
+    """This process's locks for the session's SQLite database (a forked child opens its own lock file)."""
+    url = session.get_bind().url
+    key = (os.getpid(), url.render_as_string(hide_password=True))
     with _WRITE_LOCKS_GUARD:
-        return _WRITE_LOCKS.setdefault(url, FairLock())
+        if key not in _WRITE_LOCKS:
+            path = url.database
+            file_lock = FileLock(f"{path}.writelock") if path and path != ":memory:" and fcntl else None
+            _WRITE_LOCKS[key] = (FairLock(), file_lock)
+        return _WRITE_LOCKS[key]
 
 
 @contextmanager
 def write_transaction(session: Session) -> Iterator[None]:
     """One write unit of work: commits on success, rolls back on error.
 
-    On SQLite it first takes an in-process lock for the database, then
-    `BEGIN IMMEDIATE`. Python's sqlite3 opens transactions lazily, and two
-    deferred readers that both try to write fail with SQLITE_BUSY; IMMEDIATE
-    takes the write lock up front. The in-process lock queues the app's own
-    threads fairly instead of leaving them to SQLite's sleep-and-retry busy
-    handler, whose back-off makes for multi-second stragglers; other
-    processes are still kept out by IMMEDIATE and busy_timeout.
+    On SQLite it first takes this process's fair lock for the database, then a
+    file lock shared by every process, then `BEGIN IMMEDIATE`. Python's sqlite3
+    opens transactions lazily, and two deferred readers that both try to write
+    fail with SQLITE_BUSY; IMMEDIATE takes the write lock up front. The locks
+    queue the app's threads fairly and its processes promptly instead of leaving
+    them to SQLite's sleep-and-retry busy handler, whose back-off makes for
+    multi-second stragglers; a writer outside ClueLab is still kept out by
+    IMMEDIATE and busy_timeout. Keep the body short: do reads and Python work
+    before entering.
     """
     with ExitStack() as held:
         if is_sqlite(session):
-            # Connection first, then the lock: a lock holder never waits on the pool.
+            # Connection first, then the locks: a lock holder never waits on the pool.
             connection = session.connection()
-            held.enter_context(_write_lock(session))
+            fair, across_processes = _write_locks(session)
+            held.enter_context(fair)
+            if across_processes is not None:
+                held.enter_context(across_processes)
             dbapi = connection.connection.dbapi_connection
             if dbapi is not None and not dbapi.in_transaction:
                 connection.exec_driver_sql("BEGIN IMMEDIATE")
@@ -138,7 +174,6 @@ def write_transaction(session: Session) -> Iterator[None]:
         except BaseException:
             session.rollback()
             raise
-
 
 
 def _called_with_session(args: tuple, kwargs: dict) -> bool:

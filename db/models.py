@@ -126,6 +126,9 @@ class Dataset(SQLModel, table=True):
     # Thresholds and other per-dataset options (auto-accept, random seed, ...).
     settings: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
     is_synthetic: bool = False
+    # Bumped by every change that can reopen filled clips (an overlap raised, a clip sent back), so each
+    # server process drops its memory of the queue's filled prefix at its next claim.
+    queue_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     created_at: datetime = _created()
 
 

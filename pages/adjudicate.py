@@ -21,18 +21,18 @@ from core.vocabulary import ASPECTS, REASONING_RATINGS
 _UNSEEN = "unseen"
 
 
-@st.cache_data(ttl=30, show_spinner="Ranking clips by agreement…")
 def load_queue(dataset_id: int):
-    model = adjudication.dataset_emotion_model(dataset_id=dataset_id)
-    return adjudication.adjudication_queue(dataset_id=dataset_id, emotion_model=model), model
+    # Built once per server process, then refreshed in the background; a decision taken here leaves it at once.
+    with st.spinner("Ranking clips by agreement…"):
+        return adjudication.cached_queue(dataset_id)
 
 
 def step(delta: int, size: int) -> None:
     st.session_state["adjudicate.pos"] = (st.session_state.get("adjudicate.pos", 0) + delta) % size
 
 
-def finish(message: str) -> None:
-    load_queue.clear()
+def finish(message: str, clip_id: int) -> None:
+    adjudication.queue_decided(dataset_id, clip_id)
     st.session_state["adjudicate.flash"] = message
     st.rerun()
 
@@ -182,7 +182,7 @@ if accept_plain or accept_edited:
         )
         revision = row.revision
         st.session_state.pop(seen_key, None)
-        finish(f"Consensus for {plain(clip.name)} stored (revision {revision}).")
+        finish(f"Consensus for {plain(clip.name)} stored (revision {revision}).", clip.id)
     except adjudication.ConsensusConflict as conflict:
         st.error(plain(conflict))
         st.session_state[seen_key] = now
@@ -191,7 +191,7 @@ if accept_plain or accept_edited:
 elif send:
     try:
         overlap = adjudication.send_back(user=user, clip_id=clip.id, extra=int(extra))
-        finish(f"{plain(clip.name)} sent back: it now needs {overlap} annotations.")
+        finish(f"{plain(clip.name)} sent back: it now needs {overlap} annotations.", clip.id)
     except (PermissionDenied, ValueError) as error:
         st.error(plain(error))
 else:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, time, timedelta
 
 import streamlit as st
 
-from annotation.agreement.report import build_report, dataset_annotators
+from annotation.agreement.report import cached_report, dataset_annotators
 from annotation.agreement.word_sets import word_set_agreement
 from annotation.datasets import list_datasets
 from annotation.evaluation.word_sets import wheel_choices
@@ -15,10 +15,11 @@ from components.navigation import guard
 from components.text import plain
 
 
-@st.cache_data(ttl=120, show_spinner="Computing agreement…")
 def load_report(dataset_id: int, since, until, user_ids: tuple[int, ...], resamples: int, seed: int):
-    return build_report(dataset_id=dataset_id, since=since, until=until,
-                        user_ids=list(user_ids) or None, resamples=resamples, seed=seed)
+    # Built once per server process and selection, then refreshed in the background (annotation.agreement.report).
+    with st.spinner("Computing agreement…"):
+        return cached_report(dataset_id=dataset_id, since=since, until=until, user_ids=user_ids,
+                             resamples=resamples, seed=seed)
 
 
 st.title("Agreement")

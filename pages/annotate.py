@@ -11,6 +11,8 @@ from annotation.labelling import annotate
 from annotation.labelling.queue import QueueError
 from annotation.permissions import PermissionDenied
 from components import clue_editor, clue_flags, emotion_picker, emotion_words, rating
+from components.autosave import forget as autosave_forget
+from components.autosave import save_draft_later as autosave_later
 from components.navigation import guard
 from components.player import player
 from components.text import plain
@@ -53,11 +55,12 @@ def seconds_spent(clip_id: int) -> float:
 
 
 def autosave(user_id: int, clip_id: int) -> None:
-    try:
-        user = annotate.get_user(user_id=user_id)
-        annotate.save_draft(user=user, clip_id=clip_id, values=clue_editor.form_values(clip_id),
-                        seconds_spent=seconds_spent(clip_id))
+    try:  # written by a worker thread: the rerun does not wait for the database
+        failed = autosave_later(user_id=user_id, clip_id=clip_id, values=clue_editor.form_values(clip_id),
+                                seconds_spent=seconds_spent(clip_id))
         st.session_state.pop(PROBLEMS, None)
+        if failed:
+            st.session_state[FLASH] = ("error", f"Draft not saved: {failed}")
     except (QueueError, PermissionDenied, ValueError) as error:
         st.session_state[FLASH] = ("error", plain(f"Draft not saved: {error}"))
 
@@ -75,6 +78,7 @@ def do_submit(user_id: int, clip_id: int, clip_name: str) -> None:
         return
     st.session_state.pop(PROBLEMS, None)
     st.session_state[FLASH] = ("success", f"Submitted {plain(clip_name)}. Here is the next clip.")
+    autosave_forget(clip_id)
     clue_editor.forget_form(clip_id)
     load_progress.clear()
 
@@ -93,6 +97,7 @@ def do_skip(user_id: int, clip_id: int, clip_name: str) -> None:
         return
     st.session_state[FLASH] = ("info", f"Skipped {plain(clip_name)} ({annotate.SKIP_REASONS[reason].lower()}).")
     st.session_state.pop(PROBLEMS, None)
+    autosave_forget(clip_id)
     clue_editor.forget_form(clip_id)
     load_progress.clear()
 
@@ -155,22 +160,24 @@ def render_task(user_id: int, task: annotate.Task) -> None:
 
     media, choices = st.columns([3, 2], gap="medium")
     with media:
-        player(clip, data_dir=get_settings().data_dir, spans=prediction.spans if prediction else [], key="player")
+        st.fragment(player)(clip, data_dir=get_settings().data_dir, spans=prediction.spans if prediction else [],
+                            key="player")
     with choices:
         shortcuts = {}
         if dataset.label_set:
-            shortcuts = emotion_picker.emotion_picker(
+            shortcuts = st.fragment(emotion_picker.emotion_picker)(
                 clip_id=clip.id, label_set=list(dataset.label_set), open_vocabulary=dataset.open_vocabulary,
                 suggestion=prediction.emotion if prediction else None,
                 distribution=dict(prediction.distribution or {}) if prediction else {}, on_change=save,
                 with_word_set=dataset.open_vocabulary)
         if dataset.open_vocabulary:
-            emotion_words.emotion_words_picker(clip_id=clip.id, model_words=task.model_words(), on_change=save)
-        shortcuts.update(rating.rating_picker(clip_id=clip.id, on_change=save))
-        rating.confidence_picker(clip_id=clip.id, on_change=save)
+            st.fragment(emotion_words.emotion_words_picker)(clip_id=clip.id, model_words=task.model_words(),
+                                                             on_change=save)
+        shortcuts.update(st.fragment(rating.rating_picker)(clip_id=clip.id, on_change=save))
+        st.fragment(rating.confidence_picker)(clip_id=clip.id, on_change=save)
 
     st.markdown("#### Clues" + ("" if prediction else " · no model prediction for this clip"))
-    clue_editor.clue_editor(clip_id=clip.id, model_clues=task.model_clues(), on_change=save)
+    st.fragment(clue_editor.clue_editor)(clip_id=clip.id, model_clues=task.model_clues(), on_change=save)
     if prediction is not None:
         clue_flags.quality_flags(clue_flags.prediction_quality(prediction_id=prediction.id, consistency=False))
         clue_flags.model_self_check(spans=prediction.spans, uncertainty=prediction.uncertainty)

@@ -29,8 +29,9 @@ from annotation.agreement.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED, esti
 from annotation.agreement.clues import ClueText, edit_effort, semantic_agreement
 from annotation.labelling.adjudication import vote_label
 from annotation.labelling.consensus import Vote, dawid_skene
+from annotation.refreshing import RefreshingCache
 from core.vocabulary import ASPECTS, REASONING_RATINGS, AnnotationStatus
-from db.engine import with_session
+from db.engine import get_engine, with_session
 from db.models import Annotation
 from db.queries import clips as clip_queries
 from db.queries import consensus as queries
@@ -63,6 +64,30 @@ def dataset_annotators(session: Session, *, dataset_id: int) -> dict[int, str]:
     ids = {a.user_id for a in queries.dataset_annotations(session, dataset_id=dataset_id)}
     users = user_queries.users_by_id(session, user_ids=ids)
     return {uid: (u.display_name or u.username) for uid, u in sorted(users.items())}
+
+
+# The dashboard at 100k clips takes minutes to build: each server process builds it once per selection and
+# then serves it while a background thread rebuilds it when it is older than this.
+REPORT_MAX_AGE = 120.0
+
+
+def _report_for(dataset_id: int, since: datetime | None, until: datetime | None, user_ids: tuple[int, ...],
+                resamples: int, seed: int) -> AgreementReport:
+    return build_report(dataset_id=dataset_id, since=since, until=until, user_ids=list(user_ids) or None,
+                        resamples=resamples, seed=seed)
+
+
+_reports: RefreshingCache[AgreementReport] = RefreshingCache(_report_for, max_age=REPORT_MAX_AGE,
+                                                             name="agreement-report", max_entries=16)
+
+
+def cached_report(*, dataset_id: int, since: datetime | None = None, until: datetime | None = None,
+                  user_ids: Sequence[int] = (), resamples: int = DEFAULT_RESAMPLES,
+                  seed: int = DEFAULT_SEED) -> AgreementReport:
+    """`build_report` for the page: the first request waits, later ones get the last build at once."""
+    key = (get_engine().url.render_as_string(hide_password=True), dataset_id, since, until,
+           tuple(sorted(user_ids)), resamples, seed)
+    return _reports.get(key, dataset_id, since, until, tuple(sorted(user_ids)), resamples, seed)
 
 
 def _row(scope: str, metric: str, est: Estimate, **extra) -> dict:
@@ -203,7 +228,8 @@ def build_report(
         pairwise=pd.DataFrame(pairwise, columns=["scope", "rater_a", "rater_b", "kappa", "n_clips"]),
         annotators=annotators, drift=drift, confusion=confusion, ratings=rating_rows,
         clues=pd.DataFrame(_clue_rows(submitted, session, dataset_id, notes, embed, boot, max_clue_clips), columns=_CLUE_COLUMNS),
-        model=pd.DataFrame(_model_rows(session, dataset_id, consensus, notes, embed, boot), columns=_FIGURE_COLUMNS),
+        model=pd.DataFrame(_model_rows(session, dataset_id, consensus, notes, embed, boot, max_clue_clips),
+                           columns=_FIGURE_COLUMNS),
         notes=notes, n_annotations=len(rows),
     )
 
@@ -291,10 +317,18 @@ def _clue_rows(submitted: list[Annotation], session: Session, dataset_id: int, n
     return out
 
 
-def _model_rows(session: Session, dataset_id: int, consensus: dict, notes: list[str], embed, boot) -> list[dict]:
+def _model_rows(session: Session, dataset_id: int, consensus: dict, notes: list[str], embed, boot,
+                max_clips: int = DEFAULT_MAX_CLUE_CLIPS) -> list[dict]:
     """How the model's current predictions compare with the current consensus."""
     predictions = prediction_queries.current_predictions(session, dataset_id=dataset_id, clip_ids=consensus)
     pairs = [(p, consensus[cid]) for cid, p in predictions.items()]
+    clue_pairs = pairs
+    if len(pairs) > max_clips:
+        # As for annotators' clues: embedding every consensus clue takes minutes; a seeded sample estimates it.
+        chosen = np.random.default_rng(boot["seed"]).choice(len(pairs), size=max_clips, replace=False)
+        clue_pairs = [pairs[i] for i in sorted(chosen)]
+        notes.append(f"model clue similarity: estimated on a random sample of {max_clips:,} of {len(pairs):,} "
+                     "clips with a consensus")
     out = []
     labelled = [(p.emotion, c.emotion) for p, c in pairs if p.emotion and c.emotion]
     if labelled:
@@ -308,7 +342,7 @@ def _model_rows(session: Session, dataset_id: int, consensus: dict, notes: list[
 
         vectorise = embed or default_embed
         for aspect in ASPECTS:
-            both = [(p.clues.get(aspect.value, ""), c.clues.get(aspect.value, "")) for p, c in pairs]
+            both = [(p.clues.get(aspect.value, ""), c.clues.get(aspect.value, "")) for p, c in clue_pairs]
             both = [(m, c) for m, c in both if m.strip() and c.strip()]
             if not both:
                 continue

@@ -13,6 +13,7 @@ Without `auto_accept_posterior` nothing is accepted automatically.
 
 from __future__ import annotations
 
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -42,8 +43,9 @@ from annotation.labelling.consensus import (
     rating_consensus,
 )
 from annotation.permissions import require
+from annotation.refreshing import RefreshingCache
 from core.vocabulary import ASPECTS, AnnotationStatus, Aspect, ConsensusMethod, Role
-from db.engine import unit_of_work, with_session
+from db.engine import get_engine, session_scope, unit_of_work, with_session
 from db.models import Annotation, Clip, Consensus, Dataset, Prediction, User
 from db.queries import assignments as assignment_queries
 from db.queries import audit
@@ -54,7 +56,8 @@ from db.queries.consensus import ConsensusConflict
 
 __all__ = [
     "AspectProposal", "AutoAcceptReport", "ConsensusConflict", "Proposal", "QueueItem", "accept",
-    "adjudication_queue", "auto_accept", "dataset_emotion_model", "propose", "send_back", "vote_label", "word_metric",
+    "AdjudicationQueue", "adjudication_queue", "auto_accept", "cached_queue", "dataset_emotion_model", "propose",
+    "queue_decided", "send_back", "vote_label", "word_metric",
 ]
 
 # Below this many clips with two or more votes, Dawid-Skene has too little to learn confusions from.
@@ -133,8 +136,12 @@ def dataset_emotion_model(session: Session, *, dataset_id: int) -> DawidSkeneRes
     dataset = clip_queries.get_dataset(session, dataset_id=dataset_id)
     if dataset is None:
         raise LookupError(f"dataset {dataset_id} does not exist")
-    submitted = queries.dataset_annotations(session, dataset_id=dataset_id, statuses=[AnnotationStatus.submitted.value])
-    votes = [Vote(a.clip_id, a.user_id, label) for a in submitted if (label := vote_label(a))]
+    return _emotion_model(dataset, queries.submitted_votes(session, dataset_id=dataset_id))
+
+
+def _emotion_model(dataset: Dataset, rows: list[tuple]) -> DawidSkeneResult | None:
+    votes = [Vote(clip_id, user_id, label) for _, clip_id, user_id, emotion, other, _ in rows
+             if (label := _vote_label(emotion, other))]
     per_clip = defaultdict(int)
     for vote in votes:
         per_clip[vote.clip] += 1
@@ -363,33 +370,183 @@ def _batch_clue_agreement(waiting: list[_Waiting], embed: Embed | None) -> dict[
     return out
 
 
+# Clue agreement needs every clue embedded; at 100k waiting clips that is over a million sentences. The
+# queue computes it for this many clips, those with the weakest emotion agreement first, and remembers
+# it per clip (until its annotations change); the rest are ordered by emotion agreement until scored.
+CLUE_WINDOW = 300
+_CLUE_MEMO_SIZE = 200_000
+_clue_memo: dict[tuple, float | None] = {}
+_clue_memo_guard = threading.Lock()
+
+
+class AdjudicationQueue(Sequence):
+    """The waiting clips in queue order; items are built when read (a dataset may have 100k waiting)."""
+
+    def __init__(self, rows: list[tuple]):
+        # (agreement, clip_id, name, n_annotations, emotion, emotion_confidence, clue_agreement, has_consensus)
+        self._rows = rows
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __getitem__(self, index):  # noqa: ANN001, ANN204 - int or slice, as a list
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        agreement, clip_id, name, n, emotion, confidence, clue, decided = self._rows[index]
+        return QueueItem(clip_id=clip_id, clip_name=name, n_annotations=n, emotion=emotion,
+                         emotion_confidence=confidence, clue_agreement=clue, agreement=agreement,
+                         has_consensus=decided)
+
+    def __eq__(self, other: object) -> bool:
+        return list(self) == list(other) if isinstance(other, Sequence) else NotImplemented
+
+    def __repr__(self) -> str:
+        return f"AdjudicationQueue({len(self)} clips)"
+
+    def without(self, clip_id: int) -> AdjudicationQueue:
+        return AdjudicationQueue([row for row in self._rows if row[1] != clip_id])
+
+
+def _clue_agreements(session: Session, *, clips: dict[int, list[tuple[int, object]]], embed: Embed | None,
+                     ) -> dict[int, float | None]:
+    """Per clip (its submitted annotations as (id, updated_at)), the least agreed aspect's mean pairwise clue
+    similarity, remembered per clip until its annotations change; one embedding call for all clips."""
+    url = session.get_bind().url.render_as_string(hide_password=True)
+    keys = {clip_id: (url, clip_id, tuple(sources), embed) for clip_id, sources in clips.items()}
+    with _clue_memo_guard:
+        out = {clip_id: _clue_memo[key] for clip_id, key in keys.items() if key in _clue_memo}
+    missing = [clip_id for clip_id in clips if clip_id not in out]
+    if missing:
+        clues = queries.annotation_clues(session, annotation_ids=[i for c in missing for i, _ in clips[c]])
+        texts, owners = [], []
+        for clip_id in missing:
+            for aspect in ASPECTS:
+                for annotation_id, _ in clips[clip_id]:
+                    text = clues.get(annotation_id, {}).get(aspect.value, "")
+                    if text and text.strip():
+                        texts.append(text)
+                        owners.append((clip_id, aspect))
+        vectors = (embed or default_embed)(texts) if texts else np.zeros((0, 1))
+        rows: dict[tuple[int, Aspect], list[int]] = defaultdict(list)
+        for i, owner in enumerate(owners):
+            rows[owner].append(i)
+        scored: dict[int, float | None] = dict.fromkeys(missing)
+        for (clip_id, _), idx in rows.items():
+            if len(idx) < 2:
+                continue
+            block = vectors[idx] @ vectors[idx].T
+            value = float(block[np.triu_indices(len(idx), k=1)].mean())
+            scored[clip_id] = value if scored[clip_id] is None else min(scored[clip_id], value)
+        out.update(scored)
+        with _clue_memo_guard:
+            if len(_clue_memo) > _CLUE_MEMO_SIZE:
+                _clue_memo.clear()
+            _clue_memo.update({keys[clip_id]: scored[clip_id] for clip_id in missing})
+    return out
+
+
 @with_session
 def adjudication_queue(
-    session: Session, *, dataset_id: int, emotion_model: DawidSkeneResult | None = None, embed: Embed | None = None
-) -> list[QueueItem]:
-    """Clips awaiting a decision, lowest agreement first (agreement as in `Proposal.agreement`)."""
+    session: Session, *, dataset_id: int, emotion_model: DawidSkeneResult | None = None, embed: Embed | None = None,
+    clue_window: int | None = CLUE_WINDOW,
+) -> AdjudicationQueue:
+    """Clips awaiting a decision, lowest agreement first (agreement as in `Proposal.agreement`).
+
+    Clue agreement is computed for the `clue_window` clips with the weakest emotion
+    agreement (None: for all); a clip without it is placed by its emotion agreement.
+    """
     dataset = clip_queries.get_dataset(session, dataset_id=dataset_id)
     if dataset is None:
         raise LookupError(f"dataset {dataset_id} does not exist")
-    waiting = _waiting(session, dataset=dataset)
-    votes = [Vote(item.clip.id, a.user_id, label) for item in waiting for a in item.annotations
-             if (label := vote_label(a))]
-    majority = majority_vote(votes, dataset.label_set)
-    clue_agreement = _batch_clue_agreement(waiting, embed)
-    items = []
-    for item in waiting:
-        clip_id = item.clip.id
-        emotion = (emotion_model.clips.get(clip_id) if emotion_model else None) or majority.get(clip_id)
-        parts = [emotion.confidence] if emotion else []
-        if clue_agreement[clip_id] is not None:
-            parts.append(clue_agreement[clip_id])
-        items.append(QueueItem(
-            clip_id=clip_id, clip_name=item.clip.name, n_annotations=len(item.annotations),
-            emotion=emotion.label if emotion else None, emotion_confidence=emotion.confidence if emotion else None,
-            clue_agreement=clue_agreement[clip_id], agreement=min(parts) if parts else 0.0,
-            has_consensus=item.has_consensus,
-        ))
-    return sorted(items, key=lambda item: (item.agreement, item.clip_id))
+    return _queue(session, dataset=dataset, votes=queries.submitted_votes(session, dataset_id=dataset_id),
+                  emotion_model=emotion_model, embed=embed, clue_window=clue_window)
+
+
+def _queue(session: Session, *, dataset: Dataset, votes: list[tuple], emotion_model: DawidSkeneResult | None,
+           embed: Embed | None, clue_window: int | None) -> AdjudicationQueue:
+    clips = queries.clip_names_and_overlaps(session, dataset_id=dataset.id)
+    decided = queries.current_sources(session, dataset_id=dataset.id)
+    by_clip: dict[int, list[tuple]] = defaultdict(list)
+    for row in votes:
+        by_clip[row[1]].append(row)
+    label_order = {label: i for i, label in enumerate(dataset.label_set)}
+    waiting = []  # (emotion confidence, clip_id, emotion, n, has_consensus)
+    for clip_id, rows in by_clip.items():
+        name, override = clips.get(clip_id, (str(clip_id), None))
+        if len(rows) < (override or dataset.overlap) or decided.get(clip_id) == {r[0] for r in rows}:
+            continue
+        best = emotion_model.clips.best(clip_id) if emotion_model is not None and hasattr(
+            emotion_model.clips, "best") else None
+        if best is None and emotion_model is not None and clip_id in emotion_model.clips:
+            consensus = emotion_model.clips[clip_id]
+            best = (consensus.label, consensus.confidence)
+        if best is None:  # majority vote; ties go to the label listed first, open-vocabulary words after
+            counts: dict[str, int] = {}
+            for row in rows:
+                label = _vote_label(row[3], row[4])
+                if label:
+                    counts[label] = counts.get(label, 0) + 1
+            if counts:
+                label = min(counts, key=lambda lab: (-counts[lab], label_order.get(lab, len(label_order)), lab))
+                best = (label, counts[label] / sum(counts.values()))
+        waiting.append((best[1] if best else None, clip_id, best[0] if best else None, len(rows),
+                        clip_id in decided))
+    waiting.sort(key=lambda w: (w[0] if w[0] is not None else 0.0, w[1]))
+    window = waiting if clue_window is None else waiting[:clue_window]
+    clue = _clue_agreements(session, clips={w[1]: sorted((r[0], r[5]) for r in by_clip[w[1]]) for w in window},
+                            embed=embed)
+    rows = []
+    for confidence, clip_id, emotion, n, has_consensus in waiting:
+        parts = [confidence] if confidence is not None else []
+        if clue.get(clip_id) is not None:
+            parts.append(clue[clip_id])
+        rows.append((min(parts) if parts else 0.0, clip_id, clips.get(clip_id, (str(clip_id),))[0], n, emotion,
+                     confidence, clue.get(clip_id), has_consensus))
+    rows.sort(key=lambda row: (row[0], row[1]))
+    return AdjudicationQueue(rows)
+
+
+def _vote_label(emotion: str | None, other: str | None) -> str | None:
+    """`vote_label` on plain columns."""
+    if other and other.strip():
+        return other.strip().lower()
+    return emotion
+
+
+# --- the page's queue: built once per process, then rebuilt in the background ---------------
+
+QUEUE_MAX_AGE = 30.0
+
+
+def _build(dataset_id: int) -> tuple[AdjudicationQueue, DawidSkeneResult | None]:
+    with session_scope() as session:
+        dataset = clip_queries.get_dataset(session, dataset_id=dataset_id)
+        if dataset is None:
+            raise LookupError(f"dataset {dataset_id} does not exist")
+        votes = queries.submitted_votes(session, dataset_id=dataset_id)
+        model = _emotion_model(dataset, votes)
+        return _queue(session, dataset=dataset, votes=votes, emotion_model=model, embed=None,
+                      clue_window=CLUE_WINDOW), model
+
+
+_queues: RefreshingCache[tuple[AdjudicationQueue, DawidSkeneResult | None]] = RefreshingCache(
+    _build, max_age=QUEUE_MAX_AGE, name="adjudication-queue")
+
+
+def _cache_key(dataset_id: int) -> tuple:
+    return (get_engine().url.render_as_string(hide_password=True), dataset_id)
+
+
+def cached_queue(dataset_id: int) -> tuple[AdjudicationQueue, DawidSkeneResult | None]:
+    """The Adjudicate page's queue and Dawid-Skene model: built on first use (the cold start), then served
+    from this process's memory while a background thread rebuilds it once it is older than QUEUE_MAX_AGE.
+    The page takes its own decisions out at once (`queue_decided`); others leave within QUEUE_MAX_AGE."""
+    return _queues.get(_cache_key(dataset_id), dataset_id)
+
+
+def queue_decided(dataset_id: int, clip_id: int) -> None:
+    """Take a clip the page just decided (or sent back) out of this process's cached queue."""
+    _queues.update(_cache_key(dataset_id), lambda cached: (cached[0].without(clip_id), cached[1]))
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -92,42 +92,141 @@ def majority_vote(votes: Sequence[Vote], label_set: Sequence[str]) -> dict[Hasha
     return out
 
 
+_EPS = 1e-10  # crowd-kit's floor for probabilities
+
+
+class _LazyClips(Mapping):
+    """Clip id -> EmotionConsensus, built on access from the fitted arrays (a dataset has 100k clips)."""
+
+    def __init__(self, clips: list, probas: np.ndarray, counts: np.ndarray, labels: list[str]):
+        self._index = {clip: i for i, clip in enumerate(clips)}
+        self._probas, self._counts, self._labels = probas, counts, labels
+
+    def __getitem__(self, clip: Hashable) -> EmotionConsensus:
+        i = self._index[clip]
+        row = self._probas[i]
+        posterior = {label: float(p) for label, p in zip(self._labels, row, strict=True)}
+        votes = {label: int(n) for label, n in zip(self._labels, self._counts[i], strict=True) if n}
+        # Ties in the posterior go to the label listed first, as in majority vote.
+        return EmotionConsensus(self._labels[int(np.argmax(row))], posterior, votes,
+                                ConsensusMethod.dawid_skene.value)
+
+    def __iter__(self):
+        return iter(self._index)
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def __contains__(self, clip: object) -> bool:
+        return clip in self._index
+
+    def best(self, clip: Hashable) -> tuple[str, float] | None:
+        """(label, posterior) of the clip's most likely label, without building the whole consensus."""
+        i = self._index.get(clip)
+        if i is None:
+            return None
+        row = self._probas[i]
+        best = int(np.argmax(row))
+        return self._labels[best], float(row[best])
+
+
 def dawid_skene(
     votes: Sequence[Vote], label_set: Sequence[str], *, n_iter: int = 100, tol: float = 1e-5
 ) -> DawidSkeneResult:
-    """Dawid-Skene EM (crowd-kit) over all votes of a dataset."""
-    from crowdkit.aggregation import DawidSkene
+    """Dawid-Skene EM over all votes of a dataset, vectorised (300k votes in well under a second).
 
+    The same algorithm as crowd-kit's `DawidSkene` (majority-vote start; M-step
+    confusions floored at 1e-10 over the labels each annotator used; E-step in
+    log2; stop when the evidence lower bound per vote gains less than `tol`),
+    which the tests check it against; crowd-kit's pandas joins take a minute at
+    100k clips.
+    """
     if not votes:
         raise ValueError("Dawid-Skene needs at least one vote")
     labels = _labels_in(votes, label_set)
-    frame = pd.DataFrame(
-        {"task": [v.clip for v in votes], "worker": [v.annotator for v in votes], "label": [v.label for v in votes]}
-    )
-    if frame.duplicated(["task", "worker"]).any():
+    clips, task = _numbered(v.clip for v in votes)
+    workers, worker = _numbered(v.annotator for v in votes)
+    seen, observed = _numbered(v.label for v in votes)
+    if len(np.unique(task * len(workers) + worker)) != len(votes):
         raise ValueError("an annotator voted twice on the same clip")
-    model = DawidSkene(n_iter=n_iter, tol=tol).fit(frame)
-    probas = model.probas_.reindex(columns=labels, fill_value=0.0).fillna(0.0)
-    probas = probas.div(probas.sum(axis=1), axis=0)
-    priors = model.priors_.reindex(labels, fill_value=0.0).fillna(0.0)
-    counts = frame.groupby("task")["label"].value_counts()
+    n_tasks, n_workers, k = len(clips), len(workers), len(seen)
 
-    clips = {}
-    for clip, row in probas.iterrows():
-        posterior = {label: float(row[label]) for label in labels}
-        # Ties in the posterior go to the label listed first, as in majority vote.
-        winner = labels[int(np.argmax(row.to_numpy()))]
-        clips[clip] = EmotionConsensus(winner, posterior, {k: int(n) for k, n in counts[clip].items()}, ConsensusMethod.dawid_skene.value)
+    counts = np.zeros((n_tasks, k))
+    np.add.at(counts, (task, observed), 1.0)
+    used = np.zeros((n_workers, k), dtype=bool)
+    used[worker, observed] = True
+
+    # Votes as a clip × (annotator, said) count matrix: both EM steps become one sparse product.
+    from scipy.sparse import csr_matrix
+
+    cell = worker * k + observed
+    said = csr_matrix((np.ones(len(votes)), (task, cell)), shape=(n_tasks, n_workers * k))
+    said_t = said.T.tocsr()
+
+    def m_step(probas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Confusions (worker, said, truth), and the expected counts they were normalised from."""
+        expected = np.asarray(said_t @ probas).reshape(n_workers, k, k)
+        errors = np.where(used[:, :, None], np.maximum(expected, _EPS), 0.0)
+        return errors / errors.sum(axis=1, keepdims=True), expected
+
+    def e_step(priors: np.ndarray, errors: np.ndarray) -> np.ndarray:
+        with np.errstate(divide="ignore"):
+            per_cell = np.log2(errors.reshape(n_workers * k, k))
+        per_cell[~np.isfinite(per_cell)] = 0.0  # cells nobody used: never multiplied by a vote
+        loglik = np.asarray(said @ per_cell) + np.log2(np.maximum(priors, _EPS))
+        scaled = np.exp2(loglik - loglik.max(axis=1, keepdims=True))
+        return scaled / scaled.sum(axis=1, keepdims=True)
+
+    def lower_bound(probas: np.ndarray, priors: np.ndarray, errors: np.ndarray, expected: np.ndarray) -> float:
+        # Sum over votes of E_probas[log P(said | truth) + log prior]: grouped by (annotator, said) cell, the
+        # per-vote weights are the M-step's expected counts.
+        with np.errstate(divide="ignore", invalid="ignore"):
+            logs = np.where(used[:, :, None], np.log(errors), 0.0) + np.log(np.maximum(priors, _EPS))
+        joint = float((np.where(used[:, :, None], expected, 0.0) * logs).sum())
+        clipped = np.maximum(probas, _EPS)
+        return joint - float((np.log(clipped) * clipped).sum())
+
+    probas = counts / counts.sum(axis=1, keepdims=True)
+    priors = probas.mean(axis=0)
+    errors, _ = m_step(probas)
+    loss = -np.inf
+    for _ in range(n_iter):
+        probas = e_step(priors, errors)
+        priors = probas.mean(axis=0)
+        errors, expected = m_step(probas)
+        new_loss = lower_bound(probas, priors, errors, expected) / len(votes)
+        if new_loss - loss < tol:
+            break
+        loss = new_loss
+    probas = np.maximum(probas, _EPS)  # as crowd-kit leaves them
+
+    # Onto the full label set (labels nobody used get 0), rows summing to 1.
+    column = {label: i for i, label in enumerate(labels)}
+    where = [column[label] for label in seen]
+    full = np.zeros((n_tasks, len(labels)))
+    full[:, where] = probas
+    full /= full.sum(axis=1, keepdims=True)
+    full_counts = np.zeros((n_tasks, len(labels)))
+    full_counts[:, where] = counts
+    full_priors = np.zeros(len(labels))
+    full_priors[where] = priors
 
     annotators = {}
-    per_worker = frame.groupby("worker").size()
-    for worker in per_worker.index:
-        confusion = (
-            model.errors_.loc[worker].reindex(index=labels, columns=labels, fill_value=0.0).fillna(0.0)
-        )
-        accuracy = float(sum(priors[label] * confusion.loc[label, label] for label in labels))
-        annotators[worker] = AnnotatorQuality(worker, accuracy, confusion, int(per_worker[worker]))
-    return DawidSkeneResult(clips, annotators, {label: float(priors[label]) for label in labels})
+    per_worker = np.bincount(worker, minlength=n_workers)
+    for w, name in enumerate(workers):
+        matrix = np.zeros((len(labels), len(labels)))
+        matrix[np.ix_(where, where)] = errors[w]
+        confusion = pd.DataFrame(matrix, index=labels, columns=labels)
+        accuracy = float(sum(full_priors[i] * matrix[i, i] for i in range(len(labels))))
+        annotators[name] = AnnotatorQuality(name, accuracy, confusion, int(per_worker[w]))
+    return DawidSkeneResult(_LazyClips(clips, full, full_counts, labels), annotators,
+                            {label: float(full_priors[i]) for i, label in enumerate(labels)})
+
+
+def _numbered(values: Iterable[Hashable]) -> tuple[list, np.ndarray]:
+    """The distinct values in order of first appearance, and each value's number."""
+    index, distinct = pd.factorize(pd.Series(list(values), dtype=object))
+    return list(distinct), index.astype(np.int64)
 
 
 # --- rating --------------------------------------------------------------------------------------

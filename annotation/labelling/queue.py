@@ -27,6 +27,8 @@ from db.queries import references as reference_queries
 from db.queries import users as user_queries
 
 DEFAULT_LEASE_MINUTES = 30
+# Claims tried with the search outside the write lock before searching under it.
+OPTIMISTIC_CLAIMS = 3
 
 
 class QueueError(ValueError):
@@ -64,13 +66,28 @@ def next_lease(session: Session, *, user: User, dataset_id: int) -> Assignment |
     held = q.live_lease(session, user_id=user.id, dataset_id=dataset_id, now=now)
     if held is not None and (held.expires_at is None or held.expires_at - now > lease_length(dataset) / 2):
         return held
-    with write_transaction(session):
-        held = q.live_lease(session, user_id=user.id, dataset_id=dataset_id, now=now)
-        if held is not None:
-            if held.expires_at is not None:  # still working on it: extend the lease
-                q.extend_lease(session, assignment=held, until=now + lease_length(dataset))
-            return held
-        return q.claim_next(session, dataset=dataset, user_id=user.id, lease=lease_length(dataset))
+    # Find the clip before taking the write lock (the search is the slow part, and on SQLite the lock is
+    # global); under the lock only recount its slots and lease one. A rival may have taken the last slot
+    # meanwhile: search again, and after a few misses search under the lock.
+    tried: list[int] = []
+    while True:
+        searching = held is None and len(tried) < OPTIMISTIC_CLAIMS
+        candidate = q.first_candidate(session, dataset=dataset, user_id=user.id, now=now, exclude=tried) \
+            if searching else None
+        with write_transaction(session):
+            held = q.live_lease(session, user_id=user.id, dataset_id=dataset_id, now=now)
+            if held is not None:
+                if held.expires_at is not None:  # still working on it: extend the lease
+                    q.extend_lease(session, assignment=held, until=now + lease_length(dataset))
+                return held
+            if candidate is None:
+                return q.claim_next(session, dataset=dataset, user_id=user.id, lease=lease_length(dataset),
+                                    exclude=tried)
+            claimed = q.try_lease(session, dataset=dataset, clip_id=candidate, user_id=user.id, now=now,
+                                  lease=lease_length(dataset))
+            if claimed is not None:
+                return claimed
+        tried.append(candidate)
 
 
 @with_session
@@ -154,13 +171,13 @@ def set_overlap(session: Session, *, user: User, dataset_id: int, overlap: int,
         dataset = _dataset(session, dataset_id)
         if clip_ids is None:
             clip_queries.update_dataset(session, dataset=dataset, overlap=overlap)
+            q.bump_queue_version(session, dataset_id=dataset_id)
             changed = 1
         else:
             clips = clip_queries.clips_in_dataset(session, dataset_id=dataset_id, clip_ids=list(clip_ids))
             for clip in clips:
                 q.set_overlap_override(session, clip=clip, overlap=overlap)
             changed = len(clips)
-    q.forget_filled_prefix(dataset_id)  # raised overlap can reopen filled clips
     return changed
 
 

@@ -9,8 +9,9 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from core.vocabulary import AnnotationStatus
-from db.models import Annotation, Clip, Consensus
+from db.models import Annotation, Clip, Consensus, utcnow
 from db.queries import locking
+from db.queries.upsert import insert_for
 
 EDITABLE_FIELDS = (
     "clues", "no_evidence", "emotion", "emotion_other", "emotion_words", "rating", "confidence", "note",
@@ -38,6 +39,37 @@ def update_versioned(session: Session, *, annotation_id: int, expected_version: 
     """Change the editable fields if the row is still at `expected_version`; raise StaleEdit otherwise."""
     return locking.update_versioned(session, Annotation, annotation_id, expected_version=expected_version,
                                     changes=_only_editable(values))
+
+
+def update_draft(session: Session, *, clip_id: int, user_id: int, values: dict[str, Any]) -> Annotation | None:
+    """One UPDATE: the user's *draft* of the clip takes `values` (a submission too, when they say so).
+
+    None when there is no draft: no row yet, or the row is already submitted or skipped.
+    """
+    changes = {**_only_editable(values), "version": Annotation.version + 1, "updated_at": utcnow()}
+    return session.scalars(
+        sa.update(Annotation)
+        .where(Annotation.clip_id == clip_id, Annotation.user_id == user_id,
+               Annotation.status == AnnotationStatus.draft.value)
+        .values(**changes)
+        .returning(Annotation),
+        execution_options={"populate_existing": True, "synchronize_session": False},
+    ).first()
+
+
+def upsert_draft(session: Session, *, clip_id: int, user_id: int, values: dict[str, Any]) -> Annotation | None:
+    """One INSERT ... ON CONFLICT: create the user's annotation of the clip, or update it while it is a draft.
+
+    `prediction_id` is kept from the first insert. None when a final (submitted or skipped) row exists.
+    """
+    row = Annotation(clip_id=clip_id, user_id=user_id, **_only_editable(values)).model_dump(exclude={"id"})
+    statement = insert_for(session, Annotation).values([row])
+    changes = {name: statement.excluded[name] for name in values if name != "prediction_id"}
+    changes.update(version=Annotation.__table__.c.version + 1, updated_at=statement.excluded.updated_at)
+    statement = statement.on_conflict_do_update(
+        index_elements=["clip_id", "user_id"], set_=changes,
+        where=Annotation.__table__.c.status == AnnotationStatus.draft.value)
+    return session.scalars(statement.returning(Annotation), execution_options={"populate_existing": True}).first()
 
 
 def _only_editable(values: dict[str, Any]) -> dict[str, Any]:

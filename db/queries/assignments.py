@@ -33,6 +33,7 @@ from db.models import (
     utcnow,
 )
 from db.queries.predictions import active_version_id
+from db.queries.upsert import insert_for
 
 ACTIVE = "active"
 DONE = "done"
@@ -119,20 +120,25 @@ def _taken_subquery(now: datetime) -> Any:
 # --- the filled prefix --------------------------------------------------------------
 #
 # Clips fill from the front of the queue order, and a clip whose slots are all
-# *submitted* stays full (only a lead raising overlap reopens it). Late in a
-# project the candidate query would walk thousands of such clips on every
-# request, so each process remembers where the filled prefix ends and starts
-# there. The position only ever moves forward; it is forgotten when this
-# process changes overlap and after FILLED_PREFIX_TTL seconds, so a change made
-# by another process is picked up within that time.
+# *submitted* stays full (only a lead raising overlap or sending a clip back
+# reopens it). Late in a project the candidate query would walk thousands of
+# such clips on every request, so each process remembers where the filled
+# prefix ends and starts there. The position only ever moves forward. It is
+# tied to the dataset's `queue_version`, which every change that can reopen
+# clips bumps in its own transaction: each process reads the dataset row on
+# every claim anyway, so a change made by any process is seen by all at their
+# next claim. FILLED_PREFIX_TTL is a backstop for changes no one signals
+# (predictions rewritten with new uncertainties).
 
 FILLED_PREFIX_TTL = 300.0
 ALL_FILLED = "all filled"
-_filled_prefix: dict[tuple, tuple[Any, float]] = {}
+# (database, dataset id) -> (the dataset's signature when remembered, the prefix end, when first remembered)
+_filled_prefix: dict[tuple, tuple[tuple, Any, float]] = {}
 _filled_prefix_guard = threading.Lock()
 
 
 def forget_filled_prefix(dataset_id: int) -> None:
+    """Drop this process's memory at once (other processes see the queue_version bump at their next claim)."""
     with _filled_prefix_guard:
         for key in [k for k in _filled_prefix if k[1] == dataset_id]:
             del _filled_prefix[key]
@@ -146,20 +152,20 @@ def _submitted_subquery() -> Any:
     )
 
 
-def forget_filled_prefix_on_commit(session: Session, *, dataset_id: int) -> None:
-    """Forget the dataset's filled prefix once this session commits (a raised overlap reopens clips).
-
-    After the commit, not before: a request in between would remember the old prefix again.
-    """
+def bump_queue_version(session: Session, *, dataset_id: int) -> None:
+    """Tell every server process that filled clips of the dataset may have reopened (in this transaction)."""
+    session.execute(sa.update(Dataset).where(Dataset.id == dataset_id)
+                    .values(queue_version=Dataset.queue_version + 1)
+                    .execution_options(synchronize_session=False))
     sa.event.listen(session, "after_commit", lambda _session: forget_filled_prefix(dataset_id), once=True)
 
 
 def set_overlap_override(session: Session, *, clip: Clip, overlap: int) -> Clip:
-    """Give one clip its own overlap; the queue serves it again from the next commit on."""
+    """Give one clip its own overlap; the queue serves it again from the next commit on, in every process."""
     clip.overlap_override = overlap
     session.add(clip)
     session.flush()
-    forget_filled_prefix_on_commit(session, dataset_id=clip.dataset_id)
+    bump_queue_version(session, dataset_id=clip.dataset_id)
     return clip
 
 
@@ -173,12 +179,13 @@ def filled_prefix_end(session: Session, *, dataset: Dataset, model_version_id: i
         return None
     if strategy not in (QueueStrategy.uncertainty.value, QueueStrategy.sequential.value):
         return None
+    key = (session.get_bind().url.render_as_string(hide_password=True), dataset.id)
     # created_at tells a dataset from a later one that reuses its id (a restored or reset database).
-    key = (session.get_bind().url.render_as_string(hide_password=True), dataset.id, dataset.created_at, strategy,
-           model_version_id, dataset.overlap)
+    signature = (dataset.created_at, strategy, model_version_id, dataset.overlap, dataset.queue_version)
     with _filled_prefix_guard:
         cached = _filled_prefix.get(key)
-    start = cached[0] if cached is not None and time.monotonic() - cached[1] < FILLED_PREFIX_TTL else None
+    fresh = cached is not None and cached[0] == signature and time.monotonic() - cached[2] < FILLED_PREFIX_TTL
+    start = cached[1] if fresh else None
     if start == ALL_FILLED:
         start = None  # re-check from the front: new clips may have arrived
     not_filled = sa.or_(Clip.status != ClipStatus.ready.value, _submitted_subquery() < _capacity(dataset.overlap))
@@ -203,10 +210,8 @@ def filled_prefix_end(session: Session, *, dataset: Dataset, model_version_id: i
         found = session.exec(query).first()
         end = found if found is not None else ALL_FILLED
     with _filled_prefix_guard:
-        if cached is not None and start is not None:
-            _filled_prefix[key] = (end, cached[1])  # moved forward; keep the original age
-        else:
-            _filled_prefix[key] = (end, time.monotonic())
+        # Moved forward: keep the original age, so the TTL backstop still runs out.
+        _filled_prefix[key] = (signature, end, cached[2] if fresh and start is not None else time.monotonic())
     return end
 
 
@@ -266,7 +271,40 @@ def candidate_queries(
     return [query.order_by(Clip.id).limit(1)]
 
 
-def claim_next(session: Session, *, dataset: Dataset, user_id: int, lease: timedelta, max_tries: int = 50) -> Assignment | None:
+def first_candidate(session: Session, *, dataset: Dataset, user_id: int, now: datetime,
+                    exclude: Sequence[int] = ()) -> int | None:
+    """The clip the user would be leased next, found without any lock (the caller claims it under one)."""
+    model_version_id = active_version_id(session, dataset_id=dataset.id)
+    prefix_end = filled_prefix_end(session, dataset=dataset, model_version_id=model_version_id)
+    for query in candidate_queries(dataset=dataset, user_id=user_id, now=now, model_version_id=model_version_id,
+                                   exclude=exclude, prefix_end=prefix_end):
+        clip_id = session.exec(query).first()
+        if clip_id is not None:
+            return clip_id
+    return None
+
+
+def try_lease(session: Session, *, dataset: Dataset, clip_id: int, user_id: int, now: datetime,
+              lease: timedelta) -> Assignment | None:
+    """Lease a slot on this clip if it still has one; None if it filled meanwhile (or a rival holds its row).
+
+    Runs inside the caller's `write_transaction`. On PostgreSQL the clip row is
+    locked first (SKIP LOCKED: a clip another claim is counting is passed over).
+    """
+    if not is_sqlite(session):
+        locked = session.exec(select(Clip.id).where(Clip.id == clip_id).with_for_update(skip_locked=True)).first()
+        if locked is None:
+            return None
+    # Recount under the lock: the search's snapshot may predate a rival's commit.
+    capacity, taken = session.exec(
+        select(_capacity(dataset.overlap), _taken_subquery(now)).where(Clip.id == clip_id)).one()
+    if taken >= capacity:
+        return None
+    return upsert_lease(session, clip_id=clip_id, user_id=user_id, expires_at=now + lease, now=now)
+
+
+def claim_next(session: Session, *, dataset: Dataset, user_id: int, lease: timedelta, max_tries: int = 50,
+               exclude: Sequence[int] = ()) -> Assignment | None:
     """Lease one open slot to the user, or None when the queue is empty for them.
 
     Runs inside the caller's `write_transaction`: the lock it holds is the guarantee.
@@ -275,7 +313,7 @@ def claim_next(session: Session, *, dataset: Dataset, user_id: int, lease: timed
     postgres = not is_sqlite(session)
     model_version_id = active_version_id(session, dataset_id=dataset.id)
     prefix_end = filled_prefix_end(session, dataset=dataset, model_version_id=model_version_id)
-    tried: list[int] = []
+    tried: list[int] = list(exclude)
     phase = 0
     for _ in range(max_tries):
         queries = candidate_queries(dataset=dataset, user_id=user_id, now=now, model_version_id=model_version_id,
@@ -295,25 +333,40 @@ def claim_next(session: Session, *, dataset: Dataset, user_id: int, lease: timed
             select(_capacity(dataset.overlap), _taken_subquery(now)).where(Clip.id == clip_id)).one()
         if taken >= capacity:
             continue
-        return upsert_lease(session, clip_id=clip_id, user_id=user_id, expires_at=now + lease, now=now)
+        assignment = upsert_lease(session, clip_id=clip_id, user_id=user_id, expires_at=now + lease, now=now)
+        if assignment is not None:
+            return assignment
     return None
 
 
 def upsert_lease(
     session: Session, *, clip_id: int, user_id: int, expires_at: datetime | None, now: datetime, assigned_by_id: int | None = None
-) -> Assignment:
-    """Make (clip, user) an active lease: a new row, or a reused expired/released one."""
-    assignment = assignment_for(session, clip_id=clip_id, user_id=user_id)
-    if assignment is None:
-        assignment = Assignment(clip_id=clip_id, user_id=user_id)
-    assignment.state = ACTIVE
-    assignment.leased_at = now
-    assignment.expires_at = expires_at
+) -> Assignment | None:
+    """Make (clip, user) an active lease: a new row, or a reused expired/released one, in one statement.
+
+    None when the user's slot on the clip is already done (callers check that first).
+    """
+    values = {"clip_id": clip_id, "user_id": user_id, "state": ACTIVE, "leased_at": now, "expires_at": expires_at,
+              "assigned_by_id": assigned_by_id}
+    statement = insert_for(session, Assignment).values([values])
+    changes = {"state": ACTIVE, "leased_at": now, "expires_at": expires_at}
     if assigned_by_id is not None:
-        assignment.assigned_by_id = assigned_by_id
-    session.add(assignment)
-    session.flush()
-    return assignment
+        changes["assigned_by_id"] = assigned_by_id
+    statement = statement.on_conflict_do_update(index_elements=["clip_id", "user_id"], set_=changes,
+                                                where=Assignment.__table__.c.state != DONE)
+    return session.scalars(statement.returning(Assignment), execution_options={"populate_existing": True}).first()
+
+
+def finish_live_lease(session: Session, *, clip_id: int, user_id: int, now: datetime, state: str = DONE) -> bool:
+    """Mark the user's live lease on the clip `state` in one statement; False when there is no live lease."""
+    result = session.execute(
+        sa.update(Assignment)
+        .where(Assignment.clip_id == clip_id, Assignment.user_id == user_id, Assignment.state == ACTIVE,
+               sa.or_(Assignment.expires_at.is_(None), Assignment.expires_at > now))
+        .values(state=state)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
 
 
 def lock_clip(session: Session, *, clip_id: int) -> Clip | None:

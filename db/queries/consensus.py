@@ -137,6 +137,32 @@ def dataset_consensus(session: Session, *, dataset_id: int) -> list[Consensus]:
     ))
 
 
+def submitted_votes(session: Session, *, dataset_id: int) -> list[tuple]:
+    """(annotation id, clip id, user id, emotion, emotion_other, updated_at) of every submitted annotation
+    of the dataset, by clip: plain rows, no objects (a dataset has hundreds of thousands)."""
+    return list(session.execute(
+        sa.select(Annotation.id, Annotation.clip_id, Annotation.user_id, Annotation.emotion,
+                  Annotation.emotion_other, Annotation.updated_at)
+        .join(Clip, Clip.id == Annotation.clip_id)
+        .where(Clip.dataset_id == dataset_id, Annotation.status == AnnotationStatus.submitted.value)
+        .order_by(Annotation.clip_id, Annotation.id)
+    ).tuples())
+
+
+def current_sources(session: Session, *, dataset_id: int) -> dict[int, set[int]]:
+    """Per clip with a current consensus, the annotation ids it was decided from."""
+    rows = session.execute(
+        sa.select(Consensus.clip_id, Consensus.source_annotation_ids).join(Clip, Clip.id == Consensus.clip_id)
+        .where(Clip.dataset_id == dataset_id, Consensus.is_current == sa.true()))
+    return {clip_id: set(ids or []) for clip_id, ids in rows}
+
+
+def clip_names_and_overlaps(session: Session, *, dataset_id: int) -> dict[int, tuple[str, int | None]]:
+    """Every clip of the dataset: (name, overlap override)."""
+    rows = session.execute(sa.select(Clip.id, Clip.name, Clip.overlap_override).where(Clip.dataset_id == dataset_id))
+    return {clip_id: (name, override) for clip_id, name, override in rows}
+
+
 def clips_by_id(session: Session, *, clip_ids: Iterable[int]) -> dict[int, Clip]:
     ids = sorted(set(clip_ids))
     out: dict[int, Clip] = {}

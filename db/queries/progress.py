@@ -15,8 +15,12 @@ from db.queries.assignments import ACTIVE, live_condition
 
 def annotator_counts(session: Session, *, user_id: int, dataset_id: int, now: datetime) -> tuple[int, int, int]:
     """(ready clips in the dataset, clips the user finished there, live leases the user holds there)."""
-    ready = int(session.exec(select(sa.func.count()).select_from(Clip).where(
-        Clip.dataset_id == dataset_id, Clip.status == ClipStatus.ready.value)).one())
+    return (ready_clip_count(session, dataset_id=dataset_id),
+            *annotator_own_counts(session, user_id=user_id, dataset_id=dataset_id, now=now))
+
+
+def annotator_own_counts(session: Session, *, user_id: int, dataset_id: int, now: datetime) -> tuple[int, int]:
+    """(clips the user finished in the dataset, live leases the user holds there): the user's rows only."""
     finished = int(session.exec(
         select(sa.func.count()).select_from(Annotation).join(Clip, Clip.id == Annotation.clip_id).where(
             Annotation.user_id == user_id, Clip.dataset_id == dataset_id,
@@ -25,7 +29,7 @@ def annotator_counts(session: Session, *, user_id: int, dataset_id: int, now: da
         select(sa.func.count()).select_from(Assignment).join(Clip, Clip.id == Assignment.clip_id).where(
             Assignment.user_id == user_id, Clip.dataset_id == dataset_id, Assignment.state == ACTIVE,
             sa.or_(Assignment.expires_at.is_(None), Assignment.expires_at > now))).one())
-    return ready, finished, leased
+    return finished, leased
 
 
 def ready_clip_count(session: Session, *, dataset_id: int) -> int:

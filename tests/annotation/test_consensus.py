@@ -143,3 +143,31 @@ def test_dawid_skene_beats_majority_with_one_adversary_among_three(seed):
     mv_accuracy = np.mean([mv[c].label == LABELS[t] for c, t in enumerate(truth)])
     assert ds_accuracy > 0.85 and mv_accuracy < 0.7
     assert ds.annotators["eve"].accuracy < 0.1
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+def test_dawid_skene_equals_crowd_kit(seed):
+    """The vectorised EM is crowd-kit's DawidSkene to the last bits: posteriors, priors and confusions."""
+    import pandas as pd
+    from crowdkit.aggregation import DawidSkene
+
+    votes, _ = simulate(seed, clips=300)
+    rng = np.random.default_rng(seed)
+    votes = [v for v in votes if rng.random() < 0.8]  # not every annotator on every clip
+    votes.append(Vote(10_000, "ann", "nostalgic"))  # an open-vocabulary answer, on a clip of its own
+    ours = dawid_skene(votes, LABELS)
+    frame = pd.DataFrame({"task": [v.clip for v in votes], "worker": [v.annotator for v in votes],
+                          "label": [v.label for v in votes]})
+    theirs = DawidSkene(n_iter=100, tol=1e-5).fit(frame)
+    labels = LABELS + ["nostalgic"]
+    probas = theirs.probas_.reindex(columns=labels, fill_value=0.0).fillna(0.0)
+    probas = probas.div(probas.sum(axis=1), axis=0)
+    assert set(ours.clips) == set(probas.index)
+    for clip in probas.index:
+        assert [ours.clips[clip].posterior[label] for label in labels] == pytest.approx(
+            probas.loc[clip].tolist(), abs=1e-9)
+    priors = theirs.priors_.reindex(labels, fill_value=0.0)
+    assert [ours.priors[label] for label in labels] == pytest.approx(priors.tolist(), abs=1e-9)
+    for who, quality in ours.annotators.items():
+        confusion = theirs.errors_.loc[who].reindex(index=labels, columns=labels, fill_value=0.0).fillna(0.0)
+        np.testing.assert_allclose(quality.confusion.to_numpy(), confusion.to_numpy(), atol=1e-9)

@@ -31,6 +31,11 @@ def open_page(user_id: int) -> AppTest:
     return at.run()
 
 
+def drafts_written(at: AppTest, clip_id: int) -> None:
+    """Drafts are written by a worker thread (off the rerun path): wait for the clip's newest save."""
+    at.session_state["_cluelab_draft_saver"].wait(clip_id)
+
+
 def clue(at: AppTest, clip_id: int, aspect: str):
     return at.text_area(key=f"clue_{clip_id}_{aspect}")
 
@@ -79,6 +84,7 @@ def test_submit_without_rating_is_refused_with_a_message(world):
     assert not at.exception
     assert any("Rate the model's reasoning" in e.value for e in at.error)
     assert at.subheader[0].value == clip.name  # still on the same clip
+    drafts_written(at, clip.id)
     with Session(engine) as session:
         stored = session.exec(select(Annotation).where(Annotation.clip_id == clip.id)).one()
     assert stored.status == "draft" and stored.emotion == "neutral"
@@ -109,6 +115,7 @@ def test_draft_survives_rerun_and_a_new_session(world):
     at.button(key="rate_1").click().run()
     at.run()
     assert clue(at, clip.id, "verbal").value == "she says she is fine, flatly"
+    drafts_written(at, clip.id)
     # A reload or a new login is a new session: the draft comes back from the database.
     again = open_page(ann.id)
     assert again.subheader[0].value == clip.name

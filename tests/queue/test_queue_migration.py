@@ -27,3 +27,5 @@ def test_queue_indexes_upgrade_and_downgrade(db_engine):
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
     assert current_revision(db_engine) == _head(config)
+    assert "ix_assignment_clip_state_expires" in {i["name"] for i in sa.inspect(db_engine).get_indexes("assignment")}
+    assert "queue_version" in {c["name"] for c in sa.inspect(db_engine).get_columns("dataset")}
