@@ -8,6 +8,7 @@ truncating tables. Set CLUELAB_SKIP_POSTGRES=1 to skip them locally (CI never do
 from __future__ import annotations
 
 import os
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,6 +34,15 @@ def _isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Itera
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def _keep_main_module() -> Iterator[None]:
+    """Streamlit's AppTest leaves the last page it ran as `sys.modules["__main__"]`; a process started
+    with the spawn method re-runs `__main__` first, so a later test's child would run that page."""
+    main = sys.modules["__main__"]
+    yield
+    sys.modules["__main__"] = main
 
 
 @pytest.fixture

@@ -81,7 +81,7 @@ def test_two_processes_fill_every_clip_exactly_to_overlap(db_engine):
         _url(db_engine), dataset.id, [u.id for u in users[i::2]], results)) for i in range(2)]
     for worker in workers:
         worker.start()
-    outcomes = [results.get(timeout=300) for _ in workers]
+    outcomes = [results.get(timeout=120) for _ in workers]
     for worker in workers:
         worker.join(timeout=30)
     assert [kind for kind, _ in outcomes] == ["done", "done"], outcomes
@@ -103,7 +103,7 @@ def test_a_send_back_in_one_process_is_seen_at_once_by_another(db_engine):
     try:
         def claim(user: User, then_submit: bool) -> str | None:
             commands.put((user.id, then_submit))
-            return answers.get(timeout=240)
+            return answers.get(timeout=90)
 
         # The other process fills the three first clips, then leases the fourth: it now remembers that the
         # queue's filled prefix ends at clip00002.
