@@ -10,8 +10,8 @@ from annotation.datasets import overview
 from annotation.formats import FORMATS
 from annotation.formats.evaluate import available_sources, openset_scores, source_labels
 from annotation.formats.export_service import export_archive
-from annotation.formats.jobs import EVALUATE_KIND
-from annotation.formats.service import import_files, save_data_uploads
+from annotation.formats.jobs import EVALUATE_KIND, IMPORT_KIND
+from annotation.formats.service import save_data_uploads
 from annotation.jobs import enqueue, get_job
 from annotation.permissions import PermissionDenied, has_role
 from components.clue_flags import show_system_quality
@@ -144,16 +144,32 @@ with import_tab:
             for reason in refused:
                 st.warning(plain(reason))
             try:
-                report = import_files(dataset=dataset, paths=targets, media_dir=media_dir or None,
-                                      user=user, format=None if format_choice == "detect" else format_choice,
-                                      source=source_name.strip() or None)
+                st.session_state["fmt_import_job"] = enqueue(IMPORT_KIND, user=user, params={
+                    "dataset_id": dataset.id, "paths": [str(p) for p in targets], "media_dir": media_dir or None,
+                    "format": None if format_choice == "detect" else format_choice,
+                    "source": source_name.strip() or None})
             except PermissionDenied as error:
                 st.error(plain(error))
-            else:
-                (st.success if not report.errors else st.warning)(plain(report.summary()))
-                for error in report.errors[:200]:
-                    where = f"row {error.row}" if error.row else (error.name or "")
-                    st.markdown(f"- {plain(where)}: {plain(error.reason)}")
+
+        @st.fragment(run_every=1.0)
+        def _import_report(job_id: int) -> None:
+            row = get_job(job_id)
+            if row is None:
+                return
+            if row.state in (JobState.queued.value, JobState.running.value):
+                st.progress(row.progress, text=f"Importing… {row.done}/{row.total or '?'} file(s) {plain(row.message)}")
+                return
+            if row.state != JobState.done.value:
+                st.error(plain(row.error or f"The import was {row.state}."))
+                return
+            report = row.result
+            (st.success if not report.get("error_count") else st.warning)(plain(report.get("summary", "")))
+            for error in report.get("errors", [])[:200]:
+                where = f"row {error['row']}" if error.get("row") else (error.get("name") or "")
+                st.markdown(f"- {plain(where)}: {plain(error['reason'])}")
+
+        if st.session_state.get("fmt_import_job"):
+            _import_report(st.session_state["fmt_import_job"])
 
 with export_tab:
     export_source = st.selectbox("Source", sources, format_func=lambda s: labels.get(s, s), key="fmt_export_source")

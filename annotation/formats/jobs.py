@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 from sqlmodel import Session
 
 from annotation.formats.evaluate import evaluate_sources
+from annotation.formats.service import import_files
+from annotation.ingest.records import ImportReport
 from core.jobs import JobContext, job
 from core.vocabulary import Role
 from db.engine import get_engine
+from db.queries.clips import get_dataset
 
 EVALUATE_KIND = "evaluate-sources"
+IMPORT_KIND = "import-research"
+MAX_REPORTED_ERRORS = 1000
 
 
 def _plain(value: object) -> object:
@@ -43,3 +49,31 @@ def evaluate_job(ctx: JobContext, *, dataset_id: int, reference: str, systems: l
         ctx.advance(message=f"scored {system}")
     ctx.log(f"scored {len(systems)} system(s) on {reference}")
     return {"reference": reference, "split": split, "table": records}
+
+
+@job(IMPORT_KIND, roles=(Role.lead,))
+def import_job(ctx: JobContext, *, dataset_id: int, paths: list[str], media_dir: str | None = None,
+               format: str | None = None, source: str | None = None) -> dict:
+    """Research files imported one by one, each in its own transaction: a cancelled or killed job keeps the
+    files it finished, and running it again changes nothing for them (imports are idempotent)."""
+    with Session(get_engine(), expire_on_commit=False) as session:
+        dataset = get_dataset(session, dataset_id=dataset_id)
+    if dataset is None:
+        raise ValueError(f"no dataset {dataset_id}")
+    ctx.set_total(len(paths))
+    total = ImportReport()
+    for path in paths:
+        ctx.check_cancelled()
+        report = import_files(dataset=dataset, paths=[Path(path)], media_dir=media_dir, user=ctx.acting_user(),
+                              format=format, source=source)
+        total.created += report.created
+        total.duplicates += report.duplicates
+        total.references_created += report.references_created
+        total.references_unchanged += report.references_unchanged
+        total.errors += report.errors
+        ctx.advance(message=f"{Path(path).name}: {report.summary()}")
+    ctx.log(total.summary())
+    return {"summary": total.summary(), "created": total.created, "duplicates": total.duplicates,
+            "references_created": total.references_created, "references_unchanged": total.references_unchanged,
+            "error_count": len(total.errors),
+            "errors": [e.model_dump() for e in total.errors[:MAX_REPORTED_ERRORS]]}

@@ -46,6 +46,11 @@ def _user(user_id: int) -> User:
         return session.get(User, user_id)
 
 
+def clip_ids_by_name_now(dataset_id: int, names: list[str]) -> dict[str, int]:
+    with Session(get_engine()) as session:
+        return clip_ids_by_name(session, dataset_id=dataset_id, names=names)
+
+
 def _page(user_id: int) -> AppTest:
     at = AppTest.from_file(PAGE, default_timeout=120)
     at.session_state["user_id"] = user_id
@@ -82,7 +87,15 @@ def test_lead_imports_from_a_server_path_and_downloads_an_export(seeded):
     at.text_input(key="fmt_server_path").input(str(labels)).run()
     at.button(key="fmt_import").click().run()
     assert not at.exception, at.exception
+    # The import runs as a job with progress, not inside the page request.
+    job_id = at.session_state["fmt_import_job"]
+    assert clip_ids_by_name_now(seeded["dataset"], ["sample_3", "sample_4"]) == {}
+    job = run_job_inline(job_id)
+    assert job.state == "done", job.error
+    at.run()
+    assert not at.exception, at.exception
     assert "2 new clip(s)" in at.warning[0].value  # two rows of the label file are malformed or duplicated
+    assert set(clip_ids_by_name_now(seeded["dataset"], ["sample_3", "sample_4"])) == {"sample_3", "sample_4"}
     at.selectbox(key="fmt_export_source").select("reference:emer-gt").run()
     at.selectbox(key="fmt_format_out").select("merr-fine").run()
     at.button(key="fmt_export").click().run()
@@ -114,3 +127,41 @@ def test_scoring_job_returns_the_table(seeded):
     rows = {r["system"]: r for r in job.result["table"]}
     assert rows[f"model:{seeded['version']}"]["accuracy"] == 0.5
     assert rows["consensus"]["clips"] == 0
+
+
+def test_import_job_imports_file_by_file_and_keeps_the_good_files(seeded, emer_v1, tmp_path):
+    from annotation.formats.jobs import IMPORT_KIND
+    from annotation.jobs import enqueue
+    from core.settings import get_settings
+
+    imports = get_settings().data_dir / "imports"
+    imports.mkdir(parents=True, exist_ok=True)
+    good = imports / "train-label.csv"
+    good.write_text("name,discrete,valence\nclip_new_1,happy,2.5\nclip_new_2,sad,-1\n", encoding="utf-8")
+    unknown = imports / "notes.txt"
+    unknown.write_text("nothing a format knows\n", encoding="utf-8")
+    outside = tmp_path / "elsewhere.csv"
+    outside.write_text("name,discrete\nclip_x,happy\n", encoding="utf-8")
+    job_id = enqueue(IMPORT_KIND, params={"dataset_id": seeded["dataset"], "paths": [str(unknown), str(good),
+                                                                                      str(outside)]},
+                     user=_user(seeded["lead"]))
+    job = run_job_inline(job_id)
+    assert job.state == "done", job.error
+    assert (job.total, job.done) == (3, 3)
+    assert job.result["created"] == 2
+    reasons = {e["name"]: e["reason"] for e in job.result["errors"]}
+    assert set(reasons) == {"notes.txt", "elsewhere.csv"}, reasons
+    assert set(clip_ids_by_name_now(seeded["dataset"], ["clip_new_1", "clip_new_2", "clip_x"])) == {
+        "clip_new_1", "clip_new_2"}
+    again = run_job_inline(enqueue(IMPORT_KIND, params={"dataset_id": seeded["dataset"], "paths": [str(good)]},
+                                   user=_user(seeded["lead"])))
+    assert again.state == "done" and again.result["created"] == 0 and again.result["duplicates"] == 2
+
+
+def test_only_leads_queue_research_imports(seeded):
+    from annotation.formats.jobs import IMPORT_KIND
+    from annotation.jobs import enqueue
+    from annotation.permissions import PermissionDenied
+
+    with pytest.raises(PermissionDenied):
+        enqueue(IMPORT_KIND, params={"dataset_id": seeded["dataset"], "paths": []}, user=_user(seeded["researcher"]))
