@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import random
 import string
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import combinations
 
@@ -73,15 +74,30 @@ def output_text(row: ExportRow) -> str:
     return ""
 
 
+@with_session
+def system_outputs(session: Session, *, dataset_id: int, systems: list[str],
+                   on_system: Callable[[str], None] | None = None) -> dict[str, dict[str, ExportRow]]:
+    """Each system's outputs on the dataset by clip name (clips where it has no text left out)."""
+    outputs: dict[str, dict[str, ExportRow]] = {}
+    for system in systems:
+        rows = gather_rows(session, dataset_id=dataset_id, source=_check_system(system))  # type: ignore[arg-type]
+        outputs[system] = {row.name: row for row in rows if output_text(row)}
+        if on_system is not None:
+            on_system(system)
+    return outputs
+
+
 @unit_of_work
 def create_study(session: Session, *, user: User, dataset_id: int, name: str, systems: list[str], clip_count: int,
                  seed: int, description: str = "", raters: list[int] | None = None,
-                 kind: str = StudyKind.rating.value, repeat_share: float = DEFAULT_REPEAT_SHARE) -> Study:
+                 kind: str = StudyKind.rating.value, repeat_share: float = DEFAULT_REPEAT_SHARE,
+                 outputs: dict[str, dict[str, ExportRow]] | None = None) -> Study:
     """A draft study of `systems` on `clip_count` clips (drawn with `seed`) that every system covers.
 
     `kind` "rating" asks for a 1-4 rating of each output; "preference" shows two outputs at a time
     (every pair of systems per clip) for A, B or same, and brings back `repeat_share` of the pairs
-    later with sides swapped (`annotation.preference`)."""
+    later with sides swapped (`annotation.preference`). `outputs` are `system_outputs` read beforehand
+    (the creation job reads them outside this write, with progress)."""
     require(user, Role.researcher, Role.lead, action="creating evaluation studies")
     name = name.strip()
     if not name:
@@ -109,10 +125,8 @@ def create_study(session: Session, *, user: User, dataset_id: int, name: str, sy
     if unknown:
         raise StudyError(f"users {unknown} cannot rate: raters are active annotators, researchers or leads")
 
-    outputs: dict[str, dict[str, ExportRow]] = {}
-    for system in systems:
-        rows = gather_rows(session, dataset_id=dataset.id, source=system)  # type: ignore[arg-type]
-        outputs[system] = {row.name: row for row in rows if output_text(row)}
+    if outputs is None or set(outputs) != set(systems):
+        outputs = system_outputs(session, dataset_id=dataset.id, systems=systems)
     covered = sorted(set.intersection(*(set(by_name) for by_name in outputs.values())))
     if len(covered) < clip_count:
         per_system = ", ".join(f"{s}: {len(outputs[s])}" for s in systems)

@@ -29,8 +29,8 @@ from core.settings import get_settings
 from core.vocabulary import Role
 
 # Modules whose import registers job kinds; the worker imports them all.
-JOB_MODULES = ["annotation.ingest.jobs", "annotation.labelling.jobs", "annotation.formats.jobs", "model.jobs",
-               "model.emotion_llm.jobs"]
+JOB_MODULES = ["annotation.ingest.jobs", "annotation.labelling.jobs", "annotation.formats.jobs", "annotation.study_jobs",
+               "model.jobs", "model.emotion_llm.jobs"]
 
 JobFunction = Callable[..., dict[str, Any] | None]
 

@@ -6,20 +6,21 @@ import streamlit as st
 from annotation.csv_cells import dataframe_csv
 from annotation.datasets import list_datasets
 from annotation.formats.evaluate import available_sources, source_labels
+from annotation.jobs import enqueue, get_job
 from annotation.permissions import PermissionDenied
 from annotation.preference import dpo_jsonl, mer_prefer_csv, pair_verdicts, preference_results
 from annotation.studies import (
     StudyError,
-    create_study,
     eligible_raters,
     results,
     set_study_status,
     studies_with_progress,
 )
+from annotation.study_jobs import CREATE_STUDY_KIND
 from components.navigation import guard
 from components.study_charts import means_with_intervals, strengths_with_intervals
 from components.text import plain
-from core.vocabulary import StudyKind
+from core.vocabulary import JobState, StudyKind
 
 user = guard("pages/studies.py")
 
@@ -99,12 +100,28 @@ with create_tab:
                              format_func=lambda i: next(u.username for u in people if u.id == i), key="study_raters")
     if st.button("Create study", type="primary", key="study_create"):
         try:
-            study = create_study(user=user, dataset_id=dataset_id, name=name, systems=systems,
-                                 clip_count=int(clip_count), seed=int(seed), description=description,
-                                 raters=invited, kind=kind, repeat_share=float(repeat_share))
-            st.success(f"Created the study “{plain(study.name)}” (draft). Open it below when you are ready.")
-        except (StudyError, PermissionDenied) as exc:
+            st.session_state["study_create_job"] = enqueue(CREATE_STUDY_KIND, user=user, params={
+                "dataset_id": dataset_id, "name": name, "systems": systems, "clip_count": int(clip_count),
+                "seed": int(seed), "description": description, "raters": invited, "kind": kind,
+                "repeat_share": float(repeat_share)})
+        except PermissionDenied as exc:
             st.error(plain(exc))
+
+    @st.fragment(run_every=1.0)
+    def _creation(job_id: int) -> None:
+        row = get_job(job_id)
+        if row is None:
+            return
+        if row.state in (JobState.queued.value, JobState.running.value):
+            st.progress(row.progress, text=f"Creating the study… {row.done}/{row.total or '?'} system(s) read")
+            return
+        if row.state != JobState.done.value:
+            st.error(plain(row.error or f"Creating the study was {row.state}."))
+            return
+        st.success(f"Created the study “{plain(row.result.get('name', ''))}” (draft). Open it below when you are ready.")
+
+    if st.session_state.get("study_create_job"):
+        _creation(st.session_state["study_create_job"])
 
 with studies_tab:
     progress = studies_with_progress()

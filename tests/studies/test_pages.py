@@ -7,6 +7,7 @@ from pathlib import Path
 from sqlmodel import Session
 from streamlit.testing.v1 import AppTest
 
+from annotation.jobs import run_job_inline
 from db.engine import get_engine
 from db.models import Study, User
 from db.queries.studies import study_items, study_ratings
@@ -20,6 +21,13 @@ def _app(user_id: int, page: str) -> AppTest:
     at.session_state["user_id"] = user_id
     at.run()
     return at.switch_page(str(ROOT / page)).run()
+
+
+def _run_creation(at: AppTest) -> None:
+    """What the worker does with the queued creation; then the page shows how it ended."""
+    job = run_job_inline(at.session_state["study_create_job"])
+    assert job.total == len(job.params["systems"])
+    at.run()
 
 
 def _world():
@@ -36,12 +44,16 @@ def test_researcher_creates_and_opens_a_study_then_an_annotator_rates_blind(acco
     at.multiselect(key="study_systems").set_value(world.systems)
     at.number_input(key="study_clips").set_value(9)
     at.button(key="study_create").click().run()
+    _run_creation(at)
     assert [e.value for e in at.error] == [
         "only 4 clips have an output from every system (" + ", ".join(f"{s}: {n}" for s, n in
                                                                      zip(world.systems, (5, 4, 4), strict=False)) +
         "); ask for at most 4"]
     at.number_input(key="study_clips").set_value(3)
     at.button(key="study_create").click().run()
+    with Session(get_engine()) as session:
+        assert session.get(Study, 1) is None  # created by the job, not inside the page request
+    _run_creation(at)
     assert not at.exception and not at.error, at.exception or at.error
     assert "Created the study" in at.success[0].value
     at.button(key="study_open").click().run()

@@ -8,6 +8,7 @@ from pathlib import Path
 from sqlmodel import Session
 from streamlit.testing.v1 import AppTest
 
+from annotation.jobs import run_job_inline
 from db.engine import get_engine
 from db.models import Study
 from tests.studies.factories import build_world
@@ -34,6 +35,8 @@ def test_preference_study_end_to_end(accounts):
     at.number_input(key="study_clips").set_value(3)
     at.slider(key="study_repeat_share").set_value(0.35)
     at.button(key="study_create").click().run()
+    run_job_inline(at.session_state["study_create_job"])
+    at.run()
     assert not at.exception and not at.error, at.exception or at.error
     at.button(key="study_open").click().run()
     with Session(get_engine()) as session:
