@@ -15,6 +15,7 @@ from annotation.formats.service import save_data_uploads
 from annotation.jobs import enqueue, get_job
 from annotation.permissions import PermissionDenied, has_role
 from components.clue_flags import show_system_quality
+from components.job_outcome import job_outcome
 from components.navigation import guard
 from components.text import plain
 from core.settings import get_settings
@@ -151,17 +152,7 @@ with import_tab:
             except PermissionDenied as error:
                 st.error(plain(error))
 
-        @st.fragment(run_every=1.0)
-        def _import_report(job_id: int) -> None:
-            row = get_job(job_id)
-            if row is None:
-                return
-            if row.state in (JobState.queued.value, JobState.running.value):
-                st.progress(row.progress, text=f"Importing… {row.done}/{row.total or '?'} file(s) {plain(row.message)}")
-                return
-            if row.state != JobState.done.value:
-                st.error(plain(row.error or f"The import was {row.state}."))
-                return
+        def _import_report(row) -> None:  # noqa: ANN001 - a finished Job
             report = row.result
             (st.success if not report.get("error_count") else st.warning)(plain(report.get("summary", "")))
             for error in report.get("errors", [])[:200]:
@@ -169,7 +160,8 @@ with import_tab:
                 st.markdown(f"- {plain(where)}: {plain(error['reason'])}")
 
         if st.session_state.get("fmt_import_job"):
-            _import_report(st.session_state["fmt_import_job"])
+            job_outcome(st.session_state["fmt_import_job"], doing="Importing", unit="file(s)",
+                        show_result=_import_report)
 
 with export_tab:
     export_source = st.selectbox("Source", sources, format_func=lambda s: labels.get(s, s), key="fmt_export_source")

@@ -6,7 +6,7 @@ import streamlit as st
 from annotation.csv_cells import dataframe_csv
 from annotation.datasets import list_datasets
 from annotation.formats.evaluate import available_sources, source_labels
-from annotation.jobs import enqueue, get_job
+from annotation.jobs import enqueue
 from annotation.permissions import PermissionDenied
 from annotation.preference import dpo_jsonl, mer_prefer_csv, pair_verdicts, preference_results
 from annotation.studies import (
@@ -17,10 +17,11 @@ from annotation.studies import (
     studies_with_progress,
 )
 from annotation.study_jobs import CREATE_STUDY_KIND
+from components.job_outcome import job_outcome
 from components.navigation import guard
 from components.study_charts import means_with_intervals, strengths_with_intervals
 from components.text import plain
-from core.vocabulary import JobState, StudyKind
+from core.vocabulary import StudyKind
 
 user = guard("pages/studies.py")
 
@@ -107,21 +108,10 @@ with create_tab:
         except PermissionDenied as exc:
             st.error(plain(exc))
 
-    @st.fragment(run_every=1.0)
-    def _creation(job_id: int) -> None:
-        row = get_job(job_id)
-        if row is None:
-            return
-        if row.state in (JobState.queued.value, JobState.running.value):
-            st.progress(row.progress, text=f"Creating the study… {row.done}/{row.total or '?'} system(s) read")
-            return
-        if row.state != JobState.done.value:
-            st.error(plain(row.error or f"Creating the study was {row.state}."))
-            return
-        st.success(f"Created the study “{plain(row.result.get('name', ''))}” (draft). Open it below when you are ready.")
-
     if st.session_state.get("study_create_job"):
-        _creation(st.session_state["study_create_job"])
+        job_outcome(st.session_state["study_create_job"], doing="Creating the study", unit="system(s) read",
+                    show_result=lambda row: st.success(f"Created the study “{plain(row.result.get('name', ''))}” "
+                                                       "(draft). Open it below when you are ready."))
 
 with studies_tab:
     progress = studies_with_progress()
