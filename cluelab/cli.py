@@ -41,6 +41,8 @@ jobs_app = typer.Typer(help="Background jobs.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(data_cli.db_app, name="db")
+app.command("backup")(data_cli.backup)
+app.command("restore")(data_cli.restore)
 for _name, _command in (("predict", model_cli.predict), ("train", model_cli.train), ("models", model_cli.models),
                         ("promote", model_cli.promote_command)):
     app.command(_name)(_command)

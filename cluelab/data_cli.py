@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
 from cluelab.console import console
@@ -35,3 +37,35 @@ def move_to(
                   "row counts and checksums verified, sequences set.", soft_wrap=True, highlight=False)
     console.print(f"Next: set DATABASE_URL to it and keep CLUELAB_DATA_DIR={get_settings().data_dir} "
                   "(the media stay there).", soft_wrap=True, highlight=False)
+
+
+def backup(archive: Path = typer.Argument(..., help="The file to write: .tar, or .tar.gz to compress.",
+                                          dir_okay=False)) -> None:
+    """Back up the embedded instance: a snapshot of the SQLite database (taken while it runs) and the data
+    folder (media, uploads, models), with a manifest of every file's SHA-256."""
+    from db.backup import BackupError, backup_instance
+
+    try:
+        manifest = backup_instance(archive)
+    except BackupError as error:
+        _fail(str(error))
+    console.print(f"Backed up {sum(manifest.rows.values())} row(s) and {manifest.data_files} data file(s) to "
+                  f"{archive} (readable by you only: it holds password hashes and the session key).",
+                  soft_wrap=True, highlight=False)
+
+
+def restore(
+    archive: Path = typer.Argument(..., help="A file written by `cluelab backup`.", dir_okay=False),
+    force: bool = typer.Option(False, "--force", help="Replace an instance that is not empty."),
+) -> None:
+    """Restore the embedded instance from a backup, after checking every file against its manifest.
+    Stop the server and workers first."""
+    from db.backup import BackupError, restore_instance
+
+    try:
+        manifest = restore_instance(archive, force=force)
+    except BackupError as error:
+        _fail(str(error))
+    console.print(f"Restored {sum(manifest.rows.values())} row(s) and {manifest.data_files} data file(s) from "
+                  f"{archive} (backed up {manifest.created_at}), verified against its manifest.",
+                  soft_wrap=True, highlight=False)
