@@ -207,3 +207,15 @@ def export_archive(session: Session, *, dataset: Dataset, source: str, format: s
     export = write_export_zip(session, dataset=dataset, source=source, format=format, user=user,
                               exports_dir=exports_dir, split=split)
     return export.name, export.path.read_bytes()
+
+
+def export_of_job(result: dict[str, Any] | None, *, data_dir: Path) -> ExportFile | None:
+    """The zip a finished export job left (see annotation.formats.jobs), while it is still on disk; None for a
+    result that names no file, a file that is gone, or a path outside the data directory's `exports/`."""
+    if not result or not result.get("file"):
+        return None
+    exports = (Path(data_dir) / "exports").resolve()
+    path = (Path(data_dir) / str(result["file"])).resolve()
+    if not path.is_relative_to(exports) or not path.is_file():
+        return None
+    return ExportFile(path=path, name=str(result.get("name") or path.name), rows=int(result.get("rows") or 0))

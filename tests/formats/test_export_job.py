@@ -68,3 +68,16 @@ def test_export_archive_still_returns_the_zip_for_a_download(seeded):
     name, data = export_archive(dataset=dataset, source="consensus", format="emer-v1", user=seeded["lead"],
                                 exports_dir=get_settings().data_dir / "exports")
     assert name == "field-consensus-all-emer-v1.zip" and data[:2] == b"PK"
+
+
+def test_a_job_result_names_only_files_under_exports(tmp_path):
+    from annotation.formats.export_service import export_of_job
+
+    data_dir = tmp_path / "data"
+    (data_dir / "exports" / "a").mkdir(parents=True)
+    (data_dir / "exports" / "a" / "x.zip").write_bytes(b"PK")
+    (data_dir / "cluelab.db").write_bytes(b"secret")
+    assert export_of_job({"file": "exports/a/x.zip", "name": "x.zip", "rows": 2}, data_dir=data_dir).rows == 2
+    for outside in ("cluelab.db", "exports/../cluelab.db", "/etc/passwd", "exports/a/missing.zip", ""):
+        assert export_of_job({"file": outside}, data_dir=data_dir) is None
+    assert export_of_job(None, data_dir=data_dir) is None
