@@ -128,3 +128,12 @@ def test_restore_refuses_an_archive_that_does_not_match_its_manifest(tmp_path: P
     not_archive.write_bytes(b"not a tar file")
     result = runner.invoke(app, ["restore", str(not_archive), "--force"])
     assert result.exit_code == 1 and "not a ClueLab backup" in result.output
+
+
+def test_backup_of_a_postgres_instance_points_at_pg_dump(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("DATABASE_URL", "postgresql://cluelab@db.example/cluelab")
+    get_settings.cache_clear()
+    for command in (["backup", str(tmp_path / "x.tar")], ["restore", str(tmp_path / "x.tar")]):
+        result = runner.invoke(app, command)
+        assert result.exit_code == 1 and "pg_dump" in result.output, result.output
+    assert not (tmp_path / "x.tar").exists()
