@@ -14,7 +14,7 @@ import typer
 from rich.table import Table
 from sqlmodel import Session
 
-from cluelab import model_cli
+from cluelab import data_cli, model_cli
 from cluelab.console import BarProgress, cli_actor, console, dataset_or_fail, fail, storage_problem
 from core.settings import get_settings
 from core.vocabulary import LABEL_SETS, Role
@@ -40,6 +40,9 @@ users_app = typer.Typer(help="Accounts and roles.", no_args_is_help=True)
 jobs_app = typer.Typer(help="Background jobs.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 app.add_typer(jobs_app, name="jobs")
+app.add_typer(data_cli.db_app, name="db")
+app.command("backup")(data_cli.backup)
+app.command("restore")(data_cli.restore)
 for _name, _command in (("predict", model_cli.predict), ("train", model_cli.train), ("models", model_cli.models),
                         ("promote", model_cli.promote_command)):
     app.command(_name)(_command)

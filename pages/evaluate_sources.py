@@ -9,8 +9,8 @@ import streamlit as st
 from annotation.datasets import overview
 from annotation.formats import FORMATS
 from annotation.formats.evaluate import available_sources, openset_scores, source_labels
-from annotation.formats.export_service import export_archive
-from annotation.formats.jobs import EVALUATE_KIND, IMPORT_KIND
+from annotation.formats.export_service import export_of_job
+from annotation.formats.jobs import EVALUATE_KIND, EXPORT_KIND, IMPORT_KIND
 from annotation.formats.service import save_data_uploads
 from annotation.jobs import enqueue, get_job
 from annotation.permissions import PermissionDenied, has_role
@@ -169,13 +169,21 @@ with export_tab:
     export_format = st.selectbox("Format", list(FORMATS), format_func=lambda k: FORMATS[k].title,
                                  key="fmt_format_out")
     if st.button("Prepare download", key="fmt_export"):
-        try:
-            st.session_state["fmt_download"] = export_archive(
-                dataset=dataset, source=export_source, format=export_format, user=user,
-                exports_dir=settings.data_dir / "exports", split=None if export_split == "all" else export_split)
+        try:  # a job writes the zip to disk with progress; the page never holds the whole file
+            st.session_state["fmt_export_job"] = enqueue(EXPORT_KIND, user=user, params={
+                "dataset_id": dataset.id, "source": export_source, "format": export_format,
+                "split": None if export_split == "all" else export_split})
         except (ValueError, PermissionDenied) as error:
             st.error(plain(error))
-    if st.session_state.get("fmt_download"):
-        file_name, data = st.session_state["fmt_download"]
-        st.download_button(f"Download {plain(file_name)}", data, file_name=file_name, mime="application/zip",
-                           key="fmt_download_button")
+
+    def _export(row) -> None:  # noqa: ANN001 - a finished Job
+        export = export_of_job(row.result, data_dir=settings.data_dir)
+        if export is None:
+            st.warning("The exported file is gone; prepare the download again.")
+            return
+        st.session_state["fmt_download"] = (export.name, export.path)
+        st.download_button(f"Download {plain(export.name)} ({export.rows} rows)", export.path.read_bytes,
+                           file_name=export.name, mime="application/zip", key="fmt_download_button")
+
+    if st.session_state.get("fmt_export_job"):
+        job_outcome(st.session_state["fmt_export_job"], doing="Exporting", show_result=_export)

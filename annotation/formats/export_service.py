@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlmodel import Session
 
@@ -140,24 +141,81 @@ def export_dataset(session: Session, *, dataset: Dataset, source: str, format: s
                        extra={"dataset": dataset.name, "label_set": list(dataset.label_set)})
 
 
-@with_session
-def export_archive(session: Session, *, dataset: Dataset, source: str, format: str, user: User,
-                   exports_dir: Path, split: str | None = None) -> tuple[str, bytes]:
-    """The export as one zip (the file or folder plus its `.meta.json`), for a download."""
-    import io
+@dataclass(frozen=True)
+class ExportFile:
+    """A finished export on disk: the zip, the name to offer it under, and how many rows it holds."""
+
+    path: Path
+    name: str
+    rows: int
+
+
+class _Quiet:
+    def set_total(self, total: int) -> None:
+        pass
+
+    def advance(self, n: int = 1, message: str | None = None) -> None:
+        pass
+
+
+def write_export_zip(session: Session, *, dataset: Dataset, source: str, format: str, user: User, exports_dir: Path,
+                     split: str | None = None, progress: Any = None) -> ExportFile:
+    """Write the export (the file or folder plus its `.meta.json`) as one zip on disk, never whole in memory.
+
+    The format writes its files to a fresh folder under `exports_dir`; each is then streamed into the zip and
+    removed, so only the zip stays. `progress` (a job context) hears one step for the rows and one per file.
+    """
+    import shutil
     import uuid
     import zipfile
 
     from annotation.formats.registry import get_format
 
+    require(user, Role.lead, Role.researcher, action="export data")
+    progress = progress or _Quiet()
     spec = get_format(format)
     folder = Path(exports_dir) / uuid.uuid4().hex[:12]
     folder.mkdir(parents=True)
     stem = f"{dataset.name}-{str(source).replace(':', '-')}-{split or 'all'}-{format}"
     target = folder / (stem if spec.suffix == "/" else stem + spec.suffix)
-    files = export_dataset(session, dataset=dataset, source=source, format=format, path=target, user=user, split=split)
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for file in files:
-            archive.write(file, file.relative_to(folder))
-    return stem + ".zip", buffer.getvalue()
+    rows = gather_rows(session, dataset_id=dataset.id, source=source, split=split)  # type: ignore[arg-type]
+    files = export_rows(format, rows, target, source=str(source), split=split,
+                        extra={"dataset": dataset.name, "label_set": list(dataset.label_set)})
+    written = sorted({p for f in files for p in ([f] if f.is_file() else f.rglob("*")) if p.is_file()})
+    progress.set_total(len(written) + 1)
+    progress.advance(message=f"{len(rows)} row(s) written as {format}")
+    zipped = folder / f"{stem}.zip"
+    partial = folder / f".{stem}.zip.partial"
+    with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as archive:
+        for file in written:
+            archive.write(file, file.relative_to(folder))  # read from disk in blocks
+            progress.advance(message=f"zipped {file.relative_to(folder)}")
+    partial.replace(zipped)
+    for entry in folder.iterdir():
+        if entry != zipped:
+            shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+    return ExportFile(path=zipped, name=zipped.name, rows=len(rows))
+
+
+@with_session
+def export_archive(session: Session, *, dataset: Dataset, source: str, format: str, user: User,
+                   exports_dir: Path, split: str | None = None) -> tuple[str, bytes]:
+    """The export as one zip (the file or folder plus its `.meta.json`), for a download.
+
+    Large exports belong in the export job (annotation.formats.jobs), which leaves the zip on disk.
+    """
+    export = write_export_zip(session, dataset=dataset, source=source, format=format, user=user,
+                              exports_dir=exports_dir, split=split)
+    return export.name, export.path.read_bytes()
+
+
+def export_of_job(result: dict[str, Any] | None, *, data_dir: Path) -> ExportFile | None:
+    """The zip a finished export job left (see annotation.formats.jobs), while it is still on disk; None for a
+    result that names no file, a file that is gone, or a path outside the data directory's `exports/`."""
+    if not result or not result.get("file"):
+        return None
+    exports = (Path(data_dir) / "exports").resolve()
+    path = (Path(data_dir) / str(result["file"])).resolve()
+    if not path.is_relative_to(exports) or not path.is_file():
+        return None
+    return ExportFile(path=path, name=str(result.get("name") or path.name), rows=int(result.get("rows") or 0))

@@ -1,4 +1,5 @@
-"""Scoring systems as a background job: embeddings and an LLM judge take too long for a page."""
+"""Background jobs of the formats wing: scoring systems (embeddings and an LLM judge take too long for a page)
+and exports (written to a zip on disk with progress, for datasets too large to zip in a page's memory)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from db.queries.clips import get_dataset
 EVALUATE_KIND = "evaluate-sources"
 IMPORT_KIND = "import-research"
 MAX_REPORTED_ERRORS = 1000
+EXPORT_KIND = "export-dataset"
 
 
 def _plain(value: object) -> object:
@@ -77,3 +79,26 @@ def import_job(ctx: JobContext, *, dataset_id: int, paths: list[str], media_dir:
             "references_created": total.references_created, "references_unchanged": total.references_unchanged,
             "error_count": len(total.errors),
             "errors": [e.model_dump() for e in total.errors[:MAX_REPORTED_ERRORS]]}
+
+
+@job(EXPORT_KIND, roles=(Role.lead, Role.researcher))
+def export_job(ctx: JobContext, *, dataset_id: int, source: str, format: str, split: str | None = None) -> dict:
+    """Write one source of a dataset in a format as a zip under the data directory's `exports/`.
+
+    The result names the zip relative to the data directory (`file`), the name to offer it under, its size
+    and row count.
+    """
+    from annotation.formats.export_service import write_export_zip
+    from core.settings import get_settings
+    from db.queries import clips as clip_queries
+
+    data_dir = get_settings().data_dir
+    with Session(get_engine(), expire_on_commit=False) as session:
+        dataset = clip_queries.get_dataset(session, dataset_id=dataset_id)
+        if dataset is None:
+            raise ValueError(f"no dataset {dataset_id}")
+        export = write_export_zip(session, dataset=dataset, source=source, format=format, user=ctx.acting_user(),
+                                  exports_dir=data_dir / "exports", split=split, progress=ctx)
+    ctx.log(f"exported {export.rows} row(s) to {export.name}")
+    return {"file": str(export.path.relative_to(data_dir)), "name": export.name, "rows": export.rows,
+            "bytes": export.path.stat().st_size}

@@ -11,6 +11,7 @@ from sqlmodel import Session, select
 from core.vocabulary import AnnotationStatus
 from db.models import Annotation, Clip, Consensus, utcnow
 from db.queries import locking
+from db.queries.chunking import in_chunks
 from db.queries.upsert import insert_for
 
 EDITABLE_FIELDS = (
@@ -98,10 +99,11 @@ def adjudicated_clip_ids(session: Session, *, clip_ids: list[int]) -> set[int]:
     """Clips among `clip_ids` that have a current consensus (their annotations are frozen)."""
     if not clip_ids:
         return set()
-    rows = session.exec(
-        select(Consensus.clip_id).where(Consensus.clip_id.in_(clip_ids), Consensus.is_current.is_(True))
-    ).all()
-    return set(rows)
+    found: set[int] = set()
+    for chunk in in_chunks(clip_ids):
+        found.update(session.exec(
+            select(Consensus.clip_id).where(Consensus.clip_id.in_(chunk), Consensus.is_current.is_(True))).all())
+    return found
 
 
 def count_since(session: Session, *, user_id: int, since: datetime,

@@ -11,6 +11,7 @@ from sqlmodel import Session, col, func, select
 
 from core.vocabulary import AnnotationStatus, ClipStatus
 from db.models import Annotation, Clip, Consensus, Dataset, utcnow
+from db.queries.chunking import in_chunks
 
 
 def list_datasets(session: Session) -> Sequence[Dataset]:
@@ -93,11 +94,14 @@ def clips_to_ingest(session: Session, *, dataset_id: int | None = None, clip_ids
     """Clips whose media is waiting to be processed (see `claim_clip`); given ids may also be in error."""
     query = select(Clip).where(col(Clip.source_path).is_not(None),
                                _waiting(owner=owner, stale_before=stale_before, retry_errors=bool(clip_ids)))
-    if clip_ids:
-        query = query.where(col(Clip.id).in_(clip_ids))
     if dataset_id is not None:
         query = query.where(Clip.dataset_id == dataset_id)
-    return session.exec(query.order_by(Clip.id)).all()
+    if not clip_ids:
+        return session.exec(query.order_by(Clip.id)).all()
+    out: list[Clip] = []
+    for chunk in in_chunks(clip_ids):  # sorted chunks, so the clips stay in id order
+        out.extend(session.exec(query.where(col(Clip.id).in_(chunk)).order_by(Clip.id)).all())
+    return out
 
 
 def claim_clip(session: Session, *, clip_id: int, owner: str, stale_before: datetime,

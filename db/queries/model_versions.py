@@ -18,6 +18,7 @@ from db.models import (
     utcnow,
 )
 from db.queries import predictions
+from db.queries.chunking import in_chunks
 
 # --- versions -------------------------------------------------------------------
 
@@ -95,12 +96,15 @@ def clips_of_dataset(session: Session, *, dataset_id: int, clip_ids: list[int] |
                      unlabelled_only: bool = False) -> Sequence[Clip]:
     """Clips to predict, in id order; `unlabelled_only` leaves out clips with current consensus."""
     query = select(Clip).where(Clip.dataset_id == dataset_id)
-    if clip_ids:
-        query = query.where(col(Clip.id).in_(clip_ids))
     if unlabelled_only:
         labelled = select(Consensus.clip_id).where(Consensus.is_current == True)  # noqa: E712
         query = query.where(col(Clip.id).not_in(labelled))
-    return session.exec(query.order_by(Clip.id)).all()
+    if not clip_ids:
+        return session.exec(query.order_by(Clip.id)).all()
+    out: list[Clip] = []
+    for chunk in in_chunks(clip_ids):  # sorted chunks, so the clips stay in id order
+        out.extend(session.exec(query.where(col(Clip.id).in_(chunk)).order_by(Clip.id)).all())
+    return out
 
 
 def current_consensus(session: Session, *, dataset_id: int) -> list[tuple[Consensus, Clip]]:
@@ -125,11 +129,12 @@ def cached_features(session: Session, *, clip_ids: list[int], versions: dict[str
     out: dict[int, dict[str, dict[str, Any]]] = {cid: {} for cid in clip_ids}
     if not clip_ids:
         return out
-    rows = session.exec(select(ClipFeature).where(col(ClipFeature.clip_id).in_(clip_ids),
-                                                  col(ClipFeature.extractor).in_(list(versions)))).all()
-    for row in rows:
-        if row.error is None and versions.get(row.extractor) == row.extractor_version:
-            out[row.clip_id][row.extractor] = row.data
+    for chunk in in_chunks(clip_ids):
+        rows = session.exec(select(ClipFeature).where(col(ClipFeature.clip_id).in_(chunk),
+                                                      col(ClipFeature.extractor).in_(list(versions)))).all()
+        for row in rows:
+            if row.error is None and versions.get(row.extractor) == row.extractor_version:
+                out[row.clip_id][row.extractor] = row.data
     return out
 
 
@@ -191,8 +196,7 @@ def features_by_speaker(session: Session, *, dataset_id: int, extractor: str,
 def latest_features(session: Session, *, clip_ids: list[int]) -> dict[int, dict[str, dict[str, Any]]]:
     """{clip_id: {extractor: data}} from the newest error-free row of each extractor, whatever its version."""
     out: dict[int, dict[str, dict[str, Any]]] = {cid: {} for cid in clip_ids}
-    for start in range(0, len(clip_ids), 900):
-        chunk = clip_ids[start:start + 900]
+    for chunk in in_chunks(clip_ids):
         rows = session.exec(select(ClipFeature).where(col(ClipFeature.clip_id).in_(chunk),
                                                       col(ClipFeature.error).is_(None))
                             .order_by(ClipFeature.clip_id, ClipFeature.id)).all()

@@ -100,8 +100,12 @@ def test_lead_imports_from_a_server_path_and_downloads_an_export(seeded):
     at.selectbox(key="fmt_format_out").select("merr-fine").run()
     at.button(key="fmt_export").click().run()
     assert not at.exception, at.exception
-    name, data = at.session_state["fmt_download"]
-    assert name == "emer-reference-emer-gt-all-merr-fine.zip" and data[:2] == b"PK"
+    job = run_job_inline(at.session_state["fmt_export_job"])  # what the worker does
+    assert job.state == "done", job.error
+    at.run()
+    assert not at.exception, at.exception
+    name, path = at.session_state["fmt_download"]
+    assert name == "emer-reference-emer-gt-all-merr-fine.zip" and Path(path).read_bytes()[:2] == b"PK"
 
 
 def test_scoring_job_reports_a_missing_judge(seeded):
