@@ -56,7 +56,8 @@ from db.queries.consensus import ConsensusConflict
 
 __all__ = [
     "AspectProposal", "AutoAcceptReport", "ConsensusConflict", "Proposal", "QueueItem", "accept",
-    "AdjudicationQueue", "adjudication_queue", "auto_accept", "cached_queue", "dataset_emotion_model", "propose",
+    "AdjudicationQueue", "adjudication_queue", "auto_accept", "cached_queue", "data_version", "dataset_emotion_model",
+    "propose",
     "queue_decided", "send_back", "vote_label", "word_metric",
 ]
 
@@ -529,8 +530,16 @@ def _build(dataset_id: int) -> tuple[AdjudicationQueue, DawidSkeneResult | None]
                       clue_window=CLUE_WINDOW), model
 
 
+def data_version(dataset_id: int) -> tuple:
+    """What the queue depends on, read cheaply: it changes with every submission, skip, decision, send-back
+    and overlap change in the dataset (db.queries.consensus.data_version)."""
+    with session_scope() as session:
+        return queries.data_version(session, dataset_id=dataset_id)
+
+
+# Rebuilt (in the background) only when the data changed, at most once per QUEUE_MAX_AGE.
 _queues: RefreshingCache[tuple[AdjudicationQueue, DawidSkeneResult | None]] = RefreshingCache(
-    _build, max_age=QUEUE_MAX_AGE, name="adjudication-queue")
+    _build, max_age=QUEUE_MAX_AGE, name="adjudication-queue", version=data_version)
 
 
 def _cache_key(dataset_id: int) -> tuple:
@@ -539,7 +548,8 @@ def _cache_key(dataset_id: int) -> tuple:
 
 def cached_queue(dataset_id: int) -> tuple[AdjudicationQueue, DawidSkeneResult | None]:
     """The Adjudicate page's queue and Dawid-Skene model: built on first use (the cold start), then served
-    from this process's memory while a background thread rebuilds it once it is older than QUEUE_MAX_AGE.
+    from this process's memory while a background thread rebuilds it once it is older than QUEUE_MAX_AGE and
+    its data changed (`data_version`).
     The page takes its own decisions out at once (`queue_decided`); others leave within QUEUE_MAX_AGE."""
     return _queues.get(_cache_key(dataset_id), dataset_id)
 

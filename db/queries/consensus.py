@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from core.vocabulary import AnnotationStatus
-from db.models import Annotation, Clip, Consensus, utcnow
+from db.models import Annotation, Clip, Consensus, Dataset, utcnow
 
 
 class ConsensusConflict(RuntimeError):
@@ -127,6 +127,25 @@ def dataset_annotations(
     if user_ids:
         query = query.where(col(Annotation.user_id).in_(list(user_ids)))
     return list(session.exec(query.order_by(Annotation.clip_id, Annotation.id)))
+
+
+def dataset_annotator_ids(session: Session, *, dataset_id: int, statuses: Sequence[str] = FINISHED) -> list[int]:
+    """Everyone with a finished annotation in the dataset (one DISTINCT, no annotation rows loaded)."""
+    return list(session.execute(
+        sa.select(Annotation.user_id).distinct().join(Clip, Clip.id == Annotation.clip_id)
+        .where(Clip.dataset_id == dataset_id, col(Annotation.status).in_(list(statuses)))
+    ).scalars())
+
+
+def data_version(session: Session, *, dataset_id: int) -> tuple:
+    """A value that changes whenever a finished annotation, a consensus or the dataset's queue settings change:
+    the latest submission or skip (`submitted_at`, indexed), the newest consensus row, the dataset's
+    `queue_version` and overlap. Three index lookups, so a cache can ask it on every read. An edit of an
+    already submitted annotation does not move it (caches keyed on it also expire by age)."""
+    latest = session.execute(sa.select(sa.func.max(Annotation.submitted_at))).scalar()
+    newest = session.execute(sa.select(sa.func.max(Consensus.id))).scalar()
+    dataset = session.execute(sa.select(Dataset.queue_version, Dataset.overlap).where(Dataset.id == dataset_id)).first()
+    return (str(latest), newest, tuple(dataset) if dataset else None)
 
 
 def dataset_consensus(session: Session, *, dataset_id: int) -> list[Consensus]:
