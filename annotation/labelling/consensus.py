@@ -353,6 +353,12 @@ def _in_annotators_order(kept: list[ClueCluster], first: dict[int, tuple[int, in
     return ordered
 
 
+def merge_sentences(clues: Iterable[str]) -> list[str]:
+    """The sentences `merge_clues` embeds for these clues (subject-normalised), to embed them ahead in one batch."""
+    return [normalise_subject(text[start:end]) for text in clues if text
+            for start, end in sentence_spans(text)]
+
+
 def merge_clues(
     clues: Mapping[Hashable, str],
     *,

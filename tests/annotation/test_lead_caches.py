@@ -137,3 +137,31 @@ def test_agreement_report_is_rebuilt_only_when_its_data_changed(instant_refresh)
     count = _settle(lambda: agreement_report.cached_report(dataset_id=dataset_id, resamples=100).n_annotations, 4)
     assert count == 4
     assert agreement_report._reports.builds == builds + 2
+
+
+def test_a_proposal_embeds_its_clip_in_one_call_and_proposes_the_same(db_engine, monkeypatch):
+    from annotation import embeddings
+    from annotation.agreement.clues import default_embed
+
+    with Session(db_engine) as session:
+        world = _world(session)
+        clip = make_clip(session, session.get(Dataset, world["dataset"]), "wordy")
+        texts = [{"facial": "He frowns. His eyes narrow.", "vocal": "Loud voice.", "scene": "An office."},
+                 {"facial": "The person frowns; eyes narrowed.", "vocal": "He shouts.", "scene": "An office."},
+                 {"facial": "She smiles.", "vocal": "", "scene": "A kitchen at night."}]
+        for who, clues in zip(world["annotators"], texts, strict=True):
+            make_annotation(session, clip, session.get(User, who), emotion="angry", clues=clues)
+        session.commit()
+        one_by_one = propose(session, clip_id=clip.id, embed=default_embed)  # each merge and agreement apart
+
+        calls = []
+        real = embeddings.embed
+        monkeypatch.setattr(embeddings, "embed", lambda batch: calls.append(len(batch)) or real(batch))
+        batched = propose(session, clip_id=clip.id)
+        assert len(calls) == 1
+        for aspect, part in batched.aspects.items():
+            assert part.merged.text == one_by_one.aspects[aspect].merged.text
+            if part.agreement is None:
+                assert one_by_one.aspects[aspect].agreement is None
+            else:
+                assert part.agreement == pytest.approx(one_by_one.aspects[aspect].agreement, abs=1e-5)
