@@ -185,13 +185,11 @@ def propose(
     prediction = prediction_queries.prediction_for_adjudication(session, clip_id=clip_id, dataset_id=clip.dataset_id,
                                                                 annotations=finished)
 
-    emotion = None
-    if emotion_model is not None and clip_id in emotion_model.clips:
-        emotion = emotion_model.clips[clip_id]
-    else:
-        votes = [Vote(clip_id, a.user_id, label) for a in submitted if (label := vote_label(a))]
-        if votes:
-            emotion = majority_vote(votes, dataset.label_set)[clip_id]
+    votes = [Vote(clip_id, a.user_id, label) for a in submitted if (label := vote_label(a))]
+    # Dawid-Skene for this clip's votes as they are now (the model may predate the latest of them).
+    emotion = emotion_model.consensus_for(clip_id, votes) if emotion_model is not None else None
+    if emotion is None and votes:
+        emotion = majority_vote(votes, dataset.label_set)[clip_id]
 
     similarity = float((dataset.settings or {}).get("clue_merge_similarity", DEFAULT_CLUE_SIMILARITY))
     by_aspect = {aspect: {a.id: (a.clues or {}).get(aspect.value, "") for a in submitted} for aspect in ASPECTS}
