@@ -165,3 +165,21 @@ def test_a_proposal_embeds_its_clip_in_one_call_and_proposes_the_same(db_engine,
                 assert one_by_one.aspects[aspect].agreement is None
             else:
                 assert part.agreement == pytest.approx(one_by_one.aspects[aspect].agreement, abs=1e-5)
+
+
+def test_emotion_prototypes_are_embedded_once_per_process():
+    from annotation.embeddings import embed as real_embed
+    from annotation.evaluation.clue_quality import consistency_scores
+
+    batches: list[list[str]] = []
+
+    def counting(texts):
+        batches.append(list(texts))
+        return real_embed(texts)
+
+    texts, emotions = ["He shouts and slams the table."], ["angry"]
+    first = consistency_scores(texts, emotions, ["happy", "angry", "sad"], embed=counting)
+    second = consistency_scores(texts, emotions, ["happy", "angry", "sad"], embed=counting)
+    assert len(batches[0]) == 4 and batches[1] == texts  # the prototypes only the first time
+    assert second[0][0] == pytest.approx(first[0][0], abs=1e-5)  # float32 sums in another batch
+    assert second[0][1:] == first[0][1:] == (True, "angry")
