@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from core.vocabulary import AnnotationStatus
-from db.models import Annotation, Clip, Consensus, Dataset, utcnow
+from db.models import Annotation, Clip, Consensus, Dataset, User, utcnow
 
 
 class ConsensusConflict(RuntimeError):
@@ -130,11 +130,15 @@ def dataset_annotations(
 
 
 def dataset_annotator_ids(session: Session, *, dataset_id: int, statuses: Sequence[str] = FINISHED) -> list[int]:
-    """Everyone with a finished annotation in the dataset (one DISTINCT, no annotation rows loaded)."""
-    return list(session.execute(
-        sa.select(Annotation.user_id).distinct().join(Clip, Clip.id == Annotation.clip_id)
-        .where(Clip.dataset_id == dataset_id, col(Annotation.status).in_(list(statuses)))
-    ).scalars())
+    """Everyone with a finished annotation in the dataset, by id: per user, one probe of their annotations
+    that stops at the first in the dataset (a DISTINCT would read all 300k annotations of a 100k-clip dataset)."""
+    finished = (
+        sa.select(1).select_from(Annotation).join(Clip, Clip.id == Annotation.clip_id)
+        .where(Annotation.user_id == User.id, Clip.dataset_id == dataset_id,
+               col(Annotation.status).in_(list(statuses)))
+        .exists()
+    )
+    return list(session.execute(sa.select(User.id).where(finished).order_by(User.id)).scalars())
 
 
 def data_version(session: Session, *, dataset_id: int) -> tuple:
