@@ -31,7 +31,7 @@ from annotation.labelling.adjudication import vote_label
 from annotation.labelling.consensus import Vote, dawid_skene
 from annotation.refreshing import RefreshingCache
 from core.vocabulary import ASPECTS, REASONING_RATINGS, AnnotationStatus
-from db.engine import get_engine, with_session
+from db.engine import get_engine, session_scope, with_session
 from db.models import Annotation
 from db.queries import clips as clip_queries
 from db.queries import consensus as queries
@@ -61,13 +61,13 @@ class AgreementReport:
 @with_session
 def dataset_annotators(session: Session, *, dataset_id: int) -> dict[int, str]:
     """Everyone with a finished annotation in the dataset: user id -> display name."""
-    ids = {a.user_id for a in queries.dataset_annotations(session, dataset_id=dataset_id)}
+    ids = queries.dataset_annotator_ids(session, dataset_id=dataset_id)
     users = user_queries.users_by_id(session, user_ids=ids)
     return {uid: (u.display_name or u.username) for uid, u in sorted(users.items())}
 
 
 # The dashboard at 100k clips takes minutes to build: each server process builds it once per selection and
-# then serves it while a background thread rebuilds it when it is older than this.
+# then serves it while a background thread rebuilds it when it is older than this and its data changed.
 REPORT_MAX_AGE = 120.0
 
 
@@ -77,8 +77,15 @@ def _report_for(dataset_id: int, since: datetime | None, until: datetime | None,
                         resamples=resamples, seed=seed)
 
 
+def _data_version(dataset_id: int, *_selection) -> tuple:
+    with session_scope() as session:
+        return queries.data_version(session, dataset_id=dataset_id)
+
+
+# Keyed by the data version: an old report is rebuilt only when a submission, skip or decision came since.
 _reports: RefreshingCache[AgreementReport] = RefreshingCache(_report_for, max_age=REPORT_MAX_AGE,
-                                                             name="agreement-report", max_entries=16)
+                                                             name="agreement-report", max_entries=16,
+                                                             version=_data_version)
 
 
 def cached_report(*, dataset_id: int, since: datetime | None = None, until: datetime | None = None,

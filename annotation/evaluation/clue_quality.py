@@ -30,6 +30,7 @@ clip's transcript. Pure functions: the caller hands in clues, features and an em
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -307,17 +308,30 @@ def prototype(emotion: str) -> str:
     return PROTOTYPES.get(key) or f"The person feels {key}."
 
 
+_PROTOTYPE_VECTORS: dict[tuple[Embed, str], np.ndarray] = {}
+_PROTOTYPE_GUARD = threading.Lock()
+
+
 def consistency_scores(texts: Sequence[str], emotions: Sequence[str | None], candidates: Sequence[str], *,
                        embed: Embed) -> list[tuple[float | None, bool | None, str | None]]:
-    """(margin, consistent, nearest emotion) per reasoning: one embedding call for all texts and prototypes."""
+    """(margin, consistent, nearest emotion) per reasoning: one embedding call for all texts (and prototypes
+    not embedded before in this process)."""
     candidates = list(dict.fromkeys([*(c.strip().lower() for c in candidates),
                                      *(e.strip().lower() for e in emotions if e)]))
     out: list[tuple[float | None, bool | None, str | None]] = [(None, None, None)] * len(texts)
     scored = [i for i, (t, e) in enumerate(zip(texts, emotions, strict=True)) if (t or "").strip() and e]
     if not scored or len(candidates) < 2:
         return out
-    vectors = embed([texts[i] for i in scored] + [prototype(c) for c in candidates])
-    reasons, protos = vectors[:len(scored)], vectors[len(scored):]
+    # The prototypes are the same on every call: embedded once per process (per embed function).
+    missing = [c for c in candidates if (embed, prototype(c)) not in _PROTOTYPE_VECTORS]
+    vectors = embed([texts[i] for i in scored] + [prototype(c) for c in missing])
+    reasons = vectors[:len(scored)]
+    with _PROTOTYPE_GUARD:
+        if len(_PROTOTYPE_VECTORS) > 4096:
+            _PROTOTYPE_VECTORS.clear()
+        _PROTOTYPE_VECTORS.update({(embed, prototype(c)): v for c, v in zip(missing, vectors[len(scored):],
+                                                                             strict=True)})
+        protos = np.stack([_PROTOTYPE_VECTORS[(embed, prototype(c))] for c in candidates])
     similarity = reasons @ protos.T  # unit vectors: cosines
     for row, i in enumerate(scored):
         stated = candidates.index(emotions[i].strip().lower())  # type: ignore[union-attr]

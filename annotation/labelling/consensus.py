@@ -69,6 +69,29 @@ class DawidSkeneResult:
     annotators: dict[Hashable, AnnotatorQuality]
     priors: dict[str, float]
 
+    def consensus_for(self, clip: Hashable, votes: Sequence[Vote]) -> EmotionConsensus | None:
+        """The clip's consensus from its votes as they are now: the fitted one when the votes are those the
+        model saw, else one E-step with the fitted priors and confusions (a vote that came after the fit
+        costs no refit). None when a vote's annotator or label is unknown to the model."""
+        counts = dict(Counter(v.label for v in votes))
+        if clip in self.clips and self.clips[clip].votes == counts:
+            return self.clips[clip]
+        labels = list(self.priors)
+        if not votes or any(v.annotator not in self.annotators or v.label not in self.priors for v in votes):
+            return None
+        with np.errstate(divide="ignore"):
+            loglik = np.log2(np.maximum(np.array([self.priors[label] for label in labels]), _EPS))
+            for vote in votes:
+                row = self.annotators[vote.annotator].confusion.loc[vote.label].to_numpy()
+                if not row.any():  # the annotator never gave this label: the model cannot weigh it
+                    return None
+                loglik = loglik + np.log2(np.maximum(row, _EPS))
+        scaled = np.exp2(loglik - loglik.max())
+        posterior = scaled / scaled.sum()
+        return EmotionConsensus(labels[int(np.argmax(posterior))],
+                                {label: float(p) for label, p in zip(labels, posterior, strict=True)},
+                                counts, ConsensusMethod.dawid_skene.value)
+
 
 def _labels_in(votes: Sequence[Vote], label_set: Sequence[str]) -> list[str]:
     """The label set, plus any open-vocabulary labels seen, in a stable order."""
@@ -351,6 +374,12 @@ def _in_annotators_order(kept: list[ClueCluster], first: dict[int, tuple[int, in
         ordered.append(kept[nxt])
         remaining.remove(nxt)
     return ordered
+
+
+def merge_sentences(clues: Iterable[str]) -> list[str]:
+    """The sentences `merge_clues` embeds for these clues (subject-normalised), to embed them ahead in one batch."""
+    return [normalise_subject(text[start:end]) for text in clues if text
+            for start, end in sentence_spans(text)]
 
 
 def merge_clues(

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from core.vocabulary import AnnotationStatus
-from db.models import Annotation, Clip, Consensus, utcnow
+from db.models import Annotation, Clip, Consensus, Dataset, User, utcnow
 
 
 class ConsensusConflict(RuntimeError):
@@ -127,6 +127,29 @@ def dataset_annotations(
     if user_ids:
         query = query.where(col(Annotation.user_id).in_(list(user_ids)))
     return list(session.exec(query.order_by(Annotation.clip_id, Annotation.id)))
+
+
+def dataset_annotator_ids(session: Session, *, dataset_id: int, statuses: Sequence[str] = FINISHED) -> list[int]:
+    """Everyone with a finished annotation in the dataset, by id: per user, one probe of their annotations
+    that stops at the first in the dataset (a DISTINCT would read all 300k annotations of a 100k-clip dataset)."""
+    finished = (
+        sa.select(1).select_from(Annotation).join(Clip, Clip.id == Annotation.clip_id)
+        .where(Annotation.user_id == User.id, Clip.dataset_id == dataset_id,
+               col(Annotation.status).in_(list(statuses)))
+        .exists()
+    )
+    return list(session.execute(sa.select(User.id).where(finished).order_by(User.id)).scalars())
+
+
+def data_version(session: Session, *, dataset_id: int) -> tuple:
+    """A value that changes whenever a finished annotation, a consensus or the dataset's queue settings change:
+    the latest submission or skip (`submitted_at`, indexed), the newest consensus row, the dataset's
+    `queue_version` and overlap. Three index lookups, so a cache can ask it on every read. An edit of an
+    already submitted annotation does not move it (caches keyed on it also expire by age)."""
+    latest = session.execute(sa.select(sa.func.max(Annotation.submitted_at))).scalar()
+    newest = session.execute(sa.select(sa.func.max(Consensus.id))).scalar()
+    dataset = session.execute(sa.select(Dataset.queue_version, Dataset.overlap).where(Dataset.id == dataset_id)).first()
+    return (str(latest), newest, tuple(dataset) if dataset else None)
 
 
 def dataset_consensus(session: Session, *, dataset_id: int) -> list[Consensus]:

@@ -171,3 +171,26 @@ def test_dawid_skene_equals_crowd_kit(seed):
     for who, quality in ours.annotators.items():
         confusion = theirs.errors_.loc[who].reindex(index=labels, columns=labels, fill_value=0.0).fillna(0.0)
         np.testing.assert_allclose(quality.confusion.to_numpy(), confusion.to_numpy(), atol=1e-9)
+
+
+def test_a_fitted_dawid_skene_scores_a_clip_from_its_current_votes_without_a_refit():
+    votes, truth = simulate(0)
+    ds = dawid_skene(votes, LABELS)
+    clip_votes = [v for v in votes if v.clip == 5]
+    assert ds.consensus_for(5, clip_votes) == ds.clips[5]  # the votes the model saw: its own posterior
+
+    # A clip that came after the fit: the adversaries' shifted label is read back to the truth, as the fit does.
+    true = LABELS.index(truth[5])
+    late = [Vote("late", "dan", LABELS[(true + 1) % len(LABELS)]), Vote("late", "eve", LABELS[(true + 1) % len(LABELS)]),
+            Vote("late", "ann", LABELS[true])]
+    consensus = ds.consensus_for("late", late)
+    assert consensus.label == LABELS[true] and consensus.method == "dawid_skene"
+    assert sum(consensus.posterior.values()) == pytest.approx(1.0)
+    assert consensus.votes == {LABELS[(true + 1) % len(LABELS)]: 2, LABELS[true]: 1}
+    # With every vote the model saw plus nothing new, one E-step lands where the fit did.
+    again = ds.consensus_for(5, [*clip_votes[:-1], Vote(5, clip_votes[-1].annotator, clip_votes[-1].label)])
+    assert again.label == ds.clips[5].label
+
+    assert ds.consensus_for("late", [*late, Vote("late", "newcomer", LABELS[0])]) is None  # unknown annotator
+    refit = dawid_skene([*votes, *late], LABELS)
+    assert refit.clips["late"].label == consensus.label
