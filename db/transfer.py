@@ -15,7 +15,8 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -198,7 +199,7 @@ def move_database(source: Engine, target_url: str, *, force: bool = False, chunk
             raise TransferError(f"schema versions differ: source {current_revision(source)}, "
                                 f"target {current_revision(target)}")
         report = TransferReport(target=_shown(target))
-        with source.connect() as reading, target.begin() as writing:
+        with _snapshot(source) as reading, target.begin() as writing:
             present = {name: n for name, n in _rows_in(writing).items() if n}
             if present and not force:
                 shown = ", ".join(f"{name} {n}" for name, n in present.items())
@@ -223,6 +224,18 @@ def move_database(source: Engine, target_url: str, *, force: bool = False, chunk
         raise TransferError(f"the move stopped, the target was left unchanged: {_first_line(error)}") from None
     finally:
         target.dispose()
+
+
+@contextmanager
+def _snapshot(engine: Engine) -> Iterator[Connection]:
+    """A connection that reads every table as of one moment, so rows written meanwhile never half-arrive."""
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as connection:
+            connection.exec_driver_sql("BEGIN")  # pysqlite would start no transaction for reads
+            yield connection
+        return
+    with engine.connect().execution_options(isolation_level="REPEATABLE READ") as connection, connection.begin():
+        yield connection
 
 
 def _copy_table(reading: Connection, writing: Connection, table: sa.Table, *, chunk: int) -> TableCheck:

@@ -137,3 +137,19 @@ def test_backup_of_a_postgres_instance_points_at_pg_dump(tmp_path: Path, monkeyp
         result = runner.invoke(app, command)
         assert result.exit_code == 1 and "pg_dump" in result.output, result.output
     assert not (tmp_path / "x.tar").exists()
+
+
+def test_restore_refuses_links_in_the_archive(tmp_path: Path):
+    _instance()
+    archive = tmp_path / "instance.tar"
+    assert runner.invoke(app, ["backup", str(archive)]).exit_code == 0
+    linked = tmp_path / "linked.tar"
+    with tarfile.open(archive) as source, tarfile.open(linked, "w") as target:
+        link = tarfile.TarInfo("data/media/escape")
+        link.type, link.linkname = tarfile.SYMTYPE, "/etc"
+        target.addfile(link)
+        for member in source.getmembers():
+            target.addfile(member, source.extractfile(member))
+    result = runner.invoke(app, ["restore", str(linked), "--force"])
+    assert result.exit_code == 1 and "not a plain file" in result.output, result.output
+    assert not (get_settings().data_dir / "media" / "escape").exists()

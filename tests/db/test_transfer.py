@@ -125,3 +125,18 @@ def test_move_refuses_bad_or_unreachable_targets_in_one_line(fresh_postgres):
             move_database(itself, fresh_postgres)
     finally:
         itself.dispose()
+
+
+def test_a_row_postgres_refuses_stops_the_move_and_leaves_the_target_unchanged(fresh_postgres):
+    _small_instance()
+    with Session(get_engine()) as session:  # SQLite never enforced the column's length; PostgreSQL does
+        dataset = make_dataset(session, "long")
+        make_clip(session, dataset, "x" * 300)
+        session.commit()
+    result = runner.invoke(app, ["db", "move-to", fresh_postgres])
+    assert result.exit_code == 1 and "left unchanged" in result.output and "too long" in result.output, result.output
+    target = make_engine(postgres_url(fresh_postgres))
+    try:
+        assert all(check.rows == 0 for check in checksums(target).values())
+    finally:
+        target.dispose()
