@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 
 import streamlit as st
-from streamlit_shortcuts import add_shortcuts
 
 from annotation.labelling import annotate
 from annotation.labelling.queue import QueueError
@@ -15,6 +14,7 @@ from components.autosave import forget as autosave_forget
 from components.autosave import save_draft_later as autosave_later
 from components.navigation import guard
 from components.player import player
+from components.shortcuts import shortcuts as keyboard_shortcuts
 from components.text import plain
 from core.settings import get_settings
 
@@ -196,7 +196,7 @@ def render_task(user_id: int, task: annotate.Task) -> None:
         st.button("Skip (Alt+K)", key="skip", width="stretch", on_click=do_skip,
                   args=(user_id, clip.id, clip.name))
     st.caption("Keys: Alt+1…9 emotion · Alt+Q/W/E/R rating 1–4 · Ctrl+Enter submit · Alt+K skip · Alt+P play/pause")
-    add_shortcuts(submit="ctrl+enter", skip="alt+k", **shortcuts)
+    keyboard_shortcuts({"submit": "ctrl+enter", "skip": "alt+k", **shortcuts})
 
 
 def main() -> None:
