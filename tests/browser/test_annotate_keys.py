@@ -108,7 +108,7 @@ def test_three_clips_in_a_row_with_the_keyboard_only(served):
                 expect(page.locator(f".st-key-rate_{rating} button[kind='primary']").first).to_be_visible(
                     timeout=15_000)
                 page.keyboard.press("Control+Enter")
-                expect(page.get_by_text(f"Submitted {clip.name}")).to_be_visible(timeout=30_000)
+                expect(page.get_by_text(f"Submitted {clip.name}").first).to_be_visible(timeout=30_000)
             expect(page.get_by_text("Nothing left for you in this dataset")).to_be_visible(timeout=30_000)
         except Exception:
             page.screenshot(path=str(ARTIFACTS / "annotate-keys-failure.png"), full_page=True)
