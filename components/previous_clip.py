@@ -23,6 +23,7 @@ PICK = "annotate_previous_pick"
 FLASH = "annotate_previous_flash"
 STALE = "annotate_previous_stale"
 LIMIT = 10
+ICONS = {"success": ":material/check_circle:", "error": ":material/warning:", "info": ":material/info:"}
 
 
 def form_id(annotation_id: int) -> str:
@@ -84,7 +85,7 @@ def _messages(annotation_id: int) -> None:
     if flash:
         kind, message = flash
         {"success": st.success, "error": st.error, "info": st.info}[kind](message)
-        st.toast(message if kind != "error" else message.split("\n\n")[0])
+        st.toast(message if kind != "error" else message.split("\n\n")[0], icon=ICONS[kind])
     if st.session_state.get(STALE) == annotation_id:
         st.button("Load the saved version (your changes here are dropped)", key="previous_reload",
                   on_click=reload_saved, args=(annotation_id,))

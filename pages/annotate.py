@@ -23,6 +23,7 @@ PROBLEMS = "annotate_problems"
 DATASET = "annotate_dataset_id"
 UNDO = "annotate_undo"  # (annotation id, clip id, clip name) of the latest submission, while it can be taken back
 TOAST = "annotate_toast"
+ICONS = {"success": ":material/check_circle:", "error": ":material/warning:", "info": ":material/info:"}
 
 
 def skip_reason_key(clip_id: int) -> str:
@@ -74,14 +75,14 @@ def do_submit(user_id: int, clip_id: int, clip_name: str) -> None:
                                     seconds_spent=seconds_spent(clip_id))
     except annotate.InvalidAnnotation as invalid:
         st.session_state[PROBLEMS] = invalid.problems
-        st.session_state[TOAST] = ("Not submitted yet: " + " ".join(invalid.problems), "⚠️")
+        st.session_state[TOAST] = ("Not submitted yet: " + plain(" ".join(invalid.problems)), ICONS["error"])
         return
     except (QueueError, PermissionDenied, ValueError) as error:
         flash(("error", plain(error)))
         return
     st.session_state.pop(PROBLEMS, None)
     st.session_state[UNDO] = (submitted.id, clip_id, clip_name)
-    st.session_state[TOAST] = (f"Submitted {plain(clip_name)}.", "✅")
+    st.session_state[TOAST] = (f"Submitted {plain(clip_name)}.", ICONS["success"])
     autosave_forget(clip_id)
     clue_editor.forget_form(clip_id)
     load_progress.clear()
@@ -124,7 +125,7 @@ def do_undo(user_id: int, annotation_id: int, clip_id: int, clip_name: str) -> N
 def flash(message: tuple[str, str]) -> None:
     """A message for the next draw: beside the buttons, and as a toast."""
     st.session_state[FLASH] = message
-    st.session_state[TOAST] = (message[1], {"success": "✅", "error": "⚠️", "info": "ℹ️"}[message[0]])
+    st.session_state[TOAST] = (message[1], ICONS[message[0]])
 
 
 @st.cache_data(ttl=30, show_spinner=False)
@@ -220,8 +221,7 @@ def render_task(user_id: int, task: annotate.Task) -> None:
         clue_flags.model_self_check(spans=prediction.spans, uncertainty=prediction.uncertainty)
     st.text_area("Note (optional)", key=clue_editor.note_key(clip.id), on_change=save, height=68)
 
-    submit_col, reason_col, note_col, skip_col, previous_col = st.columns([2, 2, 3, 1, 1],
-                                                                          vertical_alignment="bottom")
+    submit_col, reason_col, note_col, skip_col = st.columns([3, 2, 2, 2], vertical_alignment="bottom")
     with submit_col:
         st.button("Submit and next (Ctrl+Enter)", key="submit", type="primary", width="stretch",
                   on_click=do_submit, args=(user_id, clip.id, clip.name))
@@ -233,11 +233,11 @@ def render_task(user_id: int, task: annotate.Task) -> None:
     with skip_col:
         st.button("Skip (Alt+K)", key="skip", width="stretch", on_click=do_skip,
                   args=(user_id, clip.id, clip.name))
-    with previous_col:
-        st.button("Previous clip", key="previous_clip", width="stretch", on_click=previous_clip.open_previous,
-                  help="Your latest submissions: change them until the clip is adjudicated")
     show_messages(user_id)
-    st.caption("Keys: Alt+1…9 emotion · Alt+Q/W/E/R rating 1–4 · Ctrl+Enter submit · Alt+K skip · Alt+P play/pause")
+    keys, previous = st.columns([7, 2], vertical_alignment="center")
+    keys.caption("Keys: Alt+1…9 emotion · Alt+Q/W/E/R rating 1–4 · Ctrl+Enter submit · Alt+K skip · Alt+P play/pause")
+    previous.button("← Previous clip", key="previous_clip", width="stretch", on_click=previous_clip.open_previous,
+                    help="Your latest submissions: change them until the clip is adjudicated")
     keyboard_shortcuts({"submit": "ctrl+enter", "skip": "alt+k", **shortcuts})
 
 
@@ -256,7 +256,7 @@ def main() -> None:
     if task is None:
         show_messages(user.id)
         st.success("Nothing left for you in this dataset. Thank you!")
-        st.button("Previous clip", key="previous_clip", on_click=previous_clip.open_previous)
+        st.button("← Previous clip", key="previous_clip", on_click=previous_clip.open_previous)
         return
     render_task(user.id, task)
 

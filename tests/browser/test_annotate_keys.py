@@ -127,3 +127,63 @@ def test_three_clips_in_a_row_with_the_keyboard_only(served):
         assert annotation.clues["facial"] == f"typed clue {number}"
         assert annotation.emotion == chosen[clip.id]
         assert annotation.rating == rating
+
+
+def test_refusals_show_in_view_and_undo_and_previous_work_in_the_browser(served):
+    from playwright.sync_api import expect, sync_playwright
+
+    url, data_dir, clips = served
+    first, second = clips[-1], clips[-2]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 800})
+        try:
+            page.goto(url)
+            expect(page.get_by_role("heading", name=first.name)).to_be_visible(timeout=60_000)
+            submit = page.get_by_role("button", name="Submit and next (Ctrl+Enter)")
+            submit.scroll_into_view_if_needed()
+            # Nothing chosen yet: the refusal shows where the annotator is looking (the page is long).
+            page.keyboard.press("Control+Enter")
+            refusal = page.locator("[data-testid='stAlertContentError']", has_text="Not submitted yet")
+            expect(refusal).to_be_in_viewport(timeout=15_000)
+            page.keyboard.press("Alt+K")
+            expect(page.locator("[data-testid='stAlertContentError']", has_text="Choose why you skip")
+                   ).to_be_in_viewport(timeout=15_000)
+            page.screenshot(path=str(ARTIFACTS / "annotate-refusal-in-view.png"))
+
+            page.keyboard.press("Alt+2")
+            expect(page.locator(".st-key-emo_1 button[kind='primary']").first).to_be_visible(timeout=15_000)
+            page.keyboard.press("Alt+W")
+            expect(page.locator(".st-key-rate_2 button[kind='primary']").first).to_be_visible(timeout=15_000)
+            page.keyboard.press("Control+Enter")
+            expect(page.get_by_role("heading", name=second.name)).to_be_visible(timeout=30_000)
+            undo = page.get_by_role("button", name="Undo")
+            expect(undo).to_be_in_viewport(timeout=15_000)
+            page.screenshot(path=str(ARTIFACTS / "annotate-undo.png"))
+            undo.click()
+            expect(page.get_by_role("heading", name=first.name)).to_be_visible(timeout=30_000)
+            expect(page.get_by_text("is a draft again").first).to_be_visible(timeout=15_000)
+            expect(page.locator(".st-key-emo_1 button[kind='primary']").first).to_be_visible(timeout=15_000)
+
+            page.keyboard.press("Control+Enter")  # submit it again, by keyboard
+            expect(page.get_by_role("heading", name=second.name)).to_be_visible(timeout=30_000)
+            page.get_by_role("button", name="Previous clip").click()
+            expect(page.get_by_role("heading", name=f"Previous: {first.name}")).to_be_visible(timeout=30_000)
+            page.keyboard.press("Alt+R")
+            expect(page.locator(".st-key-rate_4 button[kind='primary']").first).to_be_visible(timeout=15_000)
+            page.keyboard.press("Control+Enter")  # saves the change
+            expect(page.get_by_text("Saved (version").first).to_be_visible(timeout=15_000)
+            page.screenshot(path=str(ARTIFACTS / "annotate-previous.png"), full_page=True)
+            page.get_by_role("button", name="← Back to the queue").click()
+            expect(page.get_by_role("heading", name=second.name)).to_be_visible(timeout=30_000)
+        except Exception:
+            page.screenshot(path=str(ARTIFACTS / "annotate-undo-failure.png"), full_page=True)
+            raise
+        finally:
+            browser.close()
+
+    engine = make_engine(f"sqlite:///{data_dir / 'cluelab.db'}")
+    with Session(engine) as session:
+        stored = session.exec(select(Annotation).where(Annotation.status != "draft")).all()
+    engine.dispose()
+    assert [(a.clip_id, a.status, a.rating) for a in stored] == [(first.id, "submitted", 4)]
