@@ -305,3 +305,34 @@ def test_previous_clip_edits_the_latest_submission_until_adjudicated(world):
 
     at.button(key="back_to_queue").click().run()
     assert at.subheader[0].value == second.name
+
+
+def shortcut_bindings(at: AppTest) -> dict[str, str]:
+    import json
+
+    found = [e for e in in_order(at.main)
+             if e.type == "bidi_component" and e.proto.component_name == "cluelab_shortcuts"]
+    assert len(found) == 1, "one shortcuts component per page"
+    return dict(json.loads(found[0].proto.json)["bindings"])
+
+
+def test_every_advertised_shortcut_is_bound_to_a_button_on_every_clip(world):
+    engine, dataset, clips, ann = world
+    at = open_page(ann.id)
+    for _ in range(2):  # the first clip, and the next one after a submit
+        bindings = shortcut_bindings(at)
+        assert bindings["submit"] == "ctrl+enter" and bindings["skip"] == "alt+k"
+        assert [bindings[f"rate_{v}"] for v in (1, 2, 3, 4)] == ["alt+q", "alt+w", "alt+e", "alt+r"]
+        assert bindings["emo_0"] == "alt+1"
+        buttons = {b.key for b in at.button}
+        assert set(bindings) <= buttons
+        submit_filled(at)
+
+
+def test_shortcut_combinations_are_checked():
+    from components.shortcuts import check
+
+    assert check(" Ctrl+Enter ") == "ctrl+enter" and check("alt+1") == "alt+1" and check("alt+shift+k") == "alt+shift+k"
+    for bad in ("", "alt+", "ctrl+enter+1", "hyper+k", "alt+F13"):
+        with pytest.raises(ValueError):
+            check(bad)
