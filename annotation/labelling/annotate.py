@@ -383,6 +383,11 @@ def undo_submit(session: Session, *, user: User, annotation_id: int) -> Annotati
         dataset = clip_queries.get_dataset(session, dataset_id=clip.dataset_id)
         now = utcnow()
         assignment = q.assignment_for(session, clip_id=clip.id, user_id=user.id)
+        holds_slot = assignment is not None and assignment.state == q.DONE
+        if not holds_slot and q.taken_slots(session, clip_id=clip.id, now=now,
+                                            exclude_user_id=user.id) >= q.clip_capacity(clip, dataset):
+            raise LeaseLost("The clip's slots went to other annotators meanwhile; change your submission "
+                            "with “Previous clip” instead.")
         if assignment is None:
             q.upsert_lease(session, clip_id=clip.id, user_id=user.id, expires_at=now + lease_length(dataset), now=now)
         else:

@@ -8,6 +8,7 @@ from sqlmodel import Session, select
 from annotation.labelling.annotate import (
     Adjudicated,
     AnnotationInput,
+    LeaseLost,
     edit_submission,
     recent_submissions,
     skip,
@@ -115,3 +116,21 @@ def test_recent_submissions_are_the_users_own_newest_first_and_say_what_is_edita
         with pytest.raises(Adjudicated, match="adjudicated"):
             edit_submission(session, user=ann, annotation_id=done[0].id, expected_version=rows[1].annotation.version,
                             values=filled())
+
+
+def test_undo_never_overfills_a_clip_whose_slot_was_given_away(db_engine):
+    dataset, _ = make_dataset(db_engine, clips=1, overlap=1)
+    ann, bob = make_users(db_engine, ["ann", "bob"])
+    with Session(db_engine) as session:
+        clip = next_clip(session, user=ann, dataset_id=dataset.id)
+        submitted = submit(session, user=ann, clip_id=clip.id, values=filled())
+        # A lead's change gave ann's slot back to the pool, and bob took it.
+        mine = session.exec(select(Assignment).where(Assignment.user_id == ann.id)).one()
+        mine.state = "released"
+        session.add(mine)
+        session.commit()
+        assert next_clip(session, user=bob, dataset_id=dataset.id).id == clip.id
+        with pytest.raises(LeaseLost, match="Previous clip"):
+            undo_submit(session, user=ann, annotation_id=submitted.id)
+        session.expire_all()
+        assert session.get(Annotation, submitted.id).status == "submitted"
