@@ -5,22 +5,25 @@ from __future__ import annotations
 import time
 
 import streamlit as st
-from streamlit_shortcuts import add_shortcuts
 
 from annotation.labelling import annotate
 from annotation.labelling.queue import QueueError
 from annotation.permissions import PermissionDenied
-from components import clue_editor, clue_flags, emotion_picker, emotion_words, rating
+from components import clue_editor, clue_flags, emotion_picker, emotion_words, previous_clip, rating
 from components.autosave import forget as autosave_forget
 from components.autosave import save_draft_later as autosave_later
 from components.navigation import guard
 from components.player import player
+from components.shortcuts import shortcuts as keyboard_shortcuts
 from components.text import plain
 from core.settings import get_settings
 
 FLASH = "annotate_flash"
 PROBLEMS = "annotate_problems"
 DATASET = "annotate_dataset_id"
+UNDO = "annotate_undo"  # (annotation id, clip id, clip name) of the latest submission, while it can be taken back
+TOAST = "annotate_toast"
+ICONS = {"success": ":material/check_circle:", "error": ":material/warning:", "info": ":material/info:"}
 
 
 def skip_reason_key(clip_id: int) -> str:
@@ -60,24 +63,26 @@ def autosave(user_id: int, clip_id: int) -> None:
                                 seconds_spent=seconds_spent(clip_id))
         st.session_state.pop(PROBLEMS, None)
         if failed:
-            st.session_state[FLASH] = ("error", f"Draft not saved: {failed}")
+            flash(("error", plain(f"Draft not saved: {failed}")))
     except (QueueError, PermissionDenied, ValueError) as error:
-        st.session_state[FLASH] = ("error", plain(f"Draft not saved: {error}"))
+        flash(("error", plain(f"Draft not saved: {error}")))
 
 
 def do_submit(user_id: int, clip_id: int, clip_name: str) -> None:
     try:
         user = annotate.get_user(user_id=user_id)
-        annotate.submit(user=user, clip_id=clip_id, values=clue_editor.form_values(clip_id),
-                    seconds_spent=seconds_spent(clip_id))
+        submitted = annotate.submit(user=user, clip_id=clip_id, values=clue_editor.form_values(clip_id),
+                                    seconds_spent=seconds_spent(clip_id))
     except annotate.InvalidAnnotation as invalid:
         st.session_state[PROBLEMS] = invalid.problems
+        st.session_state[TOAST] = ("Not submitted yet: " + plain(" ".join(invalid.problems)), ICONS["error"])
         return
     except (QueueError, PermissionDenied, ValueError) as error:
-        st.session_state[FLASH] = ("error", plain(error))
+        flash(("error", plain(error)))
         return
     st.session_state.pop(PROBLEMS, None)
-    st.session_state[FLASH] = ("success", f"Submitted {plain(clip_name)}. Here is the next clip.")
+    st.session_state[UNDO] = (submitted.id, clip_id, clip_name)
+    st.session_state[TOAST] = (f"Submitted {plain(clip_name)}.", ICONS["success"])
     autosave_forget(clip_id)
     clue_editor.forget_form(clip_id)
     load_progress.clear()
@@ -86,20 +91,41 @@ def do_submit(user_id: int, clip_id: int, clip_name: str) -> None:
 def do_skip(user_id: int, clip_id: int, clip_name: str) -> None:
     reason = st.session_state.get(skip_reason_key(clip_id))
     if reason is None:
-        st.session_state[FLASH] = ("error", "Choose why you skip this clip first.")
+        flash(("error", "Choose why you skip this clip first."))
         return
     try:
         user = annotate.get_user(user_id=user_id)
         annotate.skip(user=user, clip_id=clip_id, reason=reason,
                   note=st.session_state.get(skip_note_key(clip_id), "") or "", seconds_spent=seconds_spent(clip_id))
     except (QueueError, PermissionDenied) as error:
-        st.session_state[FLASH] = ("error", plain(error))
+        flash(("error", plain(error)))
         return
-    st.session_state[FLASH] = ("info", f"Skipped {plain(clip_name)} ({annotate.SKIP_REASONS[reason].lower()}).")
+    flash(("info", f"Skipped {plain(clip_name)} ({annotate.SKIP_REASONS[reason].lower()})."))
     st.session_state.pop(PROBLEMS, None)
+    st.session_state.pop(UNDO, None)
     autosave_forget(clip_id)
     clue_editor.forget_form(clip_id)
     load_progress.clear()
+
+
+def do_undo(user_id: int, annotation_id: int, clip_id: int, clip_name: str) -> None:
+    """Take the latest submission back: it becomes a draft and its clip is shown again."""
+    st.session_state.pop(UNDO, None)
+    try:
+        annotate.undo_submit(user=annotate.get_user(user_id=user_id), annotation_id=annotation_id)
+    except (QueueError, PermissionDenied) as error:
+        flash(("error", f"Not taken back: {plain(error)}"))
+        return
+    clue_editor.forget_form(clip_id)  # reloaded from the draft, with its time so far
+    st.session_state.pop(PROBLEMS, None)
+    flash(("info", f"{plain(clip_name)} is a draft again: change what you need and submit it."))
+    load_progress.clear()
+
+
+def flash(message: tuple[str, str]) -> None:
+    """A message for the next draw: beside the buttons, and as a toast."""
+    st.session_state[FLASH] = message
+    st.session_state[TOAST] = (message[1], ICONS[message[0]])
 
 
 @st.cache_data(ttl=30, show_spinner=False)
@@ -110,14 +136,26 @@ def load_progress(user_id: int, dataset_id: int) -> annotate.Progress:
 # --- page ----------------------------------------------------------------------------------
 
 
-def show_flash() -> None:
-    flash = st.session_state.pop(FLASH, None)
-    if flash:
-        kind, message = flash
-        {"success": st.success, "error": st.error, "info": st.info}[kind](message)
+def show_messages(user_id: int) -> None:
+    """What the last action said, where the annotator is looking: under the buttons, and as a toast."""
+    toast = st.session_state.pop(TOAST, None)
+    if toast:
+        st.toast(toast[0], icon=toast[1])
+    message = st.session_state.pop(FLASH, None)
+    if message:
+        kind, text = message
+        {"success": st.success, "error": st.error, "info": st.info}[kind](text)
     problems = st.session_state.get(PROBLEMS)
     if problems:
         st.error("Not submitted yet:\n\n" + "\n".join(f"- {plain(p)}" for p in problems))
+    undo = st.session_state.get(UNDO)
+    if undo:
+        annotation_id, clip_id, clip_name = undo
+        said, take_back = st.columns([5, 1], vertical_alignment="center")
+        said.success(f"Submitted {plain(clip_name)}.")
+        take_back.button("Undo", key="undo_submit", width="stretch", on_click=do_undo,
+                         args=(user_id, annotation_id, clip_id, clip_name),
+                         help="Take the submission back: it becomes a draft and the clip is shown again")
 
 
 def show_progress(user_id: int, dataset_id: int) -> None:
@@ -183,7 +221,7 @@ def render_task(user_id: int, task: annotate.Task) -> None:
         clue_flags.model_self_check(spans=prediction.spans, uncertainty=prediction.uncertainty)
     st.text_area("Note (optional)", key=clue_editor.note_key(clip.id), on_change=save, height=68)
 
-    submit_col, reason_col, note_col, skip_col = st.columns([2, 2, 3, 1], vertical_alignment="bottom")
+    submit_col, reason_col, note_col, skip_col = st.columns([3, 2, 2, 2], vertical_alignment="bottom")
     with submit_col:
         st.button("Submit and next (Ctrl+Enter)", key="submit", type="primary", width="stretch",
                   on_click=do_submit, args=(user_id, clip.id, clip.name))
@@ -195,8 +233,12 @@ def render_task(user_id: int, task: annotate.Task) -> None:
     with skip_col:
         st.button("Skip (Alt+K)", key="skip", width="stretch", on_click=do_skip,
                   args=(user_id, clip.id, clip.name))
-    st.caption("Keys: Alt+1…9 emotion · Alt+Q/W/E/R rating 1–4 · Ctrl+Enter submit · Alt+K skip · Alt+P play/pause")
-    add_shortcuts(submit="ctrl+enter", skip="alt+k", **shortcuts)
+    show_messages(user_id)
+    keys, previous = st.columns([7, 2], vertical_alignment="center")
+    keys.caption("Keys: Alt+1…9 emotion · Alt+Q/W/E/R rating 1–4 · Ctrl+Enter submit · Alt+K skip · Alt+P play/pause")
+    previous.button("← Previous clip", key="previous_clip", width="stretch", on_click=previous_clip.open_previous,
+                    help="Your latest submissions: change them until the clip is adjudicated")
+    keyboard_shortcuts({"submit": "ctrl+enter", "skip": "alt+k", **shortcuts})
 
 
 def main() -> None:
@@ -206,11 +248,15 @@ def main() -> None:
     dataset_id = choose_dataset(datasets)
     if dataset_id is None:
         return
-    show_flash()
+    if previous_clip.is_open():
+        previous_clip.previous_clip(user, dataset_id)
+        return
     task = annotate.load_task(user=user, dataset_id=dataset_id)
     show_progress(user.id, dataset_id)
     if task is None:
+        show_messages(user.id)
         st.success("Nothing left for you in this dataset. Thank you!")
+        st.button("← Previous clip", key="previous_clip", on_click=previous_clip.open_previous)
         return
     render_task(user.id, task)
 

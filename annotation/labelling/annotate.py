@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field, field_validator
 from sqlmodel import Session
 
 from annotation.evaluation.word_sets import clean_words
-from annotation.labelling.queue import QueueError, next_lease
+from annotation.labelling.queue import QueueError, lease_length, next_lease
 from annotation.permissions import PermissionDenied, require
 from core.vocabulary import (
     ASPECTS,
@@ -40,7 +40,8 @@ from db.queries.locking import StaleEdit
 __all__ = [
     "AnnotationInput", "InvalidAnnotation", "LeaseLost", "AlreadyFinished", "Adjudicated", "StaleEdit",
     "Task", "Progress", "SKIP_REASONS", "load_task", "load_clip_task", "save_draft", "submit", "skip",
-    "edit_submission", "my_work", "progress", "datasets_for", "get_user", "validate",
+    "edit_submission", "undo_submit", "recent_submissions", "my_work", "progress", "datasets_for", "get_user",
+    "validate",
 ]
 
 SKIP_REASONS: dict[str, str] = SKIP_REASON_TITLES  # reason value -> what the page shows
@@ -359,6 +360,46 @@ def edit_submission(session: Session, *, user: User, annotation_id: int, expecte
     return updated
 
 
+@with_session
+def undo_submit(session: Session, *, user: User, annotation_id: int) -> Annotation:
+    """Take back the user's own submission: it becomes a draft again and its clip the user's current one.
+
+    Refused (Adjudicated) once a consensus exists for the clip: by then the submission has been used.
+    The user's slot on the clip goes from done back to a live lease (the same slot, so the clip's
+    capacity never overflows); the lease keeps its first `leased_at`, so the clip comes before any
+    clip leased since. The queue version is bumped: the clip may reopen if that lease runs out.
+    """
+    require(user, Role.annotator, action="take back a submission")
+    with write_transaction(session):
+        annotation = aq.get(session, annotation_id=annotation_id)
+        if annotation is None or annotation.user_id != user.id:
+            raise PermissionDenied("You can take back only your own submissions.")
+        clip = q.lock_clip(session, clip_id=annotation.clip_id)
+        session.refresh(annotation)
+        if annotation.status != AnnotationStatus.submitted.value:
+            raise QueueError("Only a submitted annotation can be taken back.")
+        if aq.adjudicated_clip_ids(session, clip_ids=[annotation.clip_id]):
+            raise Adjudicated("This clip has been adjudicated; the submission can no longer be taken back.")
+        dataset = clip_queries.get_dataset(session, dataset_id=clip.dataset_id)
+        now = utcnow()
+        assignment = q.assignment_for(session, clip_id=clip.id, user_id=user.id)
+        holds_slot = assignment is not None and assignment.state == q.DONE
+        if not holds_slot and q.taken_slots(session, clip_id=clip.id, now=now,
+                                            exclude_user_id=user.id) >= q.clip_capacity(clip, dataset):
+            raise LeaseLost("The clip's slots went to other annotators meanwhile; change your submission "
+                            "with “Previous clip” instead.")
+        if assignment is None:
+            q.upsert_lease(session, clip_id=clip.id, user_id=user.id, expires_at=now + lease_length(dataset), now=now)
+        else:
+            if assignment.expires_at is not None:  # a lead's reservation (no expiry) stays one
+                q.extend_lease(session, assignment=assignment, until=now + lease_length(dataset))
+            q.finish(session, assignment=assignment, state=q.ACTIVE)
+        q.bump_queue_version(session, dataset_id=clip.dataset_id)
+        undone = aq.update_versioned(session, annotation_id=annotation.id, expected_version=annotation.version,
+                                     values={"status": AnnotationStatus.draft.value, "submitted_at": None})
+    return undone
+
+
 # --- reading ---------------------------------------------------------------------
 
 
@@ -378,6 +419,17 @@ def my_work(session: Session, *, user: User, dataset_id: int | None = None) -> l
     """The user's own submitted and skipped annotations, newest first. Never anyone else's."""
     require(user, Role.annotator, action="see your annotations")
     rows = aq.list_for_user(session, user_id=user.id, dataset_id=dataset_id)
+    frozen = aq.adjudicated_clip_ids(session, clip_ids=[clip.id for _, clip in rows])
+    return [WorkRow(annotation=a, clip=c, adjudicated=c.id in frozen) for a, c in rows]
+
+
+@with_session
+def recent_submissions(session: Session, *, user: User, dataset_id: int | None = None,
+                       limit: int = 10) -> list[WorkRow]:
+    """The user's own latest submissions (not skips), newest first, each saying whether it is still editable."""
+    require(user, Role.annotator, action="see your annotations")
+    rows = aq.list_for_user(session, user_id=user.id, dataset_id=dataset_id,
+                            statuses=(AnnotationStatus.submitted.value,), limit=limit)
     frozen = aq.adjudicated_clip_ids(session, clip_ids=[clip.id for _, clip in rows])
     return [WorkRow(annotation=a, clip=c, adjudicated=c.id in frozen) for a, c in rows]
 

@@ -203,7 +203,7 @@ def test_annotate_flow_in_chromium(server):
             page.screenshot(path=str(ARTIFACTS / "annotate.png"), full_page=True)
 
             page.get_by_role("button", name="Submit and next").click()
-            expect(page.get_by_text("Submitted clip1")).to_be_visible(timeout=30_000)
+            expect(page.get_by_text("Submitted clip1").first).to_be_visible(timeout=30_000)
             # Next: an audio-only clip plays in an audio element, and its words seek it.
             expect(page.get_by_role("heading", name="voice-only")).to_be_visible(timeout=30_000)
             audio = page.locator("audio")
