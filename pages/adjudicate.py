@@ -16,6 +16,7 @@ from components.jobs import job_progress
 from components.media import show_clip_media
 from components.navigation import guard
 from components.text import plain
+from components.times import when
 from core.vocabulary import ASPECTS, REASONING_RATINGS
 
 _UNSEEN = "unseen"
@@ -141,8 +142,8 @@ now = proposal.current.version if proposal.current else None
 if seen == _UNSEEN:
     seen = now
 if proposal.current is not None:
-    st.caption(f"Current consensus: revision {proposal.current.revision} ({proposal.current.method}); "
-               "accepting adds a new revision.")
+    st.caption(f"Current consensus: revision {proposal.current.revision} ({proposal.current.method}), "
+               f"accepted {when(proposal.current.accepted_at)}; accepting adds a new revision.")
 
 clip = proposal.clip
 show_clip_media(clip, spans=proposal.prediction.spans if proposal.prediction else [],

@@ -14,6 +14,7 @@ from annotation.accounts import (
 )
 from components.navigation import guard
 from components.text import plain
+from components.times import when
 from core.vocabulary import Role
 
 actor = guard("pages/admin.py")
@@ -22,7 +23,7 @@ st.title("Users")
 
 accounts = list_accounts(actor=actor)
 st.dataframe(pd.DataFrame([{"username": u.username, "name": u.display_name, "roles": ", ".join(u.roles),
-                            "active": u.active, "created": u.created_at.strftime("%Y-%m-%d")} for u in accounts]),
+                            "active": u.active, "created": when(u.created_at)} for u in accounts]),
              hide_index=True, width="stretch")
 
 create, edit = st.columns(2)
