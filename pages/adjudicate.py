@@ -204,9 +204,12 @@ for aspect in ASPECTS:
     part = proposal.aspects[aspect]
     st.subheader(aspect.title)
     agreement = "—" if part.agreement is None else f"{part.agreement:.2f}"
-    st.caption(f"Clue agreement {agreement} (1 means everyone wrote the same). "
-               f"{_points(len(part.merged.kept))} most annotators agree on (proposed below); "
-               f"{_points(len(part.merged.dropped))} only one or a few mention.")
+    if not any(text.strip() for text in part.clues.values()):
+        st.caption("No annotator described this aspect.")
+    else:
+        st.caption(f"Clue agreement {agreement} (1 means everyone wrote the same). "
+                   f"{_points(len(part.merged.kept))} most annotators agree on (proposed below); "
+                   f"{_points(len(part.merged.dropped))} only one or a few mention.")
     by_id = {a.id: a for a in proposal.annotations}
     render_clue_comparison(
         [(names.get(by_id[i].user_id, str(i)), text) for i, text in part.clues.items()], part.model_text
