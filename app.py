@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from cluelab.bootstrap import init_database
-from components.navigation import pages_for
+from components.navigation import NAV_EXPANDED, role_names, sections_for
 from components.session import current_user, sign_out, sync_cookie
 from components.text import plain
 from core.settings import get_settings
@@ -25,13 +25,11 @@ user = current_user()
 if user is None:
     page = st.navigation([st.Page("pages/login.py", title="Sign in", icon=":material/login:")])
 else:
-    sections: dict[str, list] = {}
-    for spec in pages_for(user):
-        sections.setdefault(spec.section, []).append(
-            st.Page(spec.path, title=spec.title, icon=spec.icon, default=spec.path == "pages/home.py"))
-    page = st.navigation(sections)
+    sections = {name: [st.Page(spec.path, title=spec.title, icon=spec.icon, default=spec.path == "pages/home.py")
+                       for spec in specs] for name, specs in sections_for(user).items()}
+    page = st.navigation(sections, expanded=NAV_EXPANDED)
     with st.sidebar:
-        st.markdown(f"**{plain(user.display_name or user.username)}**  \n{', '.join(user.roles)}")
+        st.markdown(f"**{plain(user.display_name or user.username)}**  \n{role_names(user)}")
         if st.button("Sign out", icon=":material/logout:"):
             sign_out()
             st.rerun()

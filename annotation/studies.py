@@ -263,10 +263,12 @@ class BlindClip:
     finished: bool = False
 
 
-def blind_clip(session: Session, *, user: User, study_id: int, clip_id: int | None = None) -> BlindClip | None:
-    """The next clip this rater has not fully rated (or `clip_id`), with its outputs in blind order.
+def blind_clip(session: Session, *, user: User, study_id: int, clip_id: int | None = None,
+               rank: int | None = None) -> BlindClip | None:
+    """The next clip this rater has not fully rated (or `clip_id`, or the clip at position `rank` of the
+    rater's order), with its outputs in blind order.
 
-    None when the rater has rated everything and no clip was asked for.
+    None when the rater has rated everything and no clip was asked for, or `rank` is past the last clip.
     """
     study = _study(session, study_id)
     _require_rater(user, study)
@@ -277,7 +279,12 @@ def blind_clip(session: Session, *, user: User, study_id: int, clip_id: int | No
     mine = queries.ratings_by_rater(session, study_id=study.id, rater_id=user.id)  # type: ignore[arg-type]
     order = clip_order(study, user.id, list(by_clip))  # type: ignore[arg-type]
     done = [all(i.id in mine for i in by_clip[c].values()) for c in order]
-    if clip_id is None:
+    if rank is not None:
+        if rank < 0:
+            raise StudyError("there is no clip before the first one")
+        if rank >= len(order):
+            return None
+    elif clip_id is None:
         rank = next((r for r, finished in enumerate(done) if not finished), None)
         if rank is None:
             return None
@@ -301,6 +308,13 @@ def blind_clip(session: Session, *, user: User, study_id: int, clip_id: int | No
 def next_items_for(session: Session, *, user: User, study_id: int) -> BlindClip | None:
     """The rater's next unfinished clip with its K blind outputs; None when all are rated."""
     return blind_clip(session, user=user, study_id=study_id)
+
+
+@with_session
+def items_at(session: Session, *, user: User, study_id: int, rank: int) -> BlindClip | None:
+    """The rater's clip at position `rank` of their order (0 is the first), with their own ratings: going
+    back to an earlier clip. None past the last clip."""
+    return blind_clip(session, user=user, study_id=study_id, rank=rank)
 
 
 @with_session

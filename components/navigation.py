@@ -66,6 +66,28 @@ def pages_for(user: User | None) -> list[PageSpec]:
     return [spec for spec in PAGES if allowed(spec, user)]
 
 
+# The sidebar lists every page the user may open; Streamlit would otherwise fold all but ten under "View N more",
+# where an admin's Users page (the last) disappeared.
+NAV_EXPANDED = True
+
+
+def sections_for(user: User | None) -> dict[str, list[PageSpec]]:
+    """The user's pages by sidebar section, in PAGES order; an admin's own section comes right after ClueLab."""
+    sections: dict[str, list[PageSpec]] = {}
+    for spec in pages_for(user):
+        sections.setdefault(spec.section, []).append(spec)
+    if user is not None and Role.admin.value in user.roles and "Admin" in sections:
+        first = {name: specs for name, specs in sections.items() if name == "ClueLab"}
+        sections = {**first, "Admin": sections["Admin"], **sections}
+    return sections
+
+
+def role_names(user: User | None) -> str:
+    """The user's roles as people read them: "admin", "annotator and lead"."""
+    roles = [role.value for role in Role if user is not None and role.value in user.roles]
+    return " and ".join([", ".join(roles[:-1]), roles[-1]] if len(roles) > 1 else roles) or "no role"
+
+
 def link(user: User | None, path: str, label: str | None = None) -> None:
     """A link to a page, drawn only when the user may open it."""
     for spec in pages_for(user):

@@ -16,6 +16,7 @@ from components.jobs import job_progress
 from components.media import show_clip_media
 from components.navigation import guard
 from components.text import plain
+from components.times import when
 from core.vocabulary import ASPECTS, REASONING_RATINGS
 
 _UNSEEN = "unseen"
@@ -31,16 +32,68 @@ def step(delta: int, size: int) -> None:
     st.session_state["adjudicate.pos"] = (st.session_state.get("adjudicate.pos", 0) + delta) % size
 
 
-def finish(message: str, clip_id: int) -> None:
+def finish(message: str, clip_id: int, *, undo: dict | None = None) -> None:
     adjudication.queue_decided(dataset_id, clip_id)
     st.session_state["adjudicate.flash"] = message
+    st.session_state["adjudicate.toast"] = message
+    st.session_state["adjudicate.last"] = undo and {**undo, "message": message}  # what Undo takes back
     st.rerun()
+
+
+def _points(n: int) -> str:
+    return f"{n} point" if n == 1 else f"{n} points"
+
+
+def undo_last() -> None:
+    """Take back the last accepted consensus; the clip waits again and the page shows it."""
+    last = st.session_state.get("adjudicate.last") or {}
+    try:
+        adjudication.undo_accept(user=user, consensus_id=last["consensus_id"])
+    except (PermissionDenied, LookupError, adjudication.ConsensusInUse) as error:
+        st.session_state["adjudicate.undo_error"] = str(error)
+        return
+    adjudication.queue_reopened(last["dataset_id"])
+    st.session_state["adjudicate.last"] = None
+    st.session_state["adjudicate.goto"] = last["clip_id"]
+    message = f"Undone: {last['clip_name']} waits for a decision again."
+    st.session_state["adjudicate.flash"] = message
+    st.session_state["adjudicate.toast"] = message
+
+
+def last_decision() -> None:
+    """The outcome of the last decision, where the buttons are; after an Accept, with Undo until the next decision."""
+    last = st.session_state.get("adjudicate.last")
+    flash = st.session_state.pop("adjudicate.flash", None)
+    if last and last.get("dataset_id") == dataset_id:
+        message_col, undo_col = st.columns([5, 1], vertical_alignment="center")
+        message_col.success(plain(last["message"]), icon=":material/check_circle:")
+        undo_col.button("Undo", key="adjudicate.undo", on_click=undo_last, icon=":material/undo:",
+                        help="Take this consensus back; possible until the clip changes again or a model is "
+                             "trained on it.")
+    elif flash:
+        st.success(plain(flash), icon=":material/check_circle:")
+    if error := st.session_state.pop("adjudicate.undo_error", None):
+        st.error(plain(error))
+
+
+_KEYS = st.components.v2.component("cluelab_adjudicate_keys", js="""
+export default function (component) {
+  const { setTriggerValue } = component;
+  const onKey = (event) => {
+    if (!event.altKey || event.ctrlKey || event.metaKey) return;
+    if (event.code === 'KeyJ') { event.preventDefault(); setTriggerValue('step', 1); }
+    if (event.code === 'KeyK') { event.preventDefault(); setTriggerValue('step', -1); }
+  };
+  document.addEventListener('keydown', onKey);
+  return () => document.removeEventListener('keydown', onKey);
+}
+""")
 
 
 st.title("Adjudicate")
 user = guard("pages/adjudicate.py")
-if flash := st.session_state.pop("adjudicate.flash", None):
-    st.success(flash)
+if message := st.session_state.pop("adjudicate.toast", None):
+    st.toast(plain(message), icon=":material/check_circle:")
 
 datasets = {d.id: d for d in list_datasets()}
 if not datasets:
@@ -64,14 +117,21 @@ with st.expander("Automatic acceptance"):
 queue, emotion_model = load_queue(dataset_id)
 if not queue:
     st.success("No clip is waiting for adjudication in this dataset.")
+    last_decision()
     st.stop()
+if (goto := st.session_state.pop("adjudicate.goto", None)) is not None:
+    st.session_state["adjudicate.pos"] = next((i for i, q in enumerate(queue) if q.clip_id == goto), 0)
+keys = _KEYS(key="adjudicate.keys", on_step_change=lambda: None)
+if keys is not None and getattr(keys, "step", None) in (-1, 1):
+    step(int(keys.step), len(queue))
 position = st.session_state.get("adjudicate.pos", 0) % len(queue)
 item = queue[position]
 
 left, middle, right = st.columns([1, 3, 1])
-left.button("◀ Previous", key="adjudicate.prev", on_click=step, args=(-1, len(queue)))
+left.button("◀ Previous", key="adjudicate.prev", on_click=step, args=(-1, len(queue)), help="Alt+K")
 middle.markdown(f"**{plain(item.clip_name)}** · {position + 1} of {len(queue)} waiting · agreement {item.agreement:.2f}")
-right.button("Next ▶", key="adjudicate.next", on_click=step, args=(1, len(queue)))
+right.button("Next ▶", key="adjudicate.next", on_click=step, args=(1, len(queue)), help="Alt+J")
+middle.caption("Lowest agreement first. Alt+J next clip, Alt+K previous clip.")
 
 seen_key = f"adjudicate.seen.{item.clip_id}"
 seen = st.session_state.get(seen_key, _UNSEEN)
@@ -82,8 +142,8 @@ now = proposal.current.version if proposal.current else None
 if seen == _UNSEEN:
     seen = now
 if proposal.current is not None:
-    st.caption(f"Current consensus: revision {proposal.current.revision} ({proposal.current.method}); "
-               "accepting adds a new revision.")
+    st.caption(f"Current consensus: revision {proposal.current.revision} ({proposal.current.method}), "
+               f"accepted {when(proposal.current.accepted_at)}; accepting adds a new revision.")
 
 clip = proposal.clip
 show_clip_media(clip, spans=proposal.prediction.spans if proposal.prediction else [],
@@ -144,8 +204,12 @@ for aspect in ASPECTS:
     part = proposal.aspects[aspect]
     st.subheader(aspect.title)
     agreement = "—" if part.agreement is None else f"{part.agreement:.2f}"
-    st.caption(f"Clue agreement {agreement}; {len(part.merged.kept)} point(s) with majority support, "
-               f"{len(part.merged.dropped)} without.")
+    if not any(text.strip() for text in part.clues.values()):
+        st.caption("No annotator described this aspect.")
+    else:
+        st.caption(f"Clue agreement {agreement} (1 means everyone wrote the same). "
+                   f"{_points(len(part.merged.kept))} most annotators agree on (proposed below); "
+                   f"{_points(len(part.merged.dropped))} only one or a few mention.")
     by_id = {a.id: a for a in proposal.annotations}
     render_clue_comparison(
         [(names.get(by_id[i].user_id, str(i)), text) for i, text in part.clues.items()], part.model_text
@@ -166,6 +230,7 @@ if notes or skips:
         st.markdown(f"{plain(who)} skipped: {plain(reason)}")
 
 lead_note = st.text_input("Note for this decision", key=f"adjudicate.{clip.id}.note")
+last_decision()
 accept_col, edit_col, back_col = st.columns(3)
 accept_plain = accept_col.button("Accept proposal", type="primary", key="adjudicate.accept")
 accept_edited = edit_col.button("Accept with my edits", key="adjudicate.accept_edits")
@@ -180,9 +245,9 @@ if accept_plain or accept_edited:
             emotion=chosen_emotion if accept_edited else None, clues=edited_clues if accept_edited else None,
             emotion_words=edited_words if accept_edited else None,
         )
-        revision = row.revision
         st.session_state.pop(seen_key, None)
-        finish(f"Consensus for {plain(clip.name)} stored (revision {revision}).", clip.id)
+        finish(f"Consensus stored for {clip.name} (revision {row.revision}).", clip.id,
+               undo={"consensus_id": row.id, "clip_id": clip.id, "clip_name": clip.name, "dataset_id": dataset_id})
     except adjudication.ConsensusConflict as conflict:
         st.error(plain(conflict))
         st.session_state[seen_key] = now
@@ -191,7 +256,7 @@ if accept_plain or accept_edited:
 elif send:
     try:
         overlap = adjudication.send_back(user=user, clip_id=clip.id, extra=int(extra))
-        finish(f"{plain(clip.name)} sent back: it now needs {overlap} annotations.", clip.id)
+        finish(f"{clip.name} sent back: it now needs {overlap} annotations.", clip.id)
     except (PermissionDenied, ValueError) as error:
         st.error(plain(error))
 else:

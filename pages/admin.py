@@ -14,6 +14,7 @@ from annotation.accounts import (
 )
 from components.navigation import guard
 from components.text import plain
+from components.times import when
 from core.vocabulary import Role
 
 actor = guard("pages/admin.py")
@@ -22,24 +23,33 @@ st.title("Users")
 
 accounts = list_accounts(actor=actor)
 st.dataframe(pd.DataFrame([{"username": u.username, "name": u.display_name, "roles": ", ".join(u.roles),
-                            "active": u.active, "created": u.created_at.strftime("%Y-%m-%d")} for u in accounts]),
+                            "active": u.active, "created": when(u.created_at)} for u in accounts]),
              hide_index=True, width="stretch")
 
 create, edit = st.columns(2)
 with create:
     st.subheader("New account")
-    with st.form("create_user", clear_on_submit=True):
-        username = st.text_input("Username")
-        display_name = st.text_input("Display name")
-        roles = st.multiselect("Roles", ROLE_NAMES, default=["annotator"])
+    # The form keeps what was typed when the account is refused; only a created account clears it.
+    if st.session_state.pop("admin.clear_form", False):
+        for field in ("admin.new_username", "admin.new_display_name", "admin.new_password"):
+            st.session_state[field] = ""
+        st.session_state["admin.new_roles"] = ["annotator"]
+    if created := st.session_state.pop("admin.created", None):
+        st.success(f"Created {plain(created)}.")
+    with st.form("create_user", clear_on_submit=False):
+        username = st.text_input("Username", key="admin.new_username")
+        display_name = st.text_input("Display name", key="admin.new_display_name")
+        roles = st.multiselect("Roles", ROLE_NAMES, default=["annotator"], key="admin.new_roles")
         password = st.text_input(f"Password ({MIN_PASSWORD_LENGTH}+ characters)", type="password",
+                                 key="admin.new_password",
                                  help="At least 10 characters and hard to guess: a few unrelated words or a random "
                                       "string. Usernames: 3–32 of a–z, 0–9, '.', '_', '-'.")
         if st.form_submit_button("Create", type="primary"):
             try:
                 create_account(actor=actor, username=username, password=password, roles=roles,
                                display_name=display_name)
-                st.success(f"Created {plain(username)}.")
+                st.session_state["admin.clear_form"] = True
+                st.session_state["admin.created"] = username
                 st.rerun()
             except AccountError as error:
                 st.error(plain(error))

@@ -4,7 +4,7 @@ import streamlit as st
 
 from annotation.datasets import overview
 from annotation.labelling import annotate
-from components.navigation import guard, link
+from components.navigation import guard, link, role_names
 from components.text import plain
 from core.vocabulary import Role
 
@@ -14,6 +14,7 @@ st.caption("Label why people in video clips feel what they feel — four clue as
            "and a rating of the model's reasoning.")
 
 datasets = overview()
+st.caption(f"Signed in as {plain(user.display_name or user.username)} ({role_names(user)}).")
 
 roles = set(user.roles) if user else set()
 st.subheader("What to do next")
@@ -29,7 +30,11 @@ if Role.annotator.value in roles:
                 f"{today} done today.")
     link(user, "pages/annotate.py", "Annotate the next clip")
     link(user, "pages/my_work.py", "Review my submissions")
-if Role.lead.value in roles or Role.admin.value in roles:
+if Role.admin.value in roles:
+    st.markdown("**Admin** — create accounts, set roles, reset passwords. An admin may also open every other "
+                "page.")
+    link(user, "pages/admin.py", "Manage users and roles")
+if Role.lead.value in roles:
     pending = sum(item.counts["pending"] for item in datasets)
     errors = sum(item.counts["errors"] for item in datasets)
     st.markdown(f"**Lead** — {pending} clip(s) waiting for media processing, {errors} with errors. "
@@ -41,8 +46,6 @@ if Role.researcher.value in roles:
     st.markdown("**Researcher** — browse clips, compare model versions and run blind human evaluations.")
     link(user, "pages/clips.py")
     link(user, "pages/models.py")
-if Role.admin.value in roles:
-    link(user, "pages/admin.py", "Manage users and roles")
 
 if datasets and roles & {"lead", "researcher", "admin"}:
     st.subheader("Datasets")

@@ -7,11 +7,12 @@ import streamlit as st
 from annotation.datasets import list_datasets
 from annotation.jobs import enqueue, list_jobs
 from annotation.permissions import PermissionDenied, has_role
-from components.jobs import job_progress
+from components.jobs import job_progress, live_list
 from components.llm_merge import llm_endpoint_panel
 from components.model_charts import confusion_heatmap, learning_curve
 from components.navigation import guard
 from components.text import plain
+from components.times import when
 from core.vocabulary import Role
 from model.inference import backend_for
 from model.jobs import promote_and_repredict
@@ -79,7 +80,7 @@ if not versions:
     if st.button("Pre-annotate clips", icon=":material/auto_awesome:"):
         _started(enqueue("predict", params={"dataset_id": dataset.id}, user=user), "Prediction")
 else:
-    rows = [version_row(v) for v in versions]
+    rows = [{**version_row(v), "created": when(v.created_at)} for v in versions]
     names = {f"{v.name} (#{v.id})": v for v in reversed(versions)}
     chosen = names[st.selectbox("Version", list(names), key="models_version")]
     with actions[1]:
@@ -120,13 +121,22 @@ if "models_job" in st.session_state:
     job_progress(st.session_state["models_job"])
 
 st.subheader("Model jobs")
-recent = [j for j in list_jobs(limit=50) if j.kind in MODEL_JOBS][:10]
-if not recent:
-    st.caption("No model jobs yet.")
-for row in recent:
-    done = row.done + row.failed
-    st.progress(row.progress, text=f"{row.kind} #{row.id}: {row.state} — {done}/{row.total or '?'}"
-                + (f" · {plain(row.message)}" if row.message else ""))
+
+
+def _recent_model_jobs() -> list:
+    return [j for j in list_jobs(limit=50) if j.kind in MODEL_JOBS][:10]
+
+
+def _model_job(row) -> None:  # noqa: ANN001 - a Job
+    label = f"{row.kind} #{row.id}: {row.state}" + (f" — {row.done + row.failed}/{row.total}" if row.total else "")
+    label += f" · started {when(row.created_at)}" + (f" · {plain(row.message)}" if row.message else "")
+    st.progress(row.progress, text=label)
     if row.log:
         with st.expander(f"Log of job {row.id}"):
             st.code(row.log[-2000:], language=None)
+
+
+recent = _recent_model_jobs()
+if not recent:
+    st.caption("No model jobs yet.")
+live_list(recent, _recent_model_jobs, _model_job)

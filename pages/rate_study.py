@@ -8,7 +8,7 @@ import streamlit as st
 
 from annotation.permissions import PermissionDenied
 from annotation.preference import answer, next_pair_for
-from annotation.studies import StudyError, clip_for, next_items_for, rate, studies_to_rate
+from annotation.studies import StudyError, clip_for, items_at, next_items_for, rate, studies_to_rate
 from components.media import show_clip_media
 from components.navigation import guard
 from components.text import plain
@@ -65,8 +65,16 @@ if study.kind == StudyKind.preference.value:
         st.warning(message)
     st.stop()
 
+# Back to an earlier clip: the rank (position in this rater's order) shown instead of the next unrated clip.
+back_key = f"rate_back_to_{study.id}"
 try:
-    shown = next_items_for(user=user, study_id=study.id)
+    shown = None
+    if st.session_state.get(back_key) is not None:
+        shown = items_at(user=user, study_id=study.id, rank=st.session_state[back_key])
+        if shown is None:
+            st.session_state.pop(back_key, None)
+    if shown is None:
+        shown = next_items_for(user=user, study_id=study.id)
     clip = clip_for(clip_id=shown.clip_id) if shown else None
 except (StudyError, PermissionDenied) as exc:
     st.error(plain(exc))
@@ -76,6 +84,8 @@ if shown is None:
     st.stop()
 
 st.progress(shown.clips_done / shown.clips_total, text=f"{shown.clips_done} of {shown.clips_total} clips rated")
+if st.session_state.get(back_key) is not None:
+    st.caption(f"Clip {shown.rank + 1} of {shown.clips_total}, rated earlier: change what you like and save.")
 show_clip_media(clip, key=f"study_player_{clip.id}")  # video or audio with its clickable transcript
 
 st.markdown("**How good is each output's reasoning?** Rate every output; the comment is optional.")
@@ -112,8 +122,17 @@ def _save(blind) -> None:  # noqa: ANN001
                  comment=st.session_state.get(comment_key, ""))
     except (StudyError, PermissionDenied) as exc:
         st.session_state["rate_message"] = str(exc)
+        return
+    if st.session_state.get(back_key) is not None:  # walking forward again through rated clips
+        st.session_state[back_key] = blind.rank + 1
 
 
+def _back(blind) -> None:  # noqa: ANN001
+    st.session_state[back_key] = blind.rank - 1
+
+
+if shown.rank > 0:
+    st.button("◀ Back", key="rate_back", on_click=_back, args=(shown,), help="Go back to the clip before this one.")
 st.button("Save and go to the next clip", type="primary", key="rate_save", on_click=_save, args=(shown,))
 if message := st.session_state.pop("rate_message", None):
     st.warning(plain(message))

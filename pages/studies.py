@@ -89,7 +89,7 @@ with create_tab:
     name = st.text_input("Study name", key="study_name")
     description = st.text_area("Description (what raters should judge)", key="study_description")
     systems = st.multiselect("Systems to compare (2 or more)", sources, format_func=lambda s: labels.get(s, s),
-                             key="study_systems")
+                             key="study_systems", select_all=False)  # pick the systems, not everything
     left, right = st.columns(2)
     clip_count = left.number_input("Clips", min_value=1, value=20, step=1, key="study_clips")
     seed = right.number_input("Seed (which clips are drawn)", min_value=0, value=0, step=1, key="study_seed")

@@ -114,15 +114,24 @@ class DemoClip:
         return "zh" if self.pinyin else "en"
 
 
+# Clip names must not give the answer away: neither the emotion nor runs of one emotion in the numbering.
+# Clip k (in SENTENCES order) is numbered (k * _STRIDE) % 24 + 1; the stride is prime to 24, so every
+# number is used once and consecutive numbers jump between emotions. The true emotion stays only in the
+# manifest's `emotion` column (the clip's source label, the demo's reference data).
+_STRIDE = 7
+
+
 def demo_clips() -> list[DemoClip]:
+    """The 24 demo clips, in name order (demo_001 … demo_024)."""
     clips = []
+    total = sum(len(sentences) for sentences in SENTENCES.values())
     for e_index, (emotion, sentences) in enumerate(SENTENCES.items()):
         for s_index, (text, pinyin) in enumerate(sentences):
             number = e_index * 4 + s_index
             clips.append(DemoClip(
-                name=f"demo_{number + 1:02d}_{emotion}", emotion=emotion, text=text, pinyin=pinyin,
+                name=f"demo_{(number * _STRIDE) % total + 1:03d}", emotion=emotion, text=text, pinyin=pinyin,
                 scene=SCENES[(number * 5) % len(SCENES)], speaker=f"speaker_{number % 3 + 1}"))
-    return clips
+    return sorted(clips, key=lambda clip: clip.name)
 
 
 def _speak(clip: DemoClip, wav: Path) -> None:

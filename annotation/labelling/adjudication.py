@@ -52,14 +52,14 @@ from db.queries import assignments as assignment_queries
 from db.queries import audit
 from db.queries import clips as clip_queries
 from db.queries import consensus as queries
+from db.queries import model_versions as version_queries
 from db.queries import predictions as prediction_queries
 from db.queries.consensus import ConsensusConflict
 
 __all__ = [
-    "AspectProposal", "AutoAcceptReport", "ConsensusConflict", "Proposal", "QueueItem", "accept",
+    "AspectProposal", "AutoAcceptReport", "ConsensusConflict", "ConsensusInUse", "Proposal", "QueueItem", "accept",
     "AdjudicationQueue", "adjudication_queue", "auto_accept", "cached_queue", "data_version", "dataset_emotion_model",
-    "propose",
-    "queue_decided", "send_back", "vote_label", "word_metric",
+    "propose", "queue_decided", "queue_reopened", "send_back", "undo_accept", "vote_label", "word_metric",
 ]
 
 # Below this many clips with two or more votes, Dawid-Skene has too little to learn confusions from.
@@ -329,6 +329,40 @@ def accept(
     return row
 
 
+class ConsensusInUse(RuntimeError):
+    """An accepted consensus can no longer be undone: it changed since, or a model was trained on it."""
+
+
+@unit_of_work
+def undo_accept(session: Session, *, user: User, consensus_id: int) -> Consensus | None:
+    """Take back an accepted consensus revision: it is deleted (the audit log keeps what it said) and the
+    revision before it, if any, is current again (returned). Only while the clip is not yet used: no later
+    decision on the clip and no trained model version holding the row in its snapshot."""
+    require(user, Role.lead, action="undo an accepted consensus")
+    row = session.get(Consensus, consensus_id)
+    if row is None:
+        raise LookupError(f"consensus {consensus_id} does not exist (already undone?)")
+    current = queries.current_consensus(session, clip_id=row.clip_id)
+    if current is None or current.id != row.id:
+        raise ConsensusInUse(f"the consensus of clip {row.clip_id} changed since revision {row.revision} was "
+                             "accepted; it can no longer be undone")
+    used_by = version_queries.versions_trained_on(session, consensus_id=row.id)
+    if used_by:
+        raise ConsensusInUse(f"model version {', '.join(v.name for v in used_by)} was trained on this consensus; "
+                             "it can no longer be undone (accept a new revision instead)")
+    detail = {"clip_id": row.clip_id, "revision": row.revision, "emotion": row.emotion, "clues": dict(row.clues),
+              "emotion_words": list(row.emotion_words), "method": row.method, "note": row.note,
+              "source_annotation_ids": list(row.source_annotation_ids)}
+    try:
+        restored = queries.remove_revision(session, consensus=row)
+    except ConsensusConflict as conflict:
+        raise ConsensusInUse(str(conflict)) from conflict
+    detail["restored_revision"] = restored.revision if restored else None
+    audit.record(session, user=user, action="consensus.undo", entity="consensus", entity_id=consensus_id,
+                 detail=detail)
+    return restored
+
+
 @unit_of_work
 def send_back(session: Session, *, user: User, clip_id: int, extra: int = 1) -> int:
     """Ask for `extra` more annotations of a clip; returns the clip's new overlap."""
@@ -582,6 +616,11 @@ def cached_queue(dataset_id: int) -> tuple[AdjudicationQueue, DawidSkeneResult |
 def queue_decided(dataset_id: int, clip_id: int) -> None:
     """Take a clip the page just decided (or sent back) out of this process's cached queue."""
     _queues.update(_cache_key(dataset_id), lambda cached: (cached[0].without(clip_id), cached[1]))
+
+
+def queue_reopened(dataset_id: int) -> None:
+    """After an undo the clip waits again: drop this process's cached queue so the next read rebuilds it."""
+    _queues.forget(_cache_key(dataset_id))
 
 
 @dataclass(frozen=True)

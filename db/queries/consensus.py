@@ -94,6 +94,31 @@ def add_consensus_revision(
     return row
 
 
+def remove_revision(session: Session, *, consensus: Consensus) -> Consensus | None:
+    """Delete a clip's current revision and make the one before it (if any) current again; the restored row's
+    version continues the clip's count, so whoever saw the removed revision is stale. Returns the restored row.
+    Raises ConsensusConflict when `consensus` is no longer the clip's newest current revision."""
+    newest = session.exec(select(sa.func.max(Consensus.revision)).where(Consensus.clip_id == consensus.clip_id)).one()
+    gone = session.execute(
+        sa.delete(Consensus)
+        .where(Consensus.id == consensus.id, Consensus.version == consensus.version, Consensus.is_current == sa.true(),
+               Consensus.revision == newest)
+        .execution_options(synchronize_session=False)
+    )
+    if gone.rowcount != 1:
+        raise ConsensusConflict(f"the consensus of clip {consensus.clip_id} changed since it was accepted")
+    session.expunge(consensus)
+    previous = session.exec(
+        select(Consensus).where(Consensus.clip_id == consensus.clip_id).order_by(col(Consensus.revision).desc())
+    ).first()
+    if previous is not None:
+        previous.is_current = True
+        previous.version = consensus.version + 1
+        session.add(previous)
+        session.flush()
+    return previous
+
+
 FINISHED = (AnnotationStatus.submitted.value, AnnotationStatus.skipped.value)
 
 

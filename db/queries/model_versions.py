@@ -203,3 +203,9 @@ def latest_features(session: Session, *, clip_ids: list[int]) -> dict[int, dict[
         for row in rows:
             out[row.clip_id][row.extractor] = row.data  # later rows (newer) win
     return out
+
+
+def versions_trained_on(session: Session, *, consensus_id: int) -> list[ModelVersion]:
+    """Model versions whose frozen training data (snapshot consensus ids) holds this consensus row."""
+    return [v for v in session.exec(select(ModelVersion).order_by(ModelVersion.id))
+            if consensus_id in ((v.snapshot or {}).get("consensus_ids") or [])]

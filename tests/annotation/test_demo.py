@@ -28,6 +28,17 @@ def test_demo_set_covers_six_emotions_in_two_languages():
     assert len({c.name for c in clips}) == 24
 
 
+def test_demo_names_do_not_give_the_answer_away():
+    import re
+
+    clips = demo_clips()
+    assert all(re.fullmatch(r"demo_\d{3}", c.name) for c in clips), [c.name for c in clips]
+    assert [c.name for c in clips] == sorted(c.name for c in clips)
+    # Nor does the numbering: neighbouring clips do not share their emotion in runs.
+    emotions = [c.emotion for c in clips]
+    assert sum(a == b for a, b in zip(emotions, emotions[1:], strict=False)) <= 2
+
+
 def test_render_clip_makes_a_talking_clip_with_its_subtitle(tmp_path: Path):
     clip = next(c for c in demo_clips() if c.language == "zh")
     video = render_clip(clip, tmp_path, seed=1)

@@ -176,3 +176,47 @@ def test_lead_takes_the_llm_merge_for_one_aspect(world, llm_server):
     with Session(get_engine()) as session:
         row = current_consensus(session, clip_id=world["clip"])
         assert row.clues["facial"] == "The person opens the eyes wide and the mouth falls open."
+
+
+def test_accept_confirms_next_to_the_buttons_and_undo_takes_it_back(world):
+    from db.models import AuditLog
+
+    at = run_page(world["lead"])
+    at.button(key="adjudicate.accept").click().run()
+    assert not at.exception
+    assert any("Consensus stored for clip-7" in t.value for t in at.toast)
+    stored = [s.value for s in at.success if "Consensus stored for" in s.value]
+    assert stored and "clip-7" in stored[0]
+    with Session(get_engine()) as session:
+        assert current_consensus(session, clip_id=world["clip"]) is not None
+    at.button(key="adjudicate.undo").click().run()
+    assert not at.exception
+    with Session(get_engine()) as session:
+        assert current_consensus(session, clip_id=world["clip"]) is None
+        assert session.query(AuditLog).filter(AuditLog.action == "consensus.undo").count() == 1
+    assert "1 of 1 waiting" in next(m.value for m in at.markdown if "waiting" in m.value)
+    assert not [b for b in at.button if b.key == "adjudicate.undo"]
+
+
+def test_undo_is_refused_once_a_model_was_trained_on_it(world):
+    from db.models import ModelVersion
+
+    at = run_page(world["lead"])
+    at.button(key="adjudicate.accept").click().run()
+    with Session(get_engine()) as session:
+        row = current_consensus(session, clip_id=world["clip"])
+        session.add(ModelVersion(backend="baseline", name="trained-v1", snapshot={"consensus_ids": [row.id]}))
+        session.commit()
+    at.button(key="adjudicate.undo").click().run()
+    assert not at.exception
+    assert any("trained-v1" in e.value for e in at.error)
+    with Session(get_engine()) as session:
+        assert current_consensus(session, clip_id=world["clip"]) is not None
+
+
+def test_captions_are_plain_words(world):
+    at = run_page(world["lead"])
+    captions = " ".join(c.value for c in at.caption)
+    assert "point(s)" not in captions and "majority support" not in captions
+    assert "most annotators agree on" in captions
+    assert "Alt+J" in captions  # the keyboard shortcuts are announced

@@ -88,3 +88,48 @@ def test_lead_imports_a_folder_from_the_page(accounts, tmp_path):
     assert not at.exception, at.exception
     assert any("2 new clip(s)" in s.value for s in at.success)
     assert "ingest_job" in at.session_state
+
+
+def test_admin_home_names_the_admin_role_not_lead(accounts):
+    at = _app(accounts["admin"])
+    at.switch_page(str(ROOT / "pages/home.py")).run()
+    assert not at.exception
+    text = " ".join(m.value for m in at.markdown)
+    assert "**Admin**" in text and "**Lead**" not in text
+    assert "Signed in as admin (admin)" in " ".join(c.value for c in at.caption)
+
+
+def test_admin_pages_come_first_in_an_expanded_menu(accounts):
+    from sqlmodel import Session
+
+    from components.navigation import NAV_EXPANDED, sections_for
+    from db.engine import get_engine
+    from db.models import User
+
+    with Session(get_engine()) as session:
+        admin = session.get(User, accounts["admin"])
+        sections = sections_for(admin)
+    assert NAV_EXPANDED is True
+    assert list(sections)[:2] == ["ClueLab", "Admin"]
+    assert [spec.title for spec in sections["Admin"]] == ["Users"]
+
+
+def test_a_refused_new_account_keeps_what_was_typed(accounts):
+    at = _app(accounts["admin"])
+    at.switch_page(str(ROOT / "pages/admin.py")).run()
+    by_label = {t.label: t for t in at.text_input}
+    by_label["Username"].input("new.person")
+    by_label["Display name"].input("New Person")
+    by_label["Password (10+ characters)"].input("short")
+    next(b for b in at.button if b.label == "Create").click().run()
+    assert not at.exception
+    assert at.error, "the short password is refused"
+    by_label = {t.label: t for t in at.text_input}
+    assert by_label["Username"].value == "new.person"
+    assert by_label["Display name"].value == "New Person"
+    assert by_label["Password (10+ characters)"].value == "short"
+    by_label["Password (10+ characters)"].input("a-long-enough-password")
+    next(b for b in at.button if b.label == "Create").click().run()
+    assert not at.exception
+    assert "new.person" in at.dataframe[0].value["username"].tolist()
+    assert {t.label: t for t in at.text_input}["Username"].value == ""  # a created account clears the form

@@ -48,3 +48,9 @@ def test_a_researcher_sees_no_cancel_on_a_leads_job_and_a_lead_cancels_it(accoun
     lead.button(key=f"retry_{own_job}").click().run()
     row = jobs.get_job(own_job)
     assert row.state == JobState.queued.value and row.run_as_id == accounts["lead"]
+
+
+def test_no_jobs_says_so(accounts):
+    at = _page(accounts["lead"])
+    assert not at.exception
+    assert any("No jobs yet" in i.value for i in at.info)

@@ -105,3 +105,46 @@ def test_annotators_cannot_open_the_studies_page(accounts):
     at.run()
     with pytest.raises(ValueError, match="Could not find a navigation page"):
         at.switch_page(str(ROOT / "pages/studies.py"))
+
+
+def _open_study(world, researcher_id: int, clips: int = 3) -> int:
+    from annotation.studies import create_study, set_study_status
+
+    with Session(get_engine(), expire_on_commit=False) as session:
+        researcher = session.get(User, researcher_id)
+    study = create_study(user=researcher, dataset_id=world.dataset_id, name="Back and forth", systems=world.systems,
+                         clip_count=clips, seed=0)
+    set_study_status(user=researcher, study_id=study.id, status="open")
+    return study.id
+
+
+def _rate_all(page: AppTest, values) -> None:  # noqa: ANN001
+    for radio, value in zip([r for r in page.radio if r.key.startswith("rate_")], values, strict=False):
+        radio.set_value(value)
+    page.button(key="rate_save").click().run()
+    assert not page.exception and not page.warning
+
+
+def test_a_rater_goes_back_to_an_earlier_clip_and_changes_a_rating(accounts):
+    study_id = _open_study(_world(), accounts["researcher"])
+    rater = _app(accounts["annotator"], "pages/rate_study.py")
+    assert not [b for b in rater.button if b.key == "rate_back"]  # nothing before the first clip
+    first_keys = [r.key for r in rater.radio if r.key.startswith("rate_")]
+    _rate_all(rater, (4, 3, 2))
+    assert "1 of 3 clips rated" in rater.get("progress")[0].proto.text
+    rater.button(key="rate_back").click().run()
+    assert not rater.exception
+    radios = [r for r in rater.radio if r.key.startswith("rate_")]
+    assert [r.key for r in radios] == first_keys and [r.value for r in radios] == [4, 3, 2]
+    _rate_all(rater, (1, 3, 2))
+    with Session(get_engine()) as session:
+        ratings = sorted(r.rating for r, _ in study_ratings(session, study_id=study_id))
+    assert ratings == [1, 2, 3]  # changed, not added
+    radios = [r for r in rater.radio if r.key.startswith("rate_")]
+    assert [r.key for r in radios] != first_keys and all(r.value is None for r in radios)  # on to the next clip
+
+
+def test_the_systems_picker_offers_no_select_all(accounts):
+    _world()
+    at = _app(accounts["researcher"], "pages/studies.py")
+    assert at.multiselect(key="study_systems").proto.select_all == 0
