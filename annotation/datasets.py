@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,18 @@ from db.queries import references as reference_queries
 
 class DatasetError(ValueError):
     pass
+
+
+# The model's held-out clips: never trained on, the clips every model version is scored on.
+HELD_OUT_FRACTION = 0.2
+# The split name for them wherever a split is chosen (evaluation, exports), beside a clip's own train/val/test.
+HELD_OUT_SPLIT = "held-out"
+
+
+def is_held_out(clip_name: str, fraction: float = HELD_OUT_FRACTION) -> bool:
+    """Deterministic by clip name: the same clip is held out in every snapshot."""
+    digest = hashlib.sha256(clip_name.encode("utf-8")).digest()
+    return int.from_bytes(digest[:4], "big") / 2**32 < fraction
 
 
 @dataclass
