@@ -130,10 +130,18 @@ def list_datasets(session: Session) -> list[Dataset]:
 
 @with_session
 def search_clips(session: Session, *, dataset_id: int, status: str | None = None, text: str = "",
-                 has_video: bool | None = None, limit: int = 200, offset: int = 0) -> tuple[list[Clip], int]:
-    """One page of a dataset's clips matching the filters, and how many match in all."""
+                 has_video: bool | None = None, min_annotations: int | None = None,
+                 max_annotations: int | None = None, has_consensus: bool | None = None,
+                 limit: int = 200, offset: int = 0) -> tuple[list[Clip], int]:
+    """One page of a dataset's clips matching the filters, and how many match in all.
+
+    `min_annotations`/`max_annotations` bound the submitted annotations; `has_consensus` asks for clips with
+    (True) or without (False) a current consensus.
+    """
     rows, total = clip_queries.search_clips(session, dataset_id=dataset_id, status=status, text=text,
-                                            has_video=has_video, limit=limit, offset=offset)
+                                            has_video=has_video, min_annotations=min_annotations,
+                                            max_annotations=max_annotations, has_consensus=has_consensus,
+                                            limit=limit, offset=offset)
     return list(rows), total
 
 

@@ -20,18 +20,34 @@ if not datasets:
     st.info("No datasets yet.")
     st.stop()
 
+
+
+def first_page() -> None:
+    """A changed filter starts again at page 1."""
+    st.session_state.pop("clips_page", None)
+
+
 names = {d.name: d for d in datasets}
 left, middle, right, far = st.columns([3, 2, 3, 2])
-dataset = names[left.selectbox("Dataset", list(names))]
-status = middle.selectbox("Media", ["any"] + [s.value for s in ClipStatus])
-text = right.text_input("Search name or transcript")
-kind = far.selectbox("Kind", ["any", "video", "no video"])
+dataset = names[left.selectbox("Dataset", list(names), on_change=first_page)]
+status = middle.selectbox("Media", ["any"] + [s.value for s in ClipStatus], on_change=first_page)
+text = right.text_input("Search name or transcript", on_change=first_page)
+kind = far.selectbox("Kind", ["any", "video", "no video"], on_change=first_page)
+# Submitted annotations (drafts and skips do not count), up to the dataset's overlap and beyond.
+counts = {"any": (None, None), "none": (0, 0)}
+counts.update({str(n): (n, n) for n in range(1, max(dataset.overlap, 1))})
+counts[f"{max(dataset.overlap, 1)} or more"] = (max(dataset.overlap, 1), None)
+CONSENSUS = {"any": None, "with consensus": True, "no consensus": False}
+count_column, consensus_column, _ = st.columns([2, 2, 6])
+annotations = count_column.selectbox("Annotations", list(counts), key="clips_annotations", on_change=first_page)
+consensus = consensus_column.selectbox("Consensus", list(CONSENSUS), key="clips_consensus", on_change=first_page)
 page_number = st.session_state.get("clips_page", 0)
 
 rows, total = search_clips(
     dataset_id=dataset.id, status=None if status == "any" else status, text=text,
     has_video={"any": None, "video": True, "no video": False}[kind],
-    limit=PAGE_SIZE, offset=page_number * PAGE_SIZE)
+    min_annotations=counts[annotations][0], max_annotations=counts[annotations][1],
+    has_consensus=CONSENSUS[consensus], limit=PAGE_SIZE, offset=page_number * PAGE_SIZE)
 
 st.caption(f"{total} clip(s) match" + (" · synthetic demo data" if dataset.is_synthetic else ""))
 table = pd.DataFrame([{

@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from core.vocabulary import AnnotationStatus, ClipStatus
+from core.vocabulary import AnnotationStatus, ClipStatus, Coverage
 from db.models import Annotation, Assignment, Clip, Dataset, User, utcnow
 from db.queries.assignments import ACTIVE, live_condition
 
@@ -102,3 +102,53 @@ def open_slots(session: Session, *, dataset: Dataset) -> int:
         .where(*ready, live_condition(now))
     ).one()
     return max(0, int(ready_count) * dataset.overlap + int(overridden) - int(taken))
+
+
+# --- per-clip coverage: submitted of wanted, skips, adjudicated -------------------------------------
+
+
+def _coverage_rows(dataset: Dataset) -> Any:
+    """A subquery with one row per ready clip of the dataset: submitted, skipped, wanted, adjudicated, coverage."""
+    from db.queries.clips import annotation_count, has_current_consensus
+
+    submitted = annotation_count(AnnotationStatus.submitted.value)
+    skipped = annotation_count(AnnotationStatus.skipped.value)
+    wanted = sa.func.coalesce(Clip.overlap_override, dataset.overlap)
+    inner = (select(Clip.id.label("clip_id"), Clip.name.label("name"), submitted.label("submitted"),
+                    skipped.label("skipped"), wanted.label("wanted"),
+                    sa.case((has_current_consensus(), 1), else_=0).label("adjudicated"))
+             .where(Clip.dataset_id == dataset.id, Clip.status == ClipStatus.ready.value)).subquery()
+    coverage = sa.case(
+        (inner.c.adjudicated == 1, Coverage.adjudicated.value),
+        (inner.c.submitted == 0, Coverage.none.value),
+        (inner.c.submitted >= inner.c.wanted, Coverage.complete.value),
+        else_=Coverage.partial.value,
+    ).label("coverage")
+    return select(inner, coverage).subquery()
+
+
+def coverage_summary(session: Session, *, dataset: Dataset) -> list[dict[str, Any]]:
+    """Ready clips counted by coverage, submitted and wanted annotations, with how many of them have a skip."""
+    rows = _coverage_rows(dataset)
+    query = (select(rows.c.coverage, rows.c.submitted, rows.c.wanted, sa.func.count(),
+                    sa.func.sum(sa.case((rows.c.skipped > 0, 1), else_=0)))
+             .group_by(rows.c.coverage, rows.c.submitted, rows.c.wanted)
+             .order_by(rows.c.submitted, rows.c.wanted, rows.c.coverage))
+    return [{"coverage": coverage, "submitted": int(submitted), "wanted": int(wanted), "clips": int(count),
+             "with_skips": int(skips or 0)} for coverage, submitted, wanted, count, skips in session.exec(query).all()]
+
+
+def clip_coverage(session: Session, *, dataset: Dataset, state: str | None = None, limit: int = 50,
+                  offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+    """One page of the ready clips in id order, filtered by coverage (or `skipped`), and how many match."""
+    rows = _coverage_rows(dataset)
+    query = select(rows)
+    if state == Coverage.skipped.value:
+        query = query.where(rows.c.skipped > 0)
+    elif state:
+        query = query.where(rows.c.coverage == state)
+    total = int(session.exec(select(sa.func.count()).select_from(query.subquery())).one())
+    page = session.execute(query.order_by(rows.c.clip_id).offset(offset).limit(limit)).all()
+    return [{"clip_id": int(r.clip_id), "name": r.name, "submitted": int(r.submitted), "skipped": int(r.skipped),
+             "wanted": int(r.wanted), "adjudicated": bool(r.adjudicated), "coverage": r.coverage}
+            for r in page], total
