@@ -109,14 +109,15 @@ def open_slots(session: Session, *, dataset: Dataset) -> int:
 
 def _coverage_rows(dataset: Dataset) -> Any:
     """A subquery with one row per ready clip of the dataset: submitted, skipped, wanted, adjudicated, coverage."""
-    from db.queries.clips import annotation_count, has_current_consensus
+    from db.queries.clips import annotation_counts, consensus_clips
 
-    submitted = annotation_count(AnnotationStatus.submitted.value)
-    skipped = annotation_count(AnnotationStatus.skipped.value)
+    counts, agreed = annotation_counts(dataset.id), consensus_clips(dataset.id)
     wanted = sa.func.coalesce(Clip.overlap_override, dataset.overlap)
-    inner = (select(Clip.id.label("clip_id"), Clip.name.label("name"), submitted.label("submitted"),
-                    skipped.label("skipped"), wanted.label("wanted"),
-                    sa.case((has_current_consensus(), 1), else_=0).label("adjudicated"))
+    inner = (select(Clip.id.label("clip_id"), Clip.name.label("name"),
+                    sa.func.coalesce(counts.c.submitted, 0).label("submitted"),
+                    sa.func.coalesce(counts.c.skipped, 0).label("skipped"), wanted.label("wanted"),
+                    sa.case((agreed.c.clip_id.is_not(None), 1), else_=0).label("adjudicated"))
+             .outerjoin(counts, counts.c.clip_id == Clip.id).outerjoin(agreed, agreed.c.clip_id == Clip.id)
              .where(Clip.dataset_id == dataset.id, Clip.status == ClipStatus.ready.value)).subquery()
     coverage = sa.case(
         (inner.c.adjudicated == 1, Coverage.adjudicated.value),
