@@ -30,8 +30,11 @@ def coverage_chart(summary: list[dict[str, Any]]) -> go.Figure:
     figure = go.Figure()
     for skipped, name, colour in ((False, "no skip", "#4C78A8"), (True, "skipped by someone", "#F58518")):
         ys = [counts.get((label, skipped), 0) for label in order]
+        # A part is labelled only where the bar has two parts; the total stands on top of every bar.
+        split = [counts.get((label, True), 0) > 0 for label in order]
         figure.add_trace(go.Bar(x=order, y=ys, name=name, marker_color=colour,
-                                text=[str(y) if y else "" for y in ys], textposition="inside",
+                                text=[str(y) if y and two else "" for y, two in zip(ys, split, strict=True)],
+                                textposition="inside", insidetextanchor="middle", textangle=0,
                                 hovertemplate="%{x}: %{y} clips<extra>" + name + "</extra>"))
     totals = [sum(counts.get((label, s), 0) for s in (True, False)) for label in order]
     figure.add_trace(go.Scatter(x=order, y=totals, mode="text", text=[str(t) for t in totals],
