@@ -146,6 +146,12 @@ def search_clips(session: Session, *, dataset_id: int, status: str | None = None
 
 
 @with_session
+def annotation_summary(session: Session, *, clip_ids: list[int]) -> dict[int, tuple[int, bool]]:
+    """(submitted annotations, has a current consensus) for each of a page of clips."""
+    return clip_queries.annotation_summary(session, clip_ids=clip_ids)
+
+
+@with_session
 def clip_references(session: Session, *, clip_id: int) -> list[Reference]:
     """Imported systems' labels and reasoning for one clip."""
     return reference_queries.references_for_clip(session, clip_id=clip_id)

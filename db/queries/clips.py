@@ -258,3 +258,17 @@ def search_clips(session: Session, *, dataset_id: int, status: str | None = None
     total = session.exec(select(func.count()).select_from(query.subquery())).one()
     rows = session.exec(query.order_by(Clip.id).offset(offset).limit(limit)).all()
     return rows, int(total)
+
+
+def annotation_summary(session: Session, *, clip_ids: Sequence[int]) -> dict[int, tuple[int, bool]]:
+    """For a page of clips: (submitted annotations, has a current consensus) by clip id."""
+    if not clip_ids:
+        return {}
+    ids = list(clip_ids)
+    submitted = dict(session.exec(
+        select(Annotation.clip_id, func.count()).where(col(Annotation.clip_id).in_(ids),
+                                                      Annotation.status == AnnotationStatus.submitted.value)
+        .group_by(Annotation.clip_id)).all())
+    agreed = set(session.exec(select(Consensus.clip_id).where(col(Consensus.clip_id).in_(ids),
+                                                              Consensus.is_current == True)).all())  # noqa: E712
+    return {clip_id: (int(submitted.get(clip_id, 0)), clip_id in agreed) for clip_id in ids}

@@ -72,3 +72,15 @@ def test_clips_page_filters_by_annotations_and_consensus(world):
     at.selectbox(key="clips_annotations").select("none").run()
     assert at.dataframe[0].value["name"].tolist() == ["c0"]
     assert "1 clip(s) match" in " ".join(c.value for c in at.caption)
+
+
+def test_clips_table_shows_each_clips_annotations_and_consensus_with_readable_names(world):
+    at = _open("clips.py", world["lead"])
+    assert not at.exception, at.exception
+    frame = at.dataframe[0]
+    table = frame.value
+    assert table["annotations"].tolist() == [0, 1, 2, 3, 3]
+    assert table["consensus"].tolist() == ["no", "no", "no", "no", "yes"]
+    labels = {column: config.get("label") for column, config in json.loads(frame.proto.columns).items()}
+    assert labels["annotations"] == "Annotations" and labels["duration (s)"] == "Duration (s)"
+    assert labels["name"] == "Clip"
