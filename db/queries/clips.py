@@ -209,9 +209,23 @@ def dataset_counts(session: Session, *, dataset_id: int) -> dict[str, int]:
     }
 
 
+def annotation_count(status: str = AnnotationStatus.submitted.value) -> Any:
+    """A clip's annotations in `status`, correlated to Clip: a probe of ix_annotation_clip_status per clip, so
+    a page walks clips in id order and stops at its limit."""
+    return (select(func.count()).select_from(Annotation)
+            .where(Annotation.clip_id == Clip.id, Annotation.status == status)
+            .correlate(Clip).scalar_subquery())
+
+
+def has_current_consensus() -> Any:
+    """Whether a clip has a current consensus, correlated to Clip (ix_consensus_clip_current)."""
+    return (sa.exists().where(Consensus.clip_id == Clip.id, Consensus.is_current == True)  # noqa: E712
+            .correlate(Clip))
+
+
 def annotation_counts(dataset_id: int) -> Any:
     """A subquery (clip_id, submitted, skipped) over the dataset's annotated clips: one grouped pass over
-    their annotations, which both databases plan as a hash join (a per-clip subquery costs a probe per clip)."""
+    their annotations, cheaper than per-clip probes when every clip is counted (coverage summary)."""
     submitted = sa.func.sum(sa.case((Annotation.status == AnnotationStatus.submitted.value, 1), else_=0))
     skipped = sa.func.sum(sa.case((Annotation.status == AnnotationStatus.skipped.value, 1), else_=0))
     return (select(Annotation.clip_id.label("clip_id"), submitted.label("submitted"), skipped.label("skipped"))
@@ -237,17 +251,13 @@ def search_clips(session: Session, *, dataset_id: int, status: str | None = None
     """
     query = select(Clip).where(Clip.dataset_id == dataset_id)
     if min_annotations is not None or max_annotations is not None:
-        counts = annotation_counts(dataset_id)
-        query = query.outerjoin(counts, counts.c.clip_id == Clip.id)
-        submitted = sa.func.coalesce(counts.c.submitted, 0)
+        submitted = annotation_count()
         if min_annotations is not None and min_annotations > 0:
             query = query.where(submitted >= min_annotations)
         if max_annotations is not None:
             query = query.where(submitted <= max_annotations)
     if has_consensus is not None:
-        agreed = consensus_clips(dataset_id)
-        query = query.outerjoin(agreed, agreed.c.clip_id == Clip.id).where(
-            agreed.c.clip_id.is_not(None) if has_consensus else agreed.c.clip_id.is_(None))
+        query = query.where(has_current_consensus() if has_consensus else ~has_current_consensus())
     if status:
         query = query.where(Clip.status == status)
     if has_video is not None:

@@ -107,18 +107,27 @@ def open_slots(session: Session, *, dataset: Dataset) -> int:
 # --- per-clip coverage: submitted of wanted, skips, adjudicated -------------------------------------
 
 
-def _coverage_rows(dataset: Dataset) -> Any:
-    """A subquery with one row per ready clip of the dataset: submitted, skipped, wanted, adjudicated, coverage."""
-    from db.queries.clips import annotation_counts, consensus_clips
+def _coverage_rows(dataset: Dataset, *, grouped: bool) -> Any:
+    """A subquery with one row per ready clip of the dataset: submitted, skipped, wanted, adjudicated, coverage.
 
-    counts, agreed = annotation_counts(dataset.id), consensus_clips(dataset.id)
+    `grouped` counts with one pass over the dataset's annotations (every clip is needed: the summary);
+    otherwise each clip probes the (clip_id, status) indexes, so a page stops at its limit.
+    """
+    from db.queries.clips import annotation_count, annotation_counts, consensus_clips, has_current_consensus
+
     wanted = sa.func.coalesce(Clip.overlap_override, dataset.overlap)
-    inner = (select(Clip.id.label("clip_id"), Clip.name.label("name"),
-                    sa.func.coalesce(counts.c.submitted, 0).label("submitted"),
-                    sa.func.coalesce(counts.c.skipped, 0).label("skipped"), wanted.label("wanted"),
-                    sa.case((agreed.c.clip_id.is_not(None), 1), else_=0).label("adjudicated"))
-             .outerjoin(counts, counts.c.clip_id == Clip.id).outerjoin(agreed, agreed.c.clip_id == Clip.id)
-             .where(Clip.dataset_id == dataset.id, Clip.status == ClipStatus.ready.value)).subquery()
+    if grouped:
+        counts, agreed = annotation_counts(dataset.id), consensus_clips(dataset.id)
+        columns = (sa.func.coalesce(counts.c.submitted, 0), sa.func.coalesce(counts.c.skipped, 0),
+                   sa.case((agreed.c.clip_id.is_not(None), 1), else_=0))
+    else:
+        columns = (annotation_count(AnnotationStatus.submitted.value), annotation_count(AnnotationStatus.skipped.value),
+                   sa.case((has_current_consensus(), 1), else_=0))
+    inner = select(Clip.id.label("clip_id"), Clip.name.label("name"), columns[0].label("submitted"),
+                   columns[1].label("skipped"), wanted.label("wanted"), columns[2].label("adjudicated"))
+    if grouped:
+        inner = inner.outerjoin(counts, counts.c.clip_id == Clip.id).outerjoin(agreed, agreed.c.clip_id == Clip.id)
+    inner = inner.where(Clip.dataset_id == dataset.id, Clip.status == ClipStatus.ready.value).subquery()
     coverage = sa.case(
         (inner.c.adjudicated == 1, Coverage.adjudicated.value),
         (inner.c.submitted == 0, Coverage.none.value),
@@ -130,7 +139,7 @@ def _coverage_rows(dataset: Dataset) -> Any:
 
 def coverage_summary(session: Session, *, dataset: Dataset) -> list[dict[str, Any]]:
     """Ready clips counted by coverage, submitted and wanted annotations, with how many of them have a skip."""
-    rows = _coverage_rows(dataset)
+    rows = _coverage_rows(dataset, grouped=True)
     query = (select(rows.c.coverage, rows.c.submitted, rows.c.wanted, sa.func.count(),
                     sa.func.sum(sa.case((rows.c.skipped > 0, 1), else_=0)))
              .group_by(rows.c.coverage, rows.c.submitted, rows.c.wanted)
@@ -142,7 +151,7 @@ def coverage_summary(session: Session, *, dataset: Dataset) -> list[dict[str, An
 def clip_coverage(session: Session, *, dataset: Dataset, state: str | None = None, limit: int = 50,
                   offset: int = 0) -> tuple[list[dict[str, Any]], int]:
     """One page of the ready clips in id order, filtered by coverage (or `skipped`), and how many match."""
-    rows = _coverage_rows(dataset)
+    rows = _coverage_rows(dataset, grouped=False)
     query = select(rows)
     if state == Coverage.skipped.value:
         query = query.where(rows.c.skipped > 0)
