@@ -107,7 +107,7 @@ def open_slots(session: Session, *, dataset: Dataset) -> int:
 # --- per-clip coverage: submitted of wanted, skips, adjudicated -------------------------------------
 
 
-def _coverage_rows(dataset: Dataset, *, grouped: bool) -> Any:
+def _coverage_rows(dataset: Dataset, *, grouped: bool = True) -> Any:
     """A subquery with one row per ready clip of the dataset: submitted, skipped, wanted, adjudicated, coverage.
 
     `grouped` counts with one pass over the dataset's annotations (every clip is needed: the summary);
@@ -150,15 +150,37 @@ def coverage_summary(session: Session, *, dataset: Dataset) -> list[dict[str, An
 
 def clip_coverage(session: Session, *, dataset: Dataset, state: str | None = None, limit: int = 50,
                   offset: int = 0) -> tuple[list[dict[str, Any]], int]:
-    """One page of the ready clips in id order, filtered by coverage (or `skipped`), and how many match."""
-    rows = _coverage_rows(dataset, grouped=False)
-    query = select(rows)
+    """One page of the ready clips in id order, filtered by coverage (or `skipped`), and how many match.
+
+    The filter is written on the per-clip probes themselves (not on a derived coverage column, which
+    PostgreSQL would expand into a probe per mention); the page's coverage is worked out in Python.
+    """
+    from db.queries.clips import annotation_count, has_current_consensus
+
+    submitted, skipped = annotation_count(AnnotationStatus.submitted.value), \
+        annotation_count(AnnotationStatus.skipped.value)
+    agreed = has_current_consensus()
+    wanted = sa.func.coalesce(Clip.overlap_override, dataset.overlap)
+    conditions = [Clip.dataset_id == dataset.id, Clip.status == ClipStatus.ready.value]
     if state == Coverage.skipped.value:
-        query = query.where(rows.c.skipped > 0)
-    elif state:
-        query = query.where(rows.c.coverage == state)
-    total = int(session.exec(select(sa.func.count()).select_from(query.subquery())).one())
-    page = session.execute(query.order_by(rows.c.clip_id).offset(offset).limit(limit)).all()
-    return [{"clip_id": int(r.clip_id), "name": r.name, "submitted": int(r.submitted), "skipped": int(r.skipped),
-             "wanted": int(r.wanted), "adjudicated": bool(r.adjudicated), "coverage": r.coverage}
-            for r in page], total
+        conditions.append(skipped > 0)
+    elif state == Coverage.adjudicated.value:
+        conditions.append(agreed)
+    elif state == Coverage.none.value:
+        conditions += [~agreed, submitted == 0]
+    elif state == Coverage.complete.value:
+        conditions += [~agreed, submitted >= wanted]
+    elif state == Coverage.partial.value:
+        conditions += [~agreed, sa.between(submitted, 1, wanted - 1)]
+    total = int(session.exec(select(sa.func.count()).select_from(Clip).where(*conditions)).one())
+    page = session.execute(
+        select(Clip.id, Clip.name, submitted.label("submitted"), skipped.label("skipped"), wanted.label("wanted"),
+               sa.case((agreed, 1), else_=0).label("adjudicated"))
+        .where(*conditions).order_by(Clip.id).offset(offset).limit(limit)).all()
+    out = []
+    for clip_id, name, done, skips, want, adjudicated in page:
+        coverage = (Coverage.adjudicated if adjudicated else Coverage.none if not done
+                    else Coverage.complete if done >= want else Coverage.partial).value
+        out.append({"clip_id": int(clip_id), "name": name, "submitted": int(done), "skipped": int(skips),
+                    "wanted": int(want), "adjudicated": bool(adjudicated), "coverage": coverage})
+    return out, total
