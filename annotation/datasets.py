@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,18 @@ from db.queries import references as reference_queries
 
 class DatasetError(ValueError):
     pass
+
+
+# The model's held-out clips: never trained on, the clips every model version is scored on.
+HELD_OUT_FRACTION = 0.2
+# The split name for them wherever a split is chosen (evaluation, exports), beside a clip's own train/val/test.
+HELD_OUT_SPLIT = "held-out"
+
+
+def is_held_out(clip_name: str, fraction: float = HELD_OUT_FRACTION) -> bool:
+    """Deterministic by clip name: the same clip is held out in every snapshot."""
+    digest = hashlib.sha256(clip_name.encode("utf-8")).digest()
+    return int.from_bytes(digest[:4], "big") / 2**32 < fraction
 
 
 @dataclass
@@ -117,11 +130,25 @@ def list_datasets(session: Session) -> list[Dataset]:
 
 @with_session
 def search_clips(session: Session, *, dataset_id: int, status: str | None = None, text: str = "",
-                 has_video: bool | None = None, limit: int = 200, offset: int = 0) -> tuple[list[Clip], int]:
-    """One page of a dataset's clips matching the filters, and how many match in all."""
+                 has_video: bool | None = None, min_annotations: int | None = None,
+                 max_annotations: int | None = None, has_consensus: bool | None = None,
+                 limit: int = 200, offset: int = 0) -> tuple[list[Clip], int]:
+    """One page of a dataset's clips matching the filters, and how many match in all.
+
+    `min_annotations`/`max_annotations` bound the submitted annotations; `has_consensus` asks for clips with
+    (True) or without (False) a current consensus.
+    """
     rows, total = clip_queries.search_clips(session, dataset_id=dataset_id, status=status, text=text,
-                                            has_video=has_video, limit=limit, offset=offset)
+                                            has_video=has_video, min_annotations=min_annotations,
+                                            max_annotations=max_annotations, has_consensus=has_consensus,
+                                            limit=limit, offset=offset)
     return list(rows), total
+
+
+@with_session
+def annotation_summary(session: Session, *, clip_ids: list[int]) -> dict[int, tuple[int, bool]]:
+    """(submitted annotations, has a current consensus) for each of a page of clips."""
+    return clip_queries.annotation_summary(session, clip_ids=clip_ids)
 
 
 @with_session

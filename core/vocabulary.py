@@ -80,6 +80,26 @@ class ClipStatus(str, Enum):
     error = "error"  # media could not be processed; `error` says why
 
 
+class Coverage(str, Enum):
+    """How far a clip got: no submitted annotation, some, as many as it wants, adjudicated.
+
+    `skipped` is a filter only (a clip with at least one skip); it is not one of the exclusive states.
+    """
+
+    none = "none"
+    partial = "partial"
+    complete = "complete"
+    adjudicated = "adjudicated"
+    skipped = "skipped"
+
+
+COVERAGE_TITLES: dict[str, str] = {
+    Coverage.none.value: "not annotated", Coverage.partial.value: "partly annotated",
+    Coverage.complete.value: "fully annotated, awaiting adjudication", Coverage.adjudicated.value: "adjudicated",
+    Coverage.skipped.value: "skipped by someone",
+}
+
+
 class JobState(str, Enum):
     queued = "queued"
     running = "running"

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlmodel import Session
 
+from annotation.datasets import is_held_out
 from core.settings import get_settings
 from db.engine import get_engine
 from db.models import Clip, Dataset, ModelVersion
@@ -119,9 +120,12 @@ def extract_dataset_features(*, dataset_id: int, clip_ids: list[int] | None = No
 
 
 def predict_dataset(*, dataset_id: int, version_id: int | None = None, clip_ids: list[int] | None = None,
-                    unlabelled_only: bool = False, resume_since: datetime | None = None,
+                    unlabelled_only: bool = False, held_out: bool = False, resume_since: datetime | None = None,
                     progress: Progress | None = None) -> dict[str, Any]:
     """Predict clips with a version (default: the active one, else the untrained baseline) and store the results.
+
+    `unlabelled_only` leaves out clips with consensus; with `held_out` the held-out clips with consensus
+    (annotation.datasets.is_held_out) are predicted too, so every version can be scored on them.
 
     Each prediction is stored as soon as the backend yields it. With `resume_since` (a job passes its
     creation time), clips this version predicted since then are skipped, so a killed run resumes
@@ -144,6 +148,11 @@ def predict_dataset(*, dataset_id: int, version_id: int | None = None, clip_ids:
         session.commit()
         clips = list(q.clips_of_dataset(session, dataset_id=dataset_id, clip_ids=clip_ids,
                                         unlabelled_only=unlabelled_only))
+        if unlabelled_only and held_out:
+            wanted = set(clip_ids) if clip_ids else None
+            clips += [clip for _, clip in q.current_consensus(session, dataset_id=dataset_id)
+                      if is_held_out(clip.name) and (wanted is None or clip.id in wanted)]
+            clips.sort(key=lambda clip: clip.id)
         finished = prediction_queries.predicted_clip_ids(session, version_id=version.id, since=resume_since) \
             if resume_since is not None else set()
     skipped = sum(clip.id in finished for clip in clips)
@@ -214,3 +223,10 @@ def predict_dataset(*, dataset_id: int, version_id: int | None = None, clip_ids:
     progress.log(f"predicted {done}, failed {failed}" + (f"; {summary}" if summary else ""))
     return {"model_version_id": version.id, "model_version": version.name, "predicted": done, "failed": failed,
             "skipped": skipped, **summary}
+
+
+def missing_predictions(*, version_id: int, clip_ids: list[int]) -> list[int]:
+    """Of `clip_ids`, those the version has no prediction for, in id order."""
+    with Session(get_engine(), expire_on_commit=False) as session:
+        have = prediction_queries.predicted_clip_ids(session, version_id=version_id)
+    return sorted(set(clip_ids) - have)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from annotation.datasets import HELD_OUT_SPLIT
+from annotation.formats.jobs import reference_clip_ids, score_systems
 from annotation.jobs import enqueue, get_job
 from core.jobs import JobContext, job
 from core.vocabulary import Role
-from model.inference import extract_dataset_features, predict_dataset
+from model.inference import extract_dataset_features, missing_predictions, predict_dataset
 from model.training import evaluate_version, promote, train_version
 
 # Researchers run models (DESIGN: roles); leads manage retraining. Admins hold every role.
@@ -21,12 +23,38 @@ def extract_features_job(ctx: JobContext, *, dataset_id: int, clip_ids: list[int
 
 @job("predict", roles=MODEL_ROLES)
 def predict_job(ctx: JobContext, *, dataset_id: int, model_version_id: int | None = None,
-                clip_ids: list[int] | None = None, unlabelled_only: bool = False) -> dict[str, Any]:
+                clip_ids: list[int] | None = None, unlabelled_only: bool = False,
+                held_out: bool = False) -> dict[str, Any]:
     # A retried job skips the clips it predicted before it stopped (not those of earlier jobs).
     row = get_job(ctx.job_id)
     return predict_dataset(dataset_id=dataset_id, version_id=model_version_id, clip_ids=clip_ids,
-                           unlabelled_only=unlabelled_only, resume_since=row.created_at if row else None,
-                           progress=ctx)
+                           unlabelled_only=unlabelled_only, held_out=held_out,
+                           resume_since=row.created_at if row else None, progress=ctx)
+
+
+# Scoring that includes model versions: on the held-out split each version first predicts the held-out
+# clips it has no prediction for, so every version is compared on the same clips.
+EVALUATE_MODELS_KIND = "evaluate-models"
+
+
+@job(EVALUATE_MODELS_KIND, roles=MODEL_ROLES)
+def evaluate_models_job(ctx: JobContext, *, dataset_id: int, reference: str, systems: list[str],
+                        split: str | None = None, use_judge: bool = False) -> dict[str, Any]:
+    predicted: dict[str, int] = {}
+    if split == HELD_OUT_SPLIT:
+        clip_ids = reference_clip_ids(dataset_id=dataset_id, reference=reference, split=split)
+        for system in systems:
+            if not system.startswith("model:"):
+                continue
+            version_id = int(system.split(":", 1)[1])
+            missing = missing_predictions(version_id=version_id, clip_ids=clip_ids)
+            if missing:
+                ctx.log(f"{system}: predicting {len(missing)} held-out clip(s) it has no prediction for")
+                result = predict_dataset(dataset_id=dataset_id, version_id=version_id, clip_ids=missing)
+                predicted[system] = int(result["predicted"])
+    scored = score_systems(ctx, dataset_id=dataset_id, reference=reference, systems=systems, split=split,
+                           use_judge=use_judge)
+    return {**scored, "predicted": predicted}
 
 
 @job("train", roles=MODEL_ROLES)

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 from sqlmodel import Session
 
+from annotation.datasets import HELD_OUT_FRACTION, is_held_out
 from annotation.evaluation.metrics import (
     clue_overlap,
     clue_similarity,
@@ -37,13 +38,7 @@ from model.inference import backend_for, clip_input, extract_dataset_features, s
 from model.progress import Progress, QuietProgress
 from model.registry import make_backend
 
-HELD_OUT_FRACTION = 0.2
-
-
-def is_held_out(clip_name: str, fraction: float = HELD_OUT_FRACTION) -> bool:
-    """Deterministic by clip name: the same clip is held out in every snapshot."""
-    digest = hashlib.sha256(clip_name.encode("utf-8")).digest()
-    return int.from_bytes(digest[:4], "big") / 2**32 < fraction
+__all__ = ["HELD_OUT_FRACTION", "is_held_out"]  # the held-out rule lives with the datasets (annotation.datasets)
 
 
 def build_snapshot(session: Session, *, dataset_id: int, versions: dict[str, str],
@@ -294,7 +289,8 @@ def promote(*, version_id: int, user: User | None, repredict: bool = True, confi
     with PromotionNotBetter (its comparison attached) unless `confirm` is given.
 
     Returns the version id and, under "repredict", the parameters of the predict
-    job that should refresh the unlabelled clips (None when not wanted); the
+    job that should refresh the unlabelled clips and predict the held-out ones, on which
+    every version is scored (None when not wanted); the
     caller queues it, so training code never reaches for the job queue.
     """
     require(user, Role.lead, action="promote a model version")
@@ -311,7 +307,8 @@ def promote(*, version_id: int, user: User | None, repredict: bool = True, confi
         session.commit()
     wanted = repredict and version.dataset_id is not None
     return {"model_version_id": version.id,
-            "repredict": {"dataset_id": version.dataset_id, "model_version_id": version.id, "unlabelled_only": True}
+            "repredict": {"dataset_id": version.dataset_id, "model_version_id": version.id, "unlabelled_only": True,
+                          "held_out": True}
             if wanted else None}
 
 

@@ -62,11 +62,12 @@ def load_word_sets(dataset_id: int, metric: str, resamples: int, seed: int):
 overview, annotators, clues, model, words = st.tabs(["Coefficients", "Annotators", "Clues", "Model", "Emotion words"])
 with overview:
     if not report.figures.empty:
-        charts.show(charts.figures_chart(report.figures), report.figures, key="figures", filename="agreement.csv")
+        charts.show(charts.figures_chart(report.figures), report.figures, key="figures", filename="agreement.csv",
+                    table=True)
     if not report.per_label.empty:
         st.subheader("Per emotion label")
         charts.show(charts.per_label_chart(report.per_label), report.per_label, key="labels",
-                    filename="agreement_per_label.csv")
+                    filename="agreement_per_label.csv", table=True)
     for scope in ("emotion", "rating"):
         if (report.pairwise["scope"] == scope).any():
             st.subheader(f"Pairwise Cohen's κ: {scope}" + (" (quadratic weights)" if scope == "rating" else ""))
@@ -77,7 +78,7 @@ with overview:
         st.subheader("Reasoning ratings")
         charts.show(charts.rating_distribution(report.ratings), report.ratings, key="ratings", filename="ratings.csv")
 with annotators:
-    st.dataframe(report.annotators, hide_index=True)
+    charts.show_table(report.annotators, key="agreement.annotators", hide=("user_id",))
     charts.show(charts.annotator_chart(report.annotators), report.annotators, key="annotators",
                 filename="annotators.csv")
     if not report.drift.empty:
@@ -93,12 +94,13 @@ with clues:
     else:
         charts.show(charts.clue_agreement_chart(report.clues), report.clues, key="clues",
                     filename="clue_agreement.csv")
-        st.dataframe(report.clues, hide_index=True)
+        charts.show_table(report.clues, key="agreement.clues")
 with model:
     if report.model.empty:
         st.info("No clip has both a model prediction and a consensus yet.")
     else:
-        charts.show(charts.model_chart(report.model), report.model, key="model", filename="model_vs_consensus.csv")
+        charts.show(charts.model_chart(report.model), report.model, key="model", filename="model_vs_consensus.csv",
+                    table=True)
 with words:
     if not datasets[dataset_id].open_vocabulary:
         st.info("This dataset does not use open-vocabulary emotion words.")
@@ -113,12 +115,7 @@ with words:
             charts.show(charts.figures_chart(sets.figures.assign(scope="emotion words", metric=sets.figures[
                 "distance"].map({"masi": "α (MASI)", "jaccard": "α (Jaccard)"}))), sets.figures,
                 key="word-sets", filename="word_set_agreement.csv")
-        st.dataframe(sets.annotators, hide_index=True, key="agreement.word_annotators",
-                     column_config={"masi_alpha_without": st.column_config.NumberColumn(
-                         "α (MASI) without them", format="%.3f"),
-                         "masi_alpha_change": st.column_config.NumberColumn(
-                             "change", help="α without this annotator minus α with everyone: "
-                                            "positive means they lower agreement", format="%+.3f")})
+        charts.show_table(sets.annotators, key="agreement.word_annotators", hide=("user_id",))
         for note in sets.notes:
             st.caption(f"Not shown — {note}")
 for note in report.notes:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from annotation.labelling import queue
+from annotation.labelling import coverage, queue
 from annotation.labelling.annotate import datasets_for, get_user
 from annotation.permissions import PermissionDenied
+from components.coverage_charts import coverage_chart
 from components.navigation import guard
 from components.text import plain
-from core.vocabulary import QueueStrategy
+from core.vocabulary import COVERAGE_TITLES, Coverage, QueueStrategy
 
 DATASET = "assign_dataset_id"
 FLASH = "assign_flash"
@@ -55,6 +56,44 @@ def assign(dataset_id: int) -> None:
     run_action(queue.assign_clips, dataset_id=dataset_id, clip_ids=clip_ids, annotator_ids=annotators)
 
 
+COVERAGE_PAGE = "assign_coverage_page"
+COVERAGE_PAGE_SIZE = 50
+
+
+def show_coverage(user, dataset_id: int) -> None:  # noqa: ANN001
+    """Per-clip coverage: a chart of clips by submitted-of-wanted annotations, and a filterable, paged table."""
+    st.subheader("Coverage by clip")
+    summary = coverage.coverage_summary(user=user, dataset_id=dataset_id)
+    if not summary:
+        st.caption("No ready clips yet.")
+        return
+    st.plotly_chart(coverage_chart(summary), key="assign_coverage_chart", width="stretch")
+    states = ["any", *(c.value for c in Coverage)]
+    state = st.selectbox("Show clips", states, key="assign_coverage_filter",
+                         format_func=lambda s: "all ready clips" if s == "any" else COVERAGE_TITLES[s],
+                         on_change=lambda: st.session_state.pop(COVERAGE_PAGE, None))
+    page = st.session_state.get(COVERAGE_PAGE, 0)
+    rows, total = coverage.clip_coverage(user=user, dataset_id=dataset_id, state=None if state == "any" else state,
+                                         limit=COVERAGE_PAGE_SIZE, offset=page * COVERAGE_PAGE_SIZE)
+    st.caption(f"{total} clip(s)")
+    if rows:
+        st.dataframe([{
+            "Clip": r["name"], "Coverage": COVERAGE_TITLES[r["coverage"]],
+            "Submitted": f"{r['submitted']} of {r['wanted']}", "Skipped": r["skipped"],
+            "Adjudicated": "yes" if r["adjudicated"] else "no",
+        } for r in rows], hide_index=True, width="stretch", key="assign_coverage_table")
+    pages = max(1, -(-total // COVERAGE_PAGE_SIZE))
+    if pages > 1:
+        previous, info, following = st.columns([1, 2, 1])
+        if previous.button("← Previous", disabled=page == 0, key="assign_coverage_prev"):
+            st.session_state[COVERAGE_PAGE] = page - 1
+            st.rerun()
+        info.caption(f"Page {page + 1} of {pages}")
+        if following.button("Next →", disabled=page + 1 >= pages, key="assign_coverage_next"):
+            st.session_state[COVERAGE_PAGE] = page + 1
+            st.rerun()
+
+
 def main() -> None:
     st.title("Assignments")
     user = guard("pages/assignments.py")
@@ -86,6 +125,7 @@ def main() -> None:
         } for r in report["annotators"]], hide_index=True, width="stretch")
     else:
         st.caption("Nobody has started on this dataset.")
+    show_coverage(user, dataset_id)
 
     with st.form("assign_settings"):
         st.subheader("Queue settings")

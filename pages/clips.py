@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from annotation.datasets import clip_references, list_datasets, search_clips
+from annotation.datasets import annotation_summary, clip_references, list_datasets, search_clips
 from components.media import show_clip_media, thumbnail_uri
 from components.navigation import guard
 from components.references import show_references
@@ -20,33 +20,65 @@ if not datasets:
     st.info("No datasets yet.")
     st.stop()
 
+
+
+def first_page() -> None:
+    """A changed filter starts again at page 1."""
+    st.session_state.pop("clips_page", None)
+
+
 names = {d.name: d for d in datasets}
 left, middle, right, far = st.columns([3, 2, 3, 2])
-dataset = names[left.selectbox("Dataset", list(names))]
-status = middle.selectbox("Media", ["any"] + [s.value for s in ClipStatus])
-text = right.text_input("Search name or transcript")
-kind = far.selectbox("Kind", ["any", "video", "no video"])
+dataset = names[left.selectbox("Dataset", list(names), on_change=first_page)]
+status = middle.selectbox("Media", ["any"] + [s.value for s in ClipStatus], on_change=first_page)
+text = right.text_input("Search name or transcript", on_change=first_page)
+kind = far.selectbox("Kind", ["any", "video", "no video"], on_change=first_page)
+# Submitted annotations (drafts and skips do not count), up to the dataset's overlap and beyond.
+counts = {"any": (None, None), "none": (0, 0)}
+counts.update({str(n): (n, n) for n in range(1, max(dataset.overlap, 1))})
+counts[f"{max(dataset.overlap, 1)} or more"] = (max(dataset.overlap, 1), None)
+CONSENSUS = {"any": None, "with consensus": True, "no consensus": False}
+count_column, consensus_column, _ = st.columns([2, 2, 6])
+annotations = count_column.selectbox("Annotations", list(counts), key="clips_annotations", on_change=first_page)
+consensus = consensus_column.selectbox("Consensus", list(CONSENSUS), key="clips_consensus", on_change=first_page)
 page_number = st.session_state.get("clips_page", 0)
 
 rows, total = search_clips(
     dataset_id=dataset.id, status=None if status == "any" else status, text=text,
     has_video={"any": None, "video": True, "no video": False}[kind],
-    limit=PAGE_SIZE, offset=page_number * PAGE_SIZE)
+    min_annotations=counts[annotations][0], max_annotations=counts[annotations][1],
+    has_consensus=CONSENSUS[consensus], limit=PAGE_SIZE, offset=page_number * PAGE_SIZE)
 
 st.caption(f"{total} clip(s) match" + (" · synthetic demo data" if dataset.is_synthetic else ""))
+summary = annotation_summary(clip_ids=[c.id for c in rows])
 table = pd.DataFrame([{
     "thumbnail": thumbnail_uri(c.thumbnail_path),
     "name": c.name,
     "status": c.status,
+    "annotations": summary.get(c.id, (0, False))[0],
+    "consensus": "yes" if summary.get(c.id, (0, False))[1] else "no",
     "duration (s)": round(c.duration, 1) if c.duration else None,
     "language": c.language or "",
     "label given": c.source_emotion or "",
     "transcript": c.transcript[:120],
     "error": c.error or "",
 } for c in rows])
+COLUMNS = {
+    "thumbnail": st.column_config.ImageColumn("", width="small"),
+    "name": st.column_config.TextColumn("Clip"),
+    "status": st.column_config.TextColumn("Media"),
+    "annotations": st.column_config.NumberColumn("Annotations", help="submitted annotations (not drafts or skips)",
+                                                 width="small"),
+    "consensus": st.column_config.TextColumn("Consensus", width="small"),
+    "duration (s)": st.column_config.NumberColumn("Duration (s)", format="%.1f", width="small"),
+    "language": st.column_config.TextColumn("Language", width="small"),
+    "label given": st.column_config.TextColumn("Label given", help="the label that came with the import"),
+    "transcript": st.column_config.TextColumn("Transcript", width="large"),
+    "error": st.column_config.TextColumn("Error"),
+}
 event = st.dataframe(
     table, hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row", row_height=60,
-    column_config={"thumbnail": st.column_config.ImageColumn("", width="small")}, key="clip_table",
+    column_config=COLUMNS, key="clip_table",
 ) if len(table) else None
 
 pages = max(1, -(-total // PAGE_SIZE))

@@ -6,24 +6,25 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from annotation.datasets import overview
+from annotation.datasets import HELD_OUT_SPLIT, overview
 from annotation.formats import FORMATS
 from annotation.formats.evaluate import available_sources, openset_scores, source_labels
 from annotation.formats.export_service import export_of_job
 from annotation.formats.jobs import EVALUATE_KIND, EXPORT_KIND, IMPORT_KIND
 from annotation.formats.service import save_data_uploads
-from annotation.jobs import enqueue, get_job
+from annotation.jobs import enqueue
 from annotation.permissions import PermissionDenied, has_role
 from components.clue_flags import show_system_quality
 from components.job_outcome import job_outcome
+from components.model_charts import metric_column_config, metric_figures
 from components.navigation import guard
 from components.text import plain
 from core.settings import get_settings
-from core.vocabulary import JobState, Role
+from core.vocabulary import Role
+from model.jobs import EVALUATE_MODELS_KIND
 
-SPLITS = ["all", "train", "val", "test"]
-METRIC_COLUMNS = ["accuracy", "weighted_f1", "uar", "war", "wheel_f_level1", "wheel_f_level2",
-                  "clue_overlap_proxy", "clue_overlap", "label_overlap"]
+SPLITS = ["all", "train", "val", "test", HELD_OUT_SPLIT]
+SPLIT_NAMES = {HELD_OUT_SPLIT: "held-out (the clips no model version trains on)"}
 
 user = guard("pages/evaluate_sources.py")
 settings = get_settings()
@@ -48,44 +49,40 @@ with evaluate_tab:
     others = [s for s in sources if s != reference]
     systems = st.multiselect("Systems to score", others, default=[s for s in others if s.startswith("model:")],
                              format_func=lambda s: labels.get(s, s), key="fmt_systems")
-    split = st.selectbox("Split", SPLITS, key="fmt_eval_split")
+    with_models = any(s.startswith("model:") for s in systems)
+    # Versions learn from consensus: against it they are compared on the held-out clips by default
+    # (each first predicts the held-out clips it lacks).
+    split_choices = [HELD_OUT_SPLIT, *SPLITS[:-1]] if with_models and reference == "consensus" else SPLITS
+    split = st.selectbox("Split", split_choices, key=f"fmt_eval_split_{split_choices[0]}",
+                         format_func=lambda s: SPLIT_NAMES.get(s, s))
     judge_ready = bool(settings.openai_base_url)
     use_judge = st.checkbox("Also score with the LLM judge (EMER clue and label overlap)", disabled=not judge_ready,
                             help=None if judge_ready else "Set OPENAI_BASE_URL to use an LLM judge.", key="fmt_judge")
     if st.button("Score", type="primary", disabled=not systems, key="fmt_score"):
-        st.session_state["fmt_eval_job"] = enqueue(EVALUATE_KIND, user=user, params={
+        st.session_state["fmt_eval_job"] = enqueue(EVALUATE_MODELS_KIND if with_models else EVALUATE_KIND,
+                                                   user=user, params={
             "dataset_id": dataset.id, "reference": reference, "systems": systems,
             "split": None if split == "all" else split, "use_judge": bool(use_judge)})
 
-    @st.fragment(run_every=1.0)
-    def _results(job_id: int) -> None:
-        row = get_job(job_id)
-        if row is None:
-            return
-        if row.state in (JobState.queued.value, JobState.running.value):
-            st.progress(row.progress, text=f"Scoring… {row.done}/{row.total or '?'} {plain(row.message)}")
-            return
-        if row.state != JobState.done.value:
-            st.error(plain(row.error or f"Scoring {row.state}."))
-            return
+    def _results(row) -> None:  # noqa: ANN001 - a finished Job
         table = pd.DataFrame(row.result.get("table", []))
         if table.empty:
             st.info("Nothing to score.")
             return
         table["system"] = [labels.get(s, s) for s in table["system"]]
         st.session_state["fmt_table"] = table
-        st.dataframe(table, hide_index=True, width="stretch")
-        metrics = [c for c in METRIC_COLUMNS if c in table.columns]
-        if metrics:
-            long = table.melt(id_vars="system", value_vars=metrics, var_name="metric", value_name="value")
-            st.plotly_chart(px.bar(long.dropna(), x="metric", y="value", color="system", barmode="group",
-                                   title=f"Metrics by system, reference: {labels.get(row.result['reference'])}"),
-                            width="stretch")
+        for system, count in (row.result.get("predicted") or {}).items():
+            st.caption(f"{plain(labels.get(system, system))}: predicted {count} held-out clip(s) it lacked first.")
+        st.dataframe(table, hide_index=True, width="stretch", column_config=metric_column_config(table),
+                     key="fmt_eval_table")
+        reference_name = labels.get(row.result["reference"], row.result["reference"])
+        for scale, figure in metric_figures(table, title=f"Scores against {reference_name}"):
+            st.plotly_chart(figure, width="stretch", key=f"fmt_chart_{scale.split('–')[1]}")
         st.caption("Accuracy, weighted F1, UAR, WAR and wheel F are 0–1; clue overlap (proxy and judge) and "
-                   "label overlap are 0–10, the proxy's 0 being chance.")
+                   "label overlap are 0–10, the proxy's 0 being chance: each scale has its own chart.")
 
     if st.session_state.get("fmt_eval_job"):
-        _results(st.session_state["fmt_eval_job"])
+        job_outcome(st.session_state["fmt_eval_job"], doing="Scoring", show_result=_results)
 
 with openset_tab:
     st.caption("The MER2025/2026 emotion-wheel metric on open-vocabulary word sets: each word is mapped onto "
@@ -97,7 +94,7 @@ with openset_tab:
     ew_systems = st.multiselect("Systems", ew_others, default=[s for s in ew_others if s.startswith("model:")
                                                                or s == "annotations"],
                                 format_func=lambda s: labels.get(s, s), key="ew_systems")
-    ew_split = st.selectbox("Split", SPLITS, key="ew_split")
+    ew_split = st.selectbox("Split", SPLITS, key="ew_split", format_func=lambda s: SPLIT_NAMES.get(s, s))
     if st.button("Score word sets", type="primary", disabled=not ew_systems, key="ew_score"):
         try:
             result = openset_scores(dataset_id=dataset.id, reference=ew_reference, systems=ew_systems,
@@ -107,16 +104,18 @@ with openset_tab:
         else:
             ew_table = result.table.assign(system=[labels.get(s, s) for s in result.table["system"]])
             st.caption(f"{result.gold_clips} reference clip(s) with words.")
-            st.dataframe(ew_table, hide_index=True, width="stretch", key="ew_table",
-                         column_config={"unmapped": st.column_config.TextColumn(
-                             "not on the wheel", help="the system's words the EW metric drops")})
+            ew_config = metric_column_config(ew_table)
+            ew_config["unmapped"] = st.column_config.TextColumn(
+                "Not on the wheel", help="the system's words the EW metric drops")
+            st.dataframe(ew_table, hide_index=True, width="stretch", key="ew_table", column_config=ew_config)
             if result.gold_unmapped:
                 st.caption("Reference words not on the wheel (dropped): " + ", ".join(result.gold_unmapped))
             if not ew_table.empty:
                 long = ew_table.melt(id_vars="system", value_vars=["level1_f", "level2_f", "mean_f", "hit_rate"],
                                      var_name="metric", value_name="value")
-                st.plotly_chart(px.bar(long, x="metric", y="value", color="system", barmode="group",
-                                       title="Emotion-wheel scores"), width="stretch")
+                chart = px.bar(long, x="metric", y="value", color="system", barmode="group", text_auto=".2f",
+                               title="Emotion-wheel scores (0–1)")
+                st.plotly_chart(chart.update_layout(yaxis_range=[0, 1.1]), width="stretch")
 
 with quality_tab:
     show_system_quality(dataset_id=dataset.id, sources=sources, labels=labels)

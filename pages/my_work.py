@@ -9,9 +9,11 @@ from __future__ import annotations
 import streamlit as st
 
 from annotation.labelling import annotate
+from annotation.labelling.outcomes import my_outcomes
 from annotation.labelling.queue import QueueError
 from annotation.permissions import PermissionDenied
 from components import clue_editor, emotion_picker, emotion_words, rating
+from components.diff_view import diff_html
 from components.navigation import guard
 from components.player import player
 from components.text import plain
@@ -128,6 +130,36 @@ def render_editor(user, row: annotate.WorkRow) -> None:  # noqa: ANN001
     st.button("Save changes", key="save_edit", type="primary", on_click=save_edit, args=(user.id, annotation.id))
 
 
+OUTCOME = "my_work_outcome"
+
+
+def show_outcomes(user) -> None:  # noqa: ANN001
+    """Your emotion and clues against the consensus, on your own clips that were adjudicated."""
+    outcomes = my_outcomes(user=user)
+    if not outcomes:
+        return
+    st.subheader("After adjudication")
+    agreed = sum(o.agreed for o in outcomes)
+    st.caption(f"Your emotion matched the consensus on {agreed} of {len(outcomes)} adjudicated clip(s).")
+    st.dataframe([{"Clip": o.clip_name, "Your emotion": o.yours, "Consensus emotion": o.consensus,
+                   "Same": "yes" if o.agreed else "no"} for o in outcomes],
+                 hide_index=True, width="stretch", key="my_work_outcomes")
+    by_id = {o.clip_id: o for o in outcomes}
+    if st.session_state.get(OUTCOME) not in by_id:
+        st.session_state[OUTCOME] = next(iter(by_id))
+    st.selectbox("Compare your clues with the consensus on", list(by_id), key=OUTCOME,
+                 format_func=lambda i: by_id[i].clip_name)
+    chosen = by_id[st.session_state[OUTCOME]]
+    st.caption("The consensus clue, marked against yours: words it added in green, words of yours it left out "
+               "struck through in red.")
+    titles = {aspect.value: aspect.title for aspect in ASPECTS}
+    for aspect, (mine, theirs) in chosen.clues.items():
+        yours_html = plain(mine) if mine.strip() else "<em>(none)</em>"
+        st.markdown(f"**{plain(titles.get(aspect, aspect))}**  \nYours: {yours_html}  \n"
+                    f"Consensus: {diff_html(mine, theirs)}", unsafe_allow_html=True)
+    st.divider()
+
+
 def main() -> None:
     st.title("My work")
     user = guard("pages/my_work.py")
@@ -151,6 +183,7 @@ def main() -> None:
         } for r in rows],
         hide_index=True, width="stretch",
     )
+    show_outcomes(user)
     editable = {r.annotation.id: r for r in rows if r.editable}
     if not editable:
         st.caption("Nothing to edit: adjudicated clips and skips are final.")

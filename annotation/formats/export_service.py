@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlmodel import Session
 
+from annotation.datasets import HELD_OUT_SPLIT, is_held_out
 from annotation.formats.common import ExportRow
 from annotation.formats.registry import export_rows
 from annotation.permissions import require
@@ -116,7 +117,8 @@ def gather_rows(session: Session, *, dataset_id: int, source: str | SourceRef,
                 split: str | None = None) -> list[ExportRow]:
     """Rows for every clip of the dataset that the source covers, by clip name.
 
-    The split is the clip's `meta["split"]` (train/val/test); None or "all" takes every clip.
+    The split is the clip's `meta["split"]` (train/val/test), or "held-out" for the clips no model version
+    trains on; None or "all" takes every clip.
     """
     ref = source if isinstance(source, SourceRef) else SourceRef.parse(source)
     if ref.kind == "consensus":
@@ -129,6 +131,8 @@ def gather_rows(session: Session, *, dataset_id: int, source: str | SourceRef,
         rows = _annotation_rows(session, dataset_id)
     if split in (None, "", "all"):
         return rows
+    if split == HELD_OUT_SPLIT:  # the model's held-out clips, whatever split the clip came with
+        return [row for row in rows if is_held_out(row.name)]
     return [row for row in rows if row.meta.get("split") == split]
 
 

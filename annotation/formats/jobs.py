@@ -9,11 +9,13 @@ from pathlib import Path
 from sqlmodel import Session
 
 from annotation.formats.evaluate import evaluate_sources
+from annotation.formats.export_service import gather_rows
 from annotation.formats.service import import_files
 from annotation.ingest.records import ImportReport
 from core.jobs import JobContext, job
 from core.vocabulary import Role
 from db.engine import get_engine
+from db.queries import references as reference_queries
 from db.queries.clips import get_dataset
 
 EVALUATE_KIND = "evaluate-sources"
@@ -33,6 +35,20 @@ def _plain(value: object) -> object:
 def evaluate_job(ctx: JobContext, *, dataset_id: int, reference: str, systems: list[str], split: str | None = None,
                  use_judge: bool = False) -> dict:
     """One table row per system; the result holds the table as records."""
+    return score_systems(ctx, dataset_id=dataset_id, reference=reference, systems=systems, split=split,
+                         use_judge=use_judge)
+
+
+def reference_clip_ids(*, dataset_id: int, reference: str, split: str | None) -> list[int]:
+    """The ids of the clips `reference` has rows for in `split`: the clips a scoring run compares on."""
+    with Session(get_engine(), expire_on_commit=False) as session:
+        names = {row.name for row in gather_rows(session, dataset_id=dataset_id, source=reference, split=split)}
+        return sorted(reference_queries.clip_ids_by_name(session, dataset_id=dataset_id, names=names).values())
+
+
+def score_systems(ctx: JobContext, *, dataset_id: int, reference: str, systems: list[str], split: str | None = None,
+                  use_judge: bool = False) -> dict:
+    """The scoring itself (the evaluate-sources job, and model.jobs' evaluate-models after its predictions)."""
     judge = None
     if use_judge:
         from annotation.evaluation.judge import EmerJudge

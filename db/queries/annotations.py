@@ -122,3 +122,19 @@ def seconds_for_user(session: Session, *, user_id: int, limit: int = 500) -> lis
         .order_by(Annotation.submitted_at.desc())
         .limit(limit)
     ).all())
+
+
+def own_submissions_with_consensus(session: Session, *, user_id: int, dataset_id: int | None = None,
+                                   limit: int = 500) -> list[tuple[Annotation, Clip, Consensus]]:
+    """The user's own submitted annotations on clips with a current consensus, with that consensus; newest first."""
+    query = (
+        select(Annotation, Clip, Consensus)
+        .join(Clip, Clip.id == Annotation.clip_id)
+        .join(Consensus, (Consensus.clip_id == Annotation.clip_id) & (Consensus.is_current == True))  # noqa: E712
+        .where(Annotation.user_id == user_id, Annotation.status == AnnotationStatus.submitted.value)
+        .order_by(Consensus.accepted_at.desc(), Annotation.id.desc())
+        .limit(limit)
+    )
+    if dataset_id is not None:
+        query = query.where(Clip.dataset_id == dataset_id)
+    return list(session.exec(query).all())

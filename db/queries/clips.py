@@ -213,10 +213,55 @@ def dataset_counts(session: Session, *, dataset_id: int) -> dict[str, int]:
     }
 
 
+def annotation_count(status: str = AnnotationStatus.submitted.value) -> Any:
+    """A clip's annotations in `status`, correlated to Clip: a probe of ix_annotation_clip_status per clip, so
+    a page walks clips in id order and stops at its limit."""
+    return (select(func.count()).select_from(Annotation)
+            .where(Annotation.clip_id == Clip.id, Annotation.status == status)
+            .correlate(Clip).scalar_subquery())
+
+
+def has_current_consensus() -> Any:
+    """Whether a clip has a current consensus, correlated to Clip (ix_consensus_clip_current)."""
+    return (sa.exists().where(Consensus.clip_id == Clip.id, Consensus.is_current == True)  # noqa: E712
+            .correlate(Clip))
+
+
+def annotation_counts(dataset_id: int) -> Any:
+    """A subquery (clip_id, submitted, skipped) over the dataset's annotated clips: one grouped pass over
+    their annotations, cheaper than per-clip probes when every clip is counted (coverage summary)."""
+    submitted = sa.func.sum(sa.case((Annotation.status == AnnotationStatus.submitted.value, 1), else_=0))
+    skipped = sa.func.sum(sa.case((Annotation.status == AnnotationStatus.skipped.value, 1), else_=0))
+    return (select(Annotation.clip_id.label("clip_id"), submitted.label("submitted"), skipped.label("skipped"))
+            .join(Clip, Clip.id == Annotation.clip_id).where(Clip.dataset_id == dataset_id)
+            .group_by(Annotation.clip_id).subquery("annotation_counts"))
+
+
+def consensus_clips(dataset_id: int) -> Any:
+    """A subquery (clip_id) of the dataset's clips with a current consensus."""
+    return (select(Consensus.clip_id.label("clip_id")).join(Clip, Clip.id == Consensus.clip_id)
+            .where(Clip.dataset_id == dataset_id, Consensus.is_current == True)  # noqa: E712
+            .distinct().subquery("consensus_clips"))
+
+
 def search_clips(session: Session, *, dataset_id: int, status: str | None = None, text: str = "",
-                 has_video: bool | None = None, limit: int = 200, offset: int = 0) -> tuple[Sequence[Clip], int]:
-    """A page of clips matching the filters, and how many match in all."""
+                 has_video: bool | None = None, min_annotations: int | None = None,
+                 max_annotations: int | None = None, has_consensus: bool | None = None,
+                 limit: int = 200, offset: int = 0) -> tuple[Sequence[Clip], int]:
+    """A page of clips matching the filters, and how many match in all.
+
+    The annotation count is of submitted annotations (drafts and skips do not count); every filter is
+    SQL, so a page costs the same at 100k clips as at 100.
+    """
     query = select(Clip).where(Clip.dataset_id == dataset_id)
+    if min_annotations is not None or max_annotations is not None:
+        submitted = annotation_count()
+        if min_annotations is not None and min_annotations > 0:
+            query = query.where(submitted >= min_annotations)
+        if max_annotations is not None:
+            query = query.where(submitted <= max_annotations)
+    if has_consensus is not None:
+        query = query.where(has_current_consensus() if has_consensus else ~has_current_consensus())
     if status:
         query = query.where(Clip.status == status)
     if has_video is not None:
@@ -227,3 +272,17 @@ def search_clips(session: Session, *, dataset_id: int, status: str | None = None
     total = session.exec(select(func.count()).select_from(query.subquery())).one()
     rows = session.exec(query.order_by(Clip.id).offset(offset).limit(limit)).all()
     return rows, int(total)
+
+
+def annotation_summary(session: Session, *, clip_ids: Sequence[int]) -> dict[int, tuple[int, bool]]:
+    """For a page of clips: (submitted annotations, has a current consensus) by clip id."""
+    if not clip_ids:
+        return {}
+    ids = list(clip_ids)
+    submitted = dict(session.exec(
+        select(Annotation.clip_id, func.count()).where(col(Annotation.clip_id).in_(ids),
+                                                      Annotation.status == AnnotationStatus.submitted.value)
+        .group_by(Annotation.clip_id)).all())
+    agreed = set(session.exec(select(Consensus.clip_id).where(col(Consensus.clip_id).in_(ids),
+                                                              Consensus.is_current == True)).all())  # noqa: E712
+    return {clip_id: (int(submitted.get(clip_id, 0)), clip_id in agreed) for clip_id in ids}

@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from core.vocabulary import AnnotationStatus, ClipStatus
+from core.vocabulary import AnnotationStatus, ClipStatus, Coverage
 from db.models import Annotation, Assignment, Clip, Dataset, User, utcnow
 from db.queries.assignments import ACTIVE, live_condition
 
@@ -102,3 +102,85 @@ def open_slots(session: Session, *, dataset: Dataset) -> int:
         .where(*ready, live_condition(now))
     ).one()
     return max(0, int(ready_count) * dataset.overlap + int(overridden) - int(taken))
+
+
+# --- per-clip coverage: submitted of wanted, skips, adjudicated -------------------------------------
+
+
+def _coverage_rows(dataset: Dataset, *, grouped: bool = True) -> Any:
+    """A subquery with one row per ready clip of the dataset: submitted, skipped, wanted, adjudicated, coverage.
+
+    `grouped` counts with one pass over the dataset's annotations (every clip is needed: the summary);
+    otherwise each clip probes the (clip_id, status) indexes, so a page stops at its limit.
+    """
+    from db.queries.clips import annotation_count, annotation_counts, consensus_clips, has_current_consensus
+
+    wanted = sa.func.coalesce(Clip.overlap_override, dataset.overlap)
+    if grouped:
+        counts, agreed = annotation_counts(dataset.id), consensus_clips(dataset.id)
+        columns = (sa.func.coalesce(counts.c.submitted, 0), sa.func.coalesce(counts.c.skipped, 0),
+                   sa.case((agreed.c.clip_id.is_not(None), 1), else_=0))
+    else:
+        columns = (annotation_count(AnnotationStatus.submitted.value), annotation_count(AnnotationStatus.skipped.value),
+                   sa.case((has_current_consensus(), 1), else_=0))
+    inner = select(Clip.id.label("clip_id"), Clip.name.label("name"), columns[0].label("submitted"),
+                   columns[1].label("skipped"), wanted.label("wanted"), columns[2].label("adjudicated"))
+    if grouped:
+        inner = inner.outerjoin(counts, counts.c.clip_id == Clip.id).outerjoin(agreed, agreed.c.clip_id == Clip.id)
+    inner = inner.where(Clip.dataset_id == dataset.id, Clip.status == ClipStatus.ready.value).subquery()
+    coverage = sa.case(
+        (inner.c.adjudicated == 1, Coverage.adjudicated.value),
+        (inner.c.submitted == 0, Coverage.none.value),
+        (inner.c.submitted >= inner.c.wanted, Coverage.complete.value),
+        else_=Coverage.partial.value,
+    ).label("coverage")
+    return select(inner, coverage).subquery()
+
+
+def coverage_summary(session: Session, *, dataset: Dataset) -> list[dict[str, Any]]:
+    """Ready clips counted by coverage, submitted and wanted annotations, with how many of them have a skip."""
+    rows = _coverage_rows(dataset, grouped=True)
+    query = (select(rows.c.coverage, rows.c.submitted, rows.c.wanted, sa.func.count(),
+                    sa.func.sum(sa.case((rows.c.skipped > 0, 1), else_=0)))
+             .group_by(rows.c.coverage, rows.c.submitted, rows.c.wanted)
+             .order_by(rows.c.submitted, rows.c.wanted, rows.c.coverage))
+    return [{"coverage": coverage, "submitted": int(submitted), "wanted": int(wanted), "clips": int(count),
+             "with_skips": int(skips or 0)} for coverage, submitted, wanted, count, skips in session.exec(query).all()]
+
+
+def clip_coverage(session: Session, *, dataset: Dataset, state: str | None = None, limit: int = 50,
+                  offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+    """One page of the ready clips in id order, filtered by coverage (or `skipped`), and how many match.
+
+    The filter is written on the per-clip probes themselves (not on a derived coverage column, which
+    PostgreSQL would expand into a probe per mention); the page's coverage is worked out in Python.
+    """
+    from db.queries.clips import annotation_count, has_current_consensus
+
+    submitted, skipped = annotation_count(AnnotationStatus.submitted.value), \
+        annotation_count(AnnotationStatus.skipped.value)
+    agreed = has_current_consensus()
+    wanted = sa.func.coalesce(Clip.overlap_override, dataset.overlap)
+    conditions = [Clip.dataset_id == dataset.id, Clip.status == ClipStatus.ready.value]
+    if state == Coverage.skipped.value:
+        conditions.append(skipped > 0)
+    elif state == Coverage.adjudicated.value:
+        conditions.append(agreed)
+    elif state == Coverage.none.value:
+        conditions += [~agreed, submitted == 0]
+    elif state == Coverage.complete.value:
+        conditions += [~agreed, submitted >= wanted]
+    elif state == Coverage.partial.value:
+        conditions += [~agreed, sa.between(submitted, 1, wanted - 1)]
+    total = int(session.exec(select(sa.func.count()).select_from(Clip).where(*conditions)).one())
+    page = session.execute(
+        select(Clip.id, Clip.name, submitted.label("submitted"), skipped.label("skipped"), wanted.label("wanted"),
+               sa.case((agreed, 1), else_=0).label("adjudicated"))
+        .where(*conditions).order_by(Clip.id).offset(offset).limit(limit)).all()
+    out = []
+    for clip_id, name, done, skips, want, adjudicated in page:
+        coverage = (Coverage.adjudicated if adjudicated else Coverage.none if not done
+                    else Coverage.complete if done >= want else Coverage.partial).value
+        out.append({"clip_id": int(clip_id), "name": name, "submitted": int(done), "skipped": int(skips),
+                    "wanted": int(want), "adjudicated": bool(adjudicated), "coverage": coverage})
+    return out, total

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -52,10 +53,24 @@ def test_lead_sees_coefficients_and_charts(world):
     at.run()
     assert not at.exception
     assert "24 finished annotations" in " ".join(c.value for c in at.caption)
-    frames = [d.value for d in at.dataframe]
-    annotators = frames[0]
+    annotators = next(d.value for d in at.dataframe if "agreement_with_consensus" in d.value.columns)
     assert set(annotators["annotator"]) == {"ann0", "ann1", "ann2"}
     assert annotators.set_index("annotator").loc["ann2", "agreement_with_consensus"] == 0.0
+
+
+def test_tables_show_readable_column_names(world):
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    at.session_state["user_id"] = world["lead"]
+    at.run()
+    assert not at.exception
+    labels = {}
+    for frame in at.dataframe:
+        labels.update({column: config.get("label") for column, config in json.loads(frame.proto.columns).items()})
+    for column in ("agreement_with_consensus", "median_seconds", "n_clips", "ci"):
+        assert labels.get(column) and "_" not in labels[column], (column, labels.get(column))
+    assert labels["ci"] == "95% CI"
+    figures = next(d.value for d in at.dataframe if "metric" in d.value.columns)
+    assert "Krippendorff's α (nominal)" in set(figures["metric"])
 
 
 def test_annotator_filter_narrows_the_report(world):

@@ -71,7 +71,8 @@ def test_researcher_scores_a_model_on_the_imported_reference(seeded):
     table = at.session_state["fmt_table"]
     assert list(table["system"]) == [f"Model baseline-v1 (#{seeded['version']})"]
     assert table.iloc[0]["accuracy"] == 0.5 and table.iloc[0]["clips"] == 2
-    assert len(at.get("plotly_chart")) == 1
+    # 0–1 scores and 0–10 clue overlaps each get their own chart, never one shared axis.
+    assert [c.key for c in at.get("plotly_chart")] == ["fmt_chart_1", "fmt_chart_10"]
     assert any("Importing research data is for leads" in i.value for i in at.info)
 
 

@@ -6,6 +6,7 @@ import pytest
 from sqlmodel import Session, select
 
 import model.jobs  # noqa: F401 — registers the model job kinds
+from annotation.datasets import is_held_out
 from annotation.jobs import enqueue, run_job_inline
 from core.vocabulary import JobState
 from db.models import Clip, ClipFeature, Prediction
@@ -66,7 +67,7 @@ def test_predict_job_records_a_corrupt_clip_and_finishes(app_db, dataset, lead):
         assert len(session.exec(select(ClipFeature).where(ClipFeature.clip_id == good.id)).all()) == 5
 
 
-def test_train_job_then_promote_repredicts_only_unlabelled_clips(app_db, dataset, lead):
+def test_train_job_then_promote_repredicts_unlabelled_and_held_out_clips(app_db, dataset, lead):
     labelled = add_labelled_clips(app_db, dataset_id=dataset.id, start=0, count=30)
     unlabelled = add_labelled_clips(app_db, dataset_id=dataset.id, start=100, count=3)
     with Session(app_db) as session:  # these three lose their consensus: they are the unlabelled ones
@@ -86,7 +87,10 @@ def test_train_job_then_promote_repredicts_only_unlabelled_clips(app_db, dataset
     assert repredict.state == JobState.done.value, repredict.error
     with Session(app_db) as session:
         predicted = prediction_queries.predicted_clip_ids(session, version_id=version_id)
-        assert predicted == set(unlabelled) and not predicted & set(labelled)
+        trained_on = set(q.get_version(session, version_id=version_id).snapshot["train_clip_ids"])
+        held_out = {clip_id for clip_id in labelled if is_held_out(session.get(Clip, clip_id).name)}
+        # The held-out clips too: every version is scored on them (not the clips it was trained on).
+        assert held_out and predicted == set(unlabelled) | held_out and not predicted & trained_on
         assert q.active_version(session, dataset_id=dataset.id).id == version_id
 
 
