@@ -12,6 +12,8 @@ from annotation.datasets import (
     overview,
     retry_errored_clips,
     save_uploads,
+    set_transcript_source,
+    transcript_source,
 )
 from annotation.ingest.importer import ImportFailed
 from annotation.jobs import enqueue
@@ -55,6 +57,24 @@ counts = chosen.counts
 processing = f" ({counts['processing']} processing now)" if counts.get("processing") else ""
 st.caption(f"{counts['clips']} clips · {counts['ready']} ready · {counts['pending']} pending{processing} · "
            f"{counts['errors']} errors")
+
+TRANSCRIPT_SOURCES = {
+    "best": "best: the given transcript, or on-screen text when it matches the speech better, else speech recognition",
+    "given": "given: the subtitle file or manifest/EMER column",
+    "asr": "asr: what speech recognition hears",
+    "on_screen": "on-screen text: burnt-in subtitles read from the frames",
+}
+with st.expander("Transcripts"):
+    current = transcript_source(chosen.dataset)
+    picked = st.selectbox("Transcript source", list(TRANSCRIPT_SOURCES), index=list(TRANSCRIPT_SOURCES).index(current),
+                          format_func=TRANSCRIPT_SOURCES.get, key=f"transcript_source_{chosen.dataset.id}")
+    st.caption("Whichever text is kept, its words get times from the speech (aligned to speech recognition), so "
+               "annotators can click them; speech recognition listens for the dataset's language "
+               f"({plain(chosen.dataset.language)}).")
+    if st.button("Save transcript source", disabled=picked == current):
+        changed = set_transcript_source(actor=user, dataset_id=chosen.dataset.id, source=picked)
+        st.success(f"Transcript source saved: {changed} clip(s) updated now, the others follow at their feature "
+                   "extraction.")
 
 upload_tab, path_tab = st.tabs(["Upload files", "From a folder or manifest on the server"])
 with upload_tab:

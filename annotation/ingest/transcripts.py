@@ -298,3 +298,26 @@ def transcript_words(choice: Choice, *, given_words: list[dict[str, Any]], heard
     if choice.source == "on_screen" and screen_cues:
         return cue_words(screen_cues, "" if has_cjk(choice.text) else " ")[1]
     return spread(choice.text, 0.0, float(duration)) if duration else []
+
+
+# --- choosing again, when a lead changes the dataset's transcript source --------------------------
+
+def candidates(heard: dict[str, Any] | None, screen_text: str,
+               screen_cues: list[tuple[float, float, str]]) -> dict[str, Any]:
+    """What ASR heard and what was on screen, as kept in the speech features."""
+    return {"heard": (heard or {}).get("text") or "", "heard_words": list((heard or {}).get("words") or []),
+            "heard_language": (heard or {}).get("language"), "on_screen": screen_text,
+            "on_screen_cues": [list(c) for c in screen_cues]}
+
+
+def rechoose(found: dict[str, Any], mode: str, *, given: str, given_words: list[dict[str, Any]],
+             language: str | None, duration: float | None) -> dict[str, Any]:
+    """The transcript record (text, words, source, timing, choice) for `mode`, from stored candidates."""
+    heard, heard_words = str(found.get("heard") or ""), list(found.get("heard_words") or [])
+    screen_cues = [(float(a), float(b), str(t)) for a, b, t in found.get("on_screen_cues") or []]
+    choice = choose_transcript(mode, given=given, heard=heard, on_screen=str(found.get("on_screen") or ""))
+    words = transcript_words(choice, given_words=given_words, heard_words=heard_words, heard_text=heard,
+                             screen_cues=screen_cues, duration=duration)
+    said = found.get("heard_language") if choice.source == "asr" else language
+    return {"text": choice.text, "words": words, "source": choice.source, "timing": timing_of(words),
+            "choice": choice.reason, "language": said}

