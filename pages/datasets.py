@@ -35,7 +35,9 @@ with st.expander("New dataset", expanded=not items), st.form("new_dataset"):
                              format_func=lambda k: f"{k}: {', '.join(LABEL_SETS[k])}" if k in LABEL_SETS
                              else "none: open-vocabulary emotion words only")
     overlap = st.number_input("Annotations per clip (overlap)", min_value=1, max_value=20, value=3)
-    language = st.selectbox("Clue language", ["auto", "en", "zh"])
+    language = st.selectbox("Clue language", ["auto", "en", "zh"],
+                            help="Also the language speech recognition listens for; auto: Mandarin or English, "
+                                 "detected per clip.")
     open_vocabulary = st.checkbox("Open-vocabulary emotion words (a set of any words per clip, scored on the "
                                   "emotion wheel)")
     description = st.text_area("Description")

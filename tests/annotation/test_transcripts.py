@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from annotation.ingest.subtitles import read_subtitle_file
 from annotation.ingest.transcripts import (
@@ -148,3 +150,26 @@ def test_chosen_words_come_from_asr_when_the_choice_is_asr():
     choice = choose_transcript("asr", given="", heard="hello world", on_screen="")
     words = transcript_words(choice, given_words=[], heard_words=heard, heard_text="hello world")
     assert [(w["word"], w["timing"], w["at"]) for w in words] == [("hello", ASR, 0), ("world", ASR, 6)]
+
+
+# --- whatever the two texts, the words are the transcript's own, in order, with times that never run back ----
+
+_TEXT = st.text(alphabet=st.sampled_from(list("abc de,.!我今天很生气你为什么 ") + ["不", "告", "诉"]), max_size=40)
+
+
+@settings(max_examples=150, deadline=None)
+@given(text=_TEXT, heard=st.lists(st.tuples(st.text(alphabet="abcde我今天很神奇为", min_size=1, max_size=4),
+                                            st.floats(0, 0.5), st.floats(0, 0.5)), max_size=12))
+def test_alignment_keeps_the_text_and_times_move_forward(text, heard):
+    t, timed = 0.0, []
+    for word, gap, length in heard:
+        timed.append({"word": word, "start": t + gap, "end": t + gap + length})
+        t += gap + length
+    words = align_words(text, timed, duration=t + 1.0)
+    assert [text[a:b] for a, b in word_spans(text)] == [w["word"] for w in words]
+    assert _rebuilt(text, words)
+    assert all(w["end"] >= w["start"] >= 0 for w in words)
+    starts = [w["start"] for w in words]
+    assert starts == sorted(starts)
+    if timed and words:
+        assert words[-1]["end"] <= max(t, timed[-1]["end"]) + 0.3 * len(text) + 1e-6

@@ -60,3 +60,13 @@ def test_asr_never_runs_without_speech_and_estimates_times_over_the_clip(data_di
     speech = speech_features(transcript="hello there", words=[], audio=None, data_dir=data_dir, duration=2.0)
     assert speech["source"] == "given" and speech["timing"] == ESTIMATED
     assert speech["words"][-1]["end"] == pytest.approx(2.0)
+
+
+def test_an_unknown_language_is_heard_as_mandarin_or_english_never_a_third(tmp_path, data_dir):
+    from model.features.speech import transcribe
+
+    audio = load_audio(espeak_wav(tmp_path / "ko.wav", "안녕하세요 만나서 반갑습니다", voice="ko"))
+    anything = transcribe(audio, data_dir=data_dir, languages=None)
+    assert anything["language"] not in ("zh", "en")  # what unconstrained detection does with it
+    constrained = transcribe(audio, data_dir=data_dir)
+    assert constrained["language"] in ("zh", "en") and constrained["language_p"] is not None
