@@ -43,3 +43,24 @@ def test_voice_estimate_beyond_plausible_is_dropped_too():
 
 def test_korean_and_japanese_syllables_are_counted():
     assert count_syllables("안녕하세요") == 5 and count_syllables("ありがとう") == 5
+
+
+def test_word_starts_move_to_where_sound_begins():
+    """Whisper starts a word where the previous one ended, its pause included: the start moves to the onset."""
+    import numpy as np
+
+    from model.features.speech import snap_to_onsets
+
+    sr = 16000
+    audio = np.zeros(int(3.0 * sr), np.float32)
+    t = np.arange(int(0.4 * sr)) / sr
+    for onset in (0.5, 1.4, 2.2):  # three "words", 0.4 s each, with pauses between
+        audio[int(onset * sr):int(onset * sr) + t.size] = 0.3 * np.sin(2 * np.pi * 220 * t)
+    heard = [{"word": "a", "start": 0.0, "end": 0.9}, {"word": "b", "start": 0.95, "end": 1.8},
+             {"word": "c", "start": 2.15, "end": 2.6}]
+    snapped = snap_to_onsets(heard, audio)
+    assert [w["start"] for w in snapped] == pytest.approx([0.5, 1.4, 2.2], abs=0.03)
+    assert [w["end"] for w in snapped] == [0.9, 1.8, 2.6]
+    # Continuous sound: nothing moves.
+    steady = 0.3 * np.sin(2 * np.pi * 220 * np.arange(2 * sr) / sr).astype(np.float32)
+    assert snap_to_onsets([{"word": "x", "start": 0.3, "end": 0.8}], steady)[0]["start"] == 0.3
