@@ -143,8 +143,8 @@ class BaselineBackend(ModelBackend):
         for i, (clip, state) in enumerate(zip(clips, states, strict=False)):
             if isinstance(state, Exception) or "speech" in state["features"]:
                 continue
-            language = _whisper_language(clip.language) or self.settled_language() or \
-                (detect_language(clip.transcript) if clip.transcript.strip() else None)
+            language = _whisper_language(clip.language) or \
+                (detect_language(clip.transcript) if clip.transcript.strip() else None) or self.settled_language()
             if language and speech_mod.needs_asr(transcript=clip.transcript, audio=state["audio"],
                                                  speech_seconds=state["features"]["voice"].get("speech_seconds"),
                                                  words=clip.transcript_words, mode=clip.transcript_mode):
