@@ -28,6 +28,7 @@ def _frames(lines: list[str], font: Path, size: int = 30) -> tuple[list[np.ndarr
         image = Image.new("RGB", (640, 360), (70, 80, 90))
         draw = ImageDraw.Draw(image)
         draw.rectangle((200, 60, 440, 260), fill=(150, 120, 100))  # something that is not text
+        draw.text((20, 15), "NEWS 24", font=ImageFont.truetype(str(LATIN_FONT), 26), fill=(255, 255, 0))  # a logo
         line = lines[0] if n < 4 else lines[1]
         width = draw.textlength(line, font=face)
         draw.text(((640 - width) / 2, 300), line, font=face, fill=(255, 255, 255), stroke_width=2,
@@ -42,6 +43,8 @@ def test_burnt_in_subtitles_become_the_transcript_when_they_match_the_speech(tmp
     scene = scene_features(images, times)
     assert [item["t"] for item in scene["text_timeline"]] == times  # every frame read once text was seen
     assert any("morning" in line.lower() for line in scene["text"]), scene["text"]
+    assert any("NEWS" in line for line in scene["text"])  # on screen, so in the scene's text ...
+    assert not any("NEWS" in line for item in scene["text_timeline"] for line in item["lines"])  # ... not speech
     audio = load_audio(espeak_wav(tmp_path / "en.wav", "Good morning everyone. See you tomorrow."))
     speech = speech_features(transcript="", words=[], audio=audio, data_dir=tmp_path_factory.mktemp("data"),
                              language="en", speech_seconds=2.5, on_screen=scene["text_timeline"])
