@@ -10,12 +10,14 @@ from sqlmodel import Session
 
 from annotation.ingest.importer import check_import_root, import_parsed, read_source
 from annotation.ingest.records import ImportReport
+from annotation.ingest.transcripts import TRANSCRIPT_SOURCES, rechoose
 from annotation.permissions import require
 from core.vocabulary import LABEL_SETS, Role
 from db.engine import unit_of_work, with_session
 from db.models import Clip, Dataset, Reference, User
 from db.queries import audit
 from db.queries import clips as clip_queries
+from db.queries import model_versions as feature_queries
 from db.queries import references as reference_queries
 
 
@@ -73,6 +75,38 @@ def create_dataset(session: Session, *, actor: User | None, name: str, label_set
                                           open_vocabulary=open_vocabulary, language=language, description=description)
     audit.record(session, user=actor, action="create_dataset", entity="dataset", entity_id=dataset.id)
     return dataset
+
+
+def transcript_source(dataset: Dataset) -> str:
+    """The dataset's transcript source (annotation.ingest.transcripts.TRANSCRIPT_SOURCES); "best" by default."""
+    return str((dataset.settings or {}).get("transcript_source") or "best")
+
+
+@unit_of_work
+def set_transcript_source(session: Session, *, actor: User | None, dataset_id: int, source: str) -> int:
+    """Choose which transcript the dataset's clips keep (lead), and apply it at once to the clips whose
+    speech features are extracted; the others follow at their extraction. Returns how many clips changed."""
+    require(actor, Role.lead, action="choosing the transcript source")
+    if source not in TRANSCRIPT_SOURCES:
+        raise DatasetError(f"unknown transcript source {source!r}: one of {', '.join(TRANSCRIPT_SOURCES)}")
+    dataset = clip_queries.get_dataset(session, dataset_id=dataset_id)
+    if dataset is None:
+        raise DatasetError(f"no dataset {dataset_id}")
+    clip_queries.update_dataset(session, dataset=dataset, settings={**(dataset.settings or {}),
+                                                                    "transcript_source": source})
+    language = dataset.language if dataset.language not in (None, "", "auto") else None
+    changed = 0
+    for clip, speech in feature_queries.speech_features_of_dataset(session, dataset_id=dataset_id):
+        kept = (clip.meta or {}).get("given_transcript") or {}
+        replaced = clip.transcript_source in ("asr", "on_screen")
+        given = str(kept.get("text") or "") if replaced else clip.transcript
+        given_words = list(kept.get("words") or []) if replaced else list(clip.transcript_words or [])
+        record = rechoose(speech["candidates"], source, given=given, given_words=given_words,
+                          language=language or clip.language or speech.get("language"), duration=clip.duration)
+        changed += feature_queries.store_transcript(session, clip_id=int(clip.id), speech=record, force=True)
+    audit.record(session, user=actor, action="set_transcript_source", entity="dataset", entity_id=dataset_id,
+                 detail={"source": source, "clips_changed": changed})
+    return changed
 
 
 @unit_of_work

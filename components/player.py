@@ -35,6 +35,7 @@ _CSS = """
 .cl-words { line-height: 1.9; max-height: 9.5rem; overflow-y: auto; padding: 4px 2px; }
 .cl-word { cursor: pointer; padding: 1px 2px; border-radius: 3px; }
 .cl-word:hover { background: var(--st-secondary-background-color, #e9ecef); }
+.cl-word.cl-estimated { text-decoration: underline dotted #adb5bd; }
 .cl-word.cl-now { background: var(--st-primary-color, #ff4b4b); color: #fff; }
 .cl-plain { white-space: pre-wrap; }
 .cl-hint { font-size: 0.72rem; color: #888; }
@@ -129,15 +130,17 @@ function build(root, data) {
   const words = el('div', 'cl-words');
   if ((data.words || []).length) {
     for (const w of data.words) {
-      const node = el('span', 'cl-word');
+      if (w.gap) words.appendChild(document.createTextNode(w.gap));
+      const node = el('span', w.timing === 'estimated' ? 'cl-word cl-estimated' : 'cl-word');
       node.textContent = w.word; node._start = Number(w.start) || 0; node._end = Number(w.end) || node._start;
-      node.title = node._start.toFixed(2) + ' s';
+      node.title = (w.timing === 'estimated' ? '≈ ' : '') + node._start.toFixed(2) + ' s' + (w.timing ? ' (' + w.timing + ')' : '');
       node.addEventListener('click', () => {
         if (state.media) { state.media.currentTime = node._start + 0.001; highlight(state); drawWave(state); }
       });
-      words.appendChild(node); words.appendChild(document.createTextNode(' '));
+      words.appendChild(node);
       state.wordNodes.push(node);
     }
+    if (data.words_tail) words.appendChild(document.createTextNode(data.words_tail));
   } else if (data.transcript) {
     const plain = el('div', 'cl-plain'); plain.textContent = data.transcript; words.appendChild(plain);
   }
@@ -146,6 +149,9 @@ function build(root, data) {
     const hint = el('div', 'cl-hint');
     hint.textContent = 'Click a word or the waveform to seek · Alt+P play/pause';
     root.appendChild(hint);
+    if (data.timing_note && (data.words || []).length) {
+      const note = el('div', 'cl-hint cl-timing-note'); note.textContent = data.timing_note; root.appendChild(note);
+    }
     const redraw = () => { drawWave(state); highlight(state); };
     for (const name of ['timeupdate', 'seeked', 'loadedmetadata']) state.media.addEventListener(name, redraw);
   }
@@ -158,7 +164,7 @@ export default function (component) {
   const { data, parentElement } = component;
   let root = parentElement.querySelector('.cl-player');
   if (!root) { root = el('div', 'cl-player'); parentElement.appendChild(root); }
-  const signature = JSON.stringify([data.clip_id, data.video_url, data.audio_url, data.words, data.spans, data.peaks]);
+  const signature = JSON.stringify([data.clip_id, data.video_url, data.audio_url, data.words, data.words_tail, data.spans, data.peaks]);
   if (root._signature !== signature) { root._signature = signature; build(root, data); }
   const state = root._state;
   const onKey = (event) => {
@@ -197,10 +203,8 @@ def player_data(clip: Any, *, data_dir: Path, spans: list[dict[str, Any]] | None
     audio_url = None
     if video_url is None and audio is not None and clip.has_audio:
         audio_url = media_url(audio, "audio/wav", f"{slot}-audio")
-    words = [
-        {"word": str(w.get("word", "")), "start": float(w.get("start") or 0), "end": float(w.get("end") or 0)}
-        for w in (clip.transcript_words or []) if str(w.get("word", "")).strip()
-    ]
+    words, tail = _words(clip)
+    timing = _timing(clip, words)
     return {
         "clip_id": clip.id,
         "video_url": video_url,
@@ -209,7 +213,10 @@ def player_data(clip: Any, *, data_dir: Path, spans: list[dict[str, Any]] | None
         "duration": float(clip.duration or 0),
         "peaks": [float(p) for p in (clip.peaks or [])],
         "words": words,
+        "words_tail": tail,
         "transcript": clip.transcript or "",
+        "timing": timing,
+        "timing_note": TIMING_NOTES.get(timing or "", ""),
         "spans": [
             {"aspect": str(s.get("aspect", "")), "start": float(s.get("start") or 0), "end": float(s.get("end") or 0),
              "label": str(s.get("label", ""))}
@@ -217,6 +224,50 @@ def player_data(clip: Any, *, data_dir: Path, spans: list[dict[str, Any]] | None
         ],
         "aspect_titles": {a.value: a.title for a in ASPECTS},
     }
+
+
+TIMING_NOTES = {
+    "estimated": "Some word times are estimated (spread over a subtitle line, or between words heard in the "
+                 "speech): clicking such a word (dotted) seeks near it, not exactly to it.",
+}
+
+
+def _words(clip: Any) -> tuple[list[dict[str, Any]], str]:
+    """The clip's timed words, each with `gap`, the transcript's text before it (punctuation, spaces), so the
+    words with their gaps and the tail read exactly as the transcript; space-separated when offsets are missing."""
+    text = clip.transcript or ""
+    raw = [w for w in (clip.transcript_words or []) if str(w.get("word", "")).strip()]
+    exact, at = True, 0
+    for w in raw:
+        offset = w.get("at")
+        if not isinstance(offset, int) or offset < at or text[offset:offset + len(str(w["word"]))] != str(w["word"]):
+            exact = False
+            break
+        at = offset + len(str(w["word"]))
+    words, at = [], 0
+    for n, w in enumerate(raw):
+        word = str(w["word"])
+        gap = text[at:w["at"]] if exact else ("" if n == 0 else " ")
+        at = (w["at"] + len(word)) if exact else at
+        words.append({"word": word, "start": float(w.get("start") or 0), "end": float(w.get("end") or 0),
+                      "timing": str(w.get("timing") or _default_timing(clip) or ""), "gap": gap})
+    return words, (text[at:] if exact and raw else "")
+
+
+def _default_timing(clip: Any) -> str | None:
+    """Words stored before timings were marked: ASR's are real, a subtitle's spread over its cues."""
+    return {"asr": "asr", "subtitle": "estimated"}.get(clip.transcript_source or "")
+
+
+def _timing(clip: Any, words: list[dict[str, Any]]) -> str | None:
+    stored = (clip.meta or {}).get("transcript_timing")
+    if stored:
+        return str(stored)
+    kinds = {w["timing"] for w in words if w["timing"]}
+    for kind in ("estimated", "aligned", "asr"):
+        if kind in kinds:
+            return kind
+    return None
 
 
 def player(clip: Any, *, data_dir: Path, spans: list[dict[str, Any]] | None = None, key: str = "player") -> None:

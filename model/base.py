@@ -43,6 +43,8 @@ class ClipInput(BaseModel):
     transcript_words: list[dict[str, Any]] = Field(default_factory=list)
     # "en", "zh", or None to detect from the transcript.
     language: str | None = None
+    # Which transcript the clip keeps: the dataset's setting (annotation.ingest.transcripts.TRANSCRIPT_SOURCES).
+    transcript_mode: str = "best"
     # Cached extractor outputs keyed by extractor name (see ClipFeature).
     features: dict[str, dict[str, Any]] = Field(default_factory=dict)
     # The speaker's usual voice over their other clips (`model.features.voice.speaker_baseline`).

@@ -47,13 +47,16 @@ def clip_input(clip: Clip, *, dataset: Dataset | None, data_dir: Path,
                features: dict[str, dict[str, Any]] | None = None) -> ClipInput:
     """A backend's view of a stored clip: absolute media paths, transcript, language, cached features."""
     language = clip.language
-    if not language and dataset is not None and dataset.language not in (None, "", "auto"):
+    # A dataset's language constrains speech recognition: a Mandarin dataset's clip is never heard as Korean.
+    if dataset is not None and dataset.language not in (None, "", "auto"):
         language = dataset.language
+    mode = str(((dataset.settings or {}) if dataset is not None else {}).get("transcript_source") or "best")
     return ClipInput(
         name=clip.name, clip_id=clip.id, video_path=_media(clip.video_path, data_dir),
         audio_path=_media(clip.audio_path, data_dir), frames_dir=_media(clip.frames_dir, data_dir),
         duration=clip.duration, transcript=clip.transcript or "", transcript_words=clip.transcript_words or [],
-        language=language, frame_times=list((clip.meta or {}).get("frame_times") or []), features=features or {})
+        language=language, frame_times=list((clip.meta or {}).get("frame_times") or []), features=features or {},
+        transcript_mode=mode)
 
 
 def backend_for(version: ModelVersion, *, label_set: list[str] | None = None) -> ModelBackend:
@@ -110,6 +113,7 @@ def extract_dataset_features(*, dataset_id: int, clip_ids: list[int] | None = No
                     continue
                 with Session(engine, expire_on_commit=False) as session:
                     q.save_features(session, clip_id=clip.id, features=features)
+                    q.store_transcript(session, clip_id=clip.id, speech=features.get("speech"))
                     session.commit()
                 counts["extracted"] += 1
                 progress.advance(message=f"{clip.name}: features")
@@ -193,7 +197,7 @@ def predict_dataset(*, dataset_id: int, version_id: int | None = None, clip_ids:
                 for clip, _, features in ready:  # stored first, so this chunk counts toward its speakers' baselines
                     if set(features) - set(cached[clip.id]):
                         q.save_features(session, clip_id=clip.id, features=features)
-                    q.store_asr_transcript(session, clip_id=clip.id, speech=features.get("speech"))
+                    q.store_transcript(session, clip_id=clip.id, speech=features.get("speech"))
                 session.commit()
                 baselines = speaker_baselines(session, dataset_id=dataset_id, versions=versions)
             for clip, item, features in ready:

@@ -12,6 +12,8 @@ from annotation.datasets import (
     overview,
     retry_errored_clips,
     save_uploads,
+    set_transcript_source,
+    transcript_source,
 )
 from annotation.ingest.importer import ImportFailed
 from annotation.jobs import enqueue
@@ -33,7 +35,9 @@ with st.expander("New dataset", expanded=not items), st.form("new_dataset"):
                              format_func=lambda k: f"{k}: {', '.join(LABEL_SETS[k])}" if k in LABEL_SETS
                              else "none: open-vocabulary emotion words only")
     overlap = st.number_input("Annotations per clip (overlap)", min_value=1, max_value=20, value=3)
-    language = st.selectbox("Clue language", ["auto", "en", "zh"])
+    language = st.selectbox("Clue language", ["auto", "en", "zh"],
+                            help="Also the language speech recognition listens for; auto: Mandarin or English, "
+                                 "detected per clip.")
     open_vocabulary = st.checkbox("Open-vocabulary emotion words (a set of any words per clip, scored on the "
                                   "emotion wheel)")
     description = st.text_area("Description")
@@ -55,6 +59,24 @@ counts = chosen.counts
 processing = f" ({counts['processing']} processing now)" if counts.get("processing") else ""
 st.caption(f"{counts['clips']} clips · {counts['ready']} ready · {counts['pending']} pending{processing} · "
            f"{counts['errors']} errors")
+
+TRANSCRIPT_SOURCES = {
+    "best": "best: the given transcript, or on-screen text when it matches the speech better, else speech recognition",
+    "given": "given: the subtitle file or manifest/EMER column",
+    "asr": "asr: what speech recognition hears",
+    "on_screen": "on-screen text: burnt-in subtitles read from the frames",
+}
+with st.expander("Transcripts"):
+    current = transcript_source(chosen.dataset)
+    picked = st.selectbox("Transcript source", list(TRANSCRIPT_SOURCES), index=list(TRANSCRIPT_SOURCES).index(current),
+                          format_func=TRANSCRIPT_SOURCES.get, key=f"transcript_source_{chosen.dataset.id}")
+    st.caption("Whichever text is kept, its words get times from the speech (aligned to speech recognition), so "
+               "annotators can click them; speech recognition listens for the dataset's language "
+               f"({plain(chosen.dataset.language)}).")
+    if st.button("Save transcript source", disabled=picked == current):
+        changed = set_transcript_source(actor=user, dataset_id=chosen.dataset.id, source=picked)
+        st.success(f"Transcript source saved: {changed} clip(s) updated now, the others follow at their feature "
+                   "extraction.")
 
 upload_tab, path_tab = st.tabs(["Upload files", "From a folder or manifest on the server"])
 with upload_tab:

@@ -226,7 +226,7 @@ def import_parsed(session: Session, *, dataset: Dataset, parsed: ParsedImport, u
             size_bytes=size,
             status=(ClipStatus.pending if record.media_path else ClipStatus.ready).value,
             transcript=record.transcript,
-            transcript_words=[w.model_dump() for w in record.transcript_words],
+            transcript_words=[w.model_dump(exclude_none=True) for w in record.transcript_words],
             transcript_source=record.transcript_source,
             language=language,
             speaker=record.speaker,

@@ -16,6 +16,9 @@ class WordTiming(BaseModel):
     word: str
     start: float
     end: float
+    # asr | aligned | estimated (annotation.ingest.transcripts), and the word's offset in its transcript.
+    timing: str | None = None
+    at: int | None = None
 
 
 class ClipRecord(BaseModel):

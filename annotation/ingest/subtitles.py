@@ -1,7 +1,8 @@
 """SRT and WebVTT subtitles → transcript text and approximate word timings.
 
 Subtitle cues give phrase timings only; words inside a cue get times spread in
-proportion to their length, which is close enough to seek the player.
+proportion to their character counts, marked "estimated" until feature extraction
+aligns them to the speech (annotation.ingest.transcripts).
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ import re
 from pathlib import Path
 
 from annotation.ingest.records import WordTiming
-from annotation.text import has_cjk, tokenize
+from annotation.ingest.transcripts import cue_words
+from annotation.text import has_cjk
 
 _TIME = r"(\d{1,2}):(\d{2}):(\d{2})[,.](\d{1,3})|(\d{1,2}):(\d{2})[,.](\d{1,3})"
 _CUE = re.compile(rf"(?:{_TIME})\s*-->\s*(?:{_TIME})")
@@ -48,20 +50,8 @@ def parse_subtitles(text: str) -> list[tuple[float, float, str]]:
     return cues
 
 
-def cues_to_words(cues: list[tuple[float, float, str]]) -> list[WordTiming]:
-    words: list[WordTiming] = []
-    for start, end, text in cues:
-        tokens = [t for t in tokenize(text) if any(ch.isalnum() for ch in t)]
-        if not tokens:
-            continue
-        weights = [len(t) for t in tokens]
-        total = sum(weights)
-        at = start
-        for token, weight in zip(tokens, weights, strict=False):
-            step = (end - start) * weight / total
-            words.append(WordTiming(word=token, start=round(at, 3), end=round(at + step, 3)))
-            at += step
-    return words
+def cues_to_words(cues: list[tuple[float, float, str]], joiner: str = " ") -> list[WordTiming]:
+    return [WordTiming(**w) for w in cue_words(cues, joiner)[1]]
 
 
 def read_subtitle_file(path: Path) -> tuple[str, list[WordTiming]]:
@@ -75,7 +65,8 @@ def read_subtitle_file(path: Path) -> tuple[str, list[WordTiming]]:
             continue
     cues = parse_subtitles(content)
     joiner = "" if any(has_cjk(c[2]) for c in cues) else " "
-    return joiner.join(c[2] for c in cues), cues_to_words(cues)
+    text, words = cue_words(cues, joiner)
+    return text, [WordTiming(**w) for w in words]
 
 
 def find_subtitle(media: Path) -> Path | None:

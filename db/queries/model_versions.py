@@ -138,20 +138,81 @@ def cached_features(session: Session, *, clip_ids: list[int], versions: dict[str
     return out
 
 
-def store_asr_transcript(session: Session, *, clip_id: int, speech: dict[str, Any] | None) -> bool:
-    """Give a clip without a transcript the one speech recognition heard, so annotators read it too."""
-    if not speech or speech.get("source") != "asr" or not str(speech.get("text", "")).strip():
+TIMING_RANK = {"asr": 3, "aligned": 2, "estimated": 1}  # as annotation.ingest.transcripts (db sits below it)
+
+
+def _stored_words(words: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    keep = ("word", "start", "end", "timing", "at")
+    return [{k: w[k] for k in keep if k in w} for w in words if {"word", "start", "end"} <= set(w)]
+
+
+def store_transcript(session: Session, *, clip_id: int, speech: dict[str, Any] | None, force: bool = False) -> bool:
+    """Keep on the clip the transcript feature extraction chose, with its word times, so annotators read it
+    and can click its words.
+
+    A clip's given text stays unless the dataset chose another source (it is kept in meta then); word
+    times only replace worse ones (asr > aligned > estimated), unless `force` (a lead changed the dataset's
+    transcript source). Returns whether the clip changed."""
+    if not speech or speech.get("source") in (None, "none") or not str(speech.get("text", "")).strip():
         return False
     clip = session.get(Clip, clip_id)
-    if clip is None or clip.transcript.strip():
+    if clip is None:
         return False
-    clip.transcript = speech["text"].strip()
-    clip.transcript_words = [{"word": w["word"], "start": w["start"], "end": w["end"]}
-                             for w in speech.get("words", []) if {"word", "start", "end"} <= set(w)]
-    clip.transcript_source = "asr"
-    clip.language = clip.language or speech.get("language")
+    text, source = str(speech["text"]).strip(), str(speech["source"])
+    words = _stored_words(speech.get("words") or [])
+    timing = speech.get("timing")
+    meta = dict(clip.meta or {})
+    kept = meta.get("given_transcript") or {}
+    if source == "given" and clip.transcript_source in ("asr", "on_screen") and str(kept.get("text", "")).strip() == text:
+        # Back to the given transcript the dataset once replaced.
+        clip.transcript, clip.transcript_source = str(kept["text"]), kept.get("source")
+        clip.transcript_words = words or list(kept.get("words") or [])
+        meta.pop("given_transcript", None)
+    elif source == "given":
+        if text != clip.transcript.strip():
+            return False  # the clip's transcript was edited since: its words are not these
+        old = TIMING_RANK.get(str(meta.get("transcript_timing") or _weakest(clip.transcript_words)), 0)
+        if not words or (TIMING_RANK.get(str(timing), 0) <= old and not force):
+            return False
+        clip.transcript_words = words
+    else:
+        if clip.transcript.strip() == text and clip.transcript_source == source and \
+                TIMING_RANK.get(str(timing), 0) <= TIMING_RANK.get(str(meta.get("transcript_timing")), 0):
+            return False
+        if clip.transcript.strip() and clip.transcript_source not in ("asr", "on_screen"):
+            meta.setdefault("given_transcript", {"text": clip.transcript, "source": clip.transcript_source,
+                                                 "words": clip.transcript_words})
+        clip.transcript, clip.transcript_words = text, words
+        clip.transcript_source = source
+        clip.language = clip.language or speech.get("language")
+    meta["transcript_timing"] = timing
+    if speech.get("choice"):
+        meta["transcript_choice"] = speech["choice"]
+    clip.meta = meta
     session.add(clip)
     return True
+
+
+def _weakest(words: list[dict[str, Any]]) -> str | None:
+    kinds = [str(w.get("timing") or "estimated") for w in words or []]
+    return min(kinds, key=lambda k: TIMING_RANK.get(k, 0)) if kinds else None
+
+
+def speech_features_of_dataset(session: Session, *, dataset_id: int) -> list[tuple[Clip, dict[str, Any]]]:
+    """Each clip of the dataset with its newest speech features that kept their transcript candidates."""
+    rows = session.exec(select(Clip, ClipFeature).join(ClipFeature, ClipFeature.clip_id == Clip.id)
+                        .where(Clip.dataset_id == dataset_id, ClipFeature.extractor == "speech")
+                        .order_by(Clip.id, col(ClipFeature.id).desc())).all()
+    newest: dict[int, tuple[Clip, dict[str, Any]]] = {}
+    for clip, feature in rows:
+        if clip.id not in newest and "candidates" in (feature.data or {}):
+            newest[clip.id] = (clip, feature.data)
+    return list(newest.values())
+
+
+def store_asr_transcript(session: Session, *, clip_id: int, speech: dict[str, Any] | None) -> bool:
+    """Older name of `store_transcript`."""
+    return store_transcript(session, clip_id=clip_id, speech=speech)
 
 
 def save_features(session: Session, *, clip_id: int, features: dict[str, dict[str, Any]]) -> int:

@@ -143,9 +143,11 @@ class BaselineBackend(ModelBackend):
         for i, (clip, state) in enumerate(zip(clips, states, strict=False)):
             if isinstance(state, Exception) or "speech" in state["features"]:
                 continue
-            language = _whisper_language(clip.language) or self.settled_language()
+            language = _whisper_language(clip.language) or \
+                (detect_language(clip.transcript) if clip.transcript.strip() else None) or self.settled_language()
             if language and speech_mod.needs_asr(transcript=clip.transcript, audio=state["audio"],
-                                                 speech_seconds=state["features"]["voice"].get("speech_seconds")):
+                                                 speech_seconds=state["features"]["voice"].get("speech_seconds"),
+                                                 words=clip.transcript_words, mode=clip.transcript_mode):
                 batches.setdefault(language, []).append(i)
         asr: dict[int, dict[str, Any]] = {}
         for language, members in batches.items():
@@ -187,11 +189,17 @@ class BaselineBackend(ModelBackend):
 
     def _language_and_scene(self, clip: ClipInput, state: dict[str, Any], asr: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
         features, frames, audio = state["features"], state["frames"], state["audio"]
+        if "scene" not in features:  # first: its on-screen text may be the transcript
+            features["scene"] = self._timed("scene", scene_mod.scene_features, frames.images, frames.times,
+                                            faces=features["face"], ocr_frames=self.ocr_frames)
         if "speech" not in features:
+            scene = features["scene"]
+            timeline = scene.get("text_timeline") or ([{"t": 0.0, "lines": scene["text"]}] if scene.get("text") else [])
             features["speech"] = self._timed(
                 "asr", speech_mod.speech_features, transcript=clip.transcript, words=clip.transcript_words,
                 audio=audio, data_dir=self.settings.data_dir, language=_whisper_language(clip.language),
-                speech_seconds=features["voice"].get("speech_seconds"), threads=self.threads, asr=asr)
+                speech_seconds=features["voice"].get("speech_seconds"), threads=self.threads, asr=asr,
+                mode=clip.transcript_mode, on_screen=timeline, duration=clip.duration)
             speech = features["speech"]
             if (asr is None and _whisper_language(clip.language) is None and speech.get("source") == "asr"
                     and speech.get("language_p") is not None):
@@ -201,9 +209,6 @@ class BaselineBackend(ModelBackend):
             language = _whisper_language(clip.language) or (detect_language(said) if said.strip() else
                                                             features["speech"].get("language") or "en")
             features["text"] = self._timed("text", text_mod.text_features, said, language)
-        if "scene" not in features:
-            features["scene"] = self._timed("scene", scene_mod.scene_features, frames.images, frames.times,
-                                            faces=features["face"], ocr_frames=self.ocr_frames)
         return features
 
     @staticmethod

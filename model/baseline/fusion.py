@@ -58,7 +58,7 @@ def numeric_features(features: dict[str, dict[str, Any]]) -> dict[str, float]:
         "pitch_end_slope": _get(voice, "pitch", "end_slope_st_per_s") / 10.0,
         "loudness_rise": _get(voice, "intensity", "rise_db") / 10.0,
         "loudness_sd": _get(voice, "intensity", "sd_db") / 10.0,
-        "speech_rate": speech_rate(features) / 5.0,
+        "speech_rate": (speech_rate(features) or 0.0) / 5.0,
         "speech_ratio": _get(voice, "speech_ratio"),
         "pauses": _get(voice, "pauses") / 3.0,
         "longest_pause": _get(voice, "longest_pause"),
@@ -80,14 +80,26 @@ def numeric_features(features: dict[str, dict[str, Any]]) -> dict[str, float]:
     return out
 
 
-def speech_rate(features: dict[str, dict[str, Any]]) -> float:
-    """Syllables per second of speech: from the transcript when there is one, else from loudness peaks."""
+def speech_rate_and_reason(features: dict[str, dict[str, Any]]) -> tuple[float | None, str | None]:
+    """Syllables per second of speech (from the transcript when there is one, else from loudness peaks),
+    or None with the reason: nothing measured, or a rate no person speaks at."""
+    from model.features.speech import plausible_rate
+
     voice, speech = features.get("voice", {}), features.get("speech", {})
     seconds = _get(voice, "speech_seconds")
     syllables = _get(speech, "syllables")
     if syllables and seconds > 0.3:
-        return syllables / seconds
-    return _get(voice, "syllable_rate_est")
+        rate, how = syllables / seconds, f"{syllables:.0f} transcript syllables in {seconds:.1f} s of speech"
+    elif voice.get("syllable_rate_est") is not None:
+        rate, how = float(voice["syllable_rate_est"]), "loudness peaks"
+    else:
+        return None, "speaking rate not measured"
+    why = plausible_rate(rate)
+    return (None, f"{why}: {how}") if why else (rate, None)
+
+
+def speech_rate(features: dict[str, dict[str, Any]]) -> float | None:
+    return speech_rate_and_reason(features)[0]
 
 
 FEATURE_NAMES = tuple(numeric_features({}).keys())

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-VERSION = "scene-1"
+VERSION = "scene-2"
 _ocr_lock = threading.Lock()
 
 
@@ -21,13 +21,24 @@ def _ocr():
                     det_limit_type="max", use_cls=False)
 
 
-def on_screen_text(rgb: np.ndarray, *, min_score: float = 0.6) -> list[str]:
-    """Text lines read from one frame."""
+def on_screen_lines(rgb: np.ndarray, *, min_score: float = 0.6) -> list[tuple[str, float]]:
+    """Text lines read from one frame, each with the height of its centre as a share of the frame's (0 top)."""
     import cv2
 
     with _ocr_lock:
         result, _ = _ocr()(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
-    return [line[1].strip() for line in (result or []) if line[2] >= min_score and line[1].strip()]
+    height = max(1, rgb.shape[0])
+    return [(line[1].strip(), float(np.mean([point[1] for point in line[0]])) / height)
+            for line in (result or []) if line[2] >= min_score and line[1].strip()]
+
+
+def on_screen_text(rgb: np.ndarray, *, min_score: float = 0.6) -> list[str]:
+    """Text lines read from one frame."""
+    return [text for text, _ in on_screen_lines(rgb, min_score=min_score)]
+
+
+# Burnt-in subtitles sit in the lower part of the picture; a channel logo or a caption at the top is not speech.
+SUBTITLE_BELOW = 0.55
 
 
 def _hue_name(hue_deg: float, saturation: float) -> str:
@@ -41,8 +52,8 @@ def _hue_name(hue_deg: float, saturation: float) -> str:
 
 
 def scene_features(images: list[np.ndarray], times: list[float], *, faces: dict[str, Any] | None = None,
-                   ocr_frames: int = 1) -> dict[str, Any]:
-    """Clip-level scene statistics from sampled RGB frames."""
+                   ocr_frames: int = 1, ocr_timeline: bool = True) -> dict[str, Any]:
+    """Clip-level scene statistics from sampled RGB frames; with text on screen, the text of every frame."""
     import cv2
 
     out: dict[str, Any] = {"version": VERSION, "frames": len(images)}
@@ -75,11 +86,21 @@ def scene_features(images: list[np.ndarray], times: list[float], *, faces: dict[
         "faces_mean": float((faces or {}).get("mean_faces", 0.0)),
     })
     text: list[str] = []
+    timeline: list[dict[str, Any]] = []
     if ocr_frames > 0:
         picks = np.unique(np.linspace(0, len(images) - 1, min(ocr_frames, len(images)) + 2)[1:-1].round().astype(int))
-        for i in picks if len(picks) else [len(images) // 2]:
-            for line in on_screen_text(images[i]):
+        picks = [int(i) for i in picks] if len(picks) else [len(images) // 2]
+        read = {i: on_screen_lines(images[i]) for i in picks}
+        # Text on screen: read every sampled frame, so burnt-in subtitles come out line by line over time.
+        if ocr_timeline and any(read.values()):
+            read.update({i: on_screen_lines(images[i]) for i in range(len(images)) if i not in read})
+        for i in sorted(read):
+            timeline.append({"t": round(float(times[i]), 3),
+                             "lines": [line for line, y in read[i] if y >= SUBTITLE_BELOW]})
+            for line, _ in read[i]:
                 if line not in text:
                     text.append(line)
+    if any(item["lines"] for item in timeline):
+        out["text_timeline"] = timeline  # subtitle-like lines only
     out["text"] = text[:10]
     return out

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from model.features.media import SAMPLE_RATE
+from model.features.speech import plausible_rate
 
 VERSION = "voice-1"
 PITCH_FLOOR, PITCH_CEILING = 75.0, 600.0
@@ -146,7 +147,11 @@ def analyze_audio(audio: np.ndarray) -> dict[str, Any]:
         syllables = _syllable_peaks(db, db_times, voiced_at)
         active = speech_seconds or float(voiced.sum() * 0.01)
         out["syllables_est"] = syllables
-        out["syllable_rate_est"] = _round(syllables / active, 2) if active > 0.3 else None
+        rate = _round(syllables / active, 2) if active > 0.3 else None
+        why = plausible_rate(rate)
+        out["syllable_rate_est"] = None if why else rate
+        if why:
+            out["syllable_rate_reason"] = why
     out.update(_voice_quality(sound))
     centroid = librosa.feature.spectral_centroid(y=audio, sr=SAMPLE_RATE)[0]
     out["spectral_centroid_hz"] = _round(float(np.median(centroid)), 1)

@@ -83,3 +83,54 @@ def test_import_from_path_reads_only_the_import_roots(accounts, tmp_path: Path):
     assert refused.created == 0 and "import roots" in refused.errors[0].reason
     refused = import_files(dataset=dataset, paths=[inside / "hello.mp4"], media_dir="/etc", user=lead)
     assert "import roots" in refused.errors[0].reason
+
+
+def test_a_lead_chooses_the_transcript_source_and_extracted_clips_follow_it(accounts):
+    from db.models import ClipFeature
+
+    dataset_id = _dataset(Clip(name="talk", status=ClipStatus.ready.value, transcript="given words",
+                               transcript_source="manifest", duration=2.0))
+    with Session(get_engine()) as session:
+        clip = session.exec(select(Clip)).one()
+        heard = [{"word": "heard", "start": 0.2, "end": 0.6}, {"word": "words", "start": 0.7, "end": 1.1}]
+        session.add(ClipFeature(clip_id=clip.id, extractor="speech", extractor_version="speech-2", data={
+            "text": "given words", "source": "given", "words": [], "candidates": {
+                "heard": "heard words", "heard_words": heard, "heard_language": "en", "on_screen": "",
+                "on_screen_cues": []}}))
+        session.commit()
+    at = _page(accounts["lead"])
+    assert not at.exception
+    source = next(s for s in at.selectbox if s.label == "Transcript source")
+    assert source.value == "best"
+    source.set_value("asr").run()
+    next(b for b in at.button if b.label == "Save transcript source").click().run()
+    assert not at.exception
+    with Session(get_engine()) as session:
+        dataset = session.get(Dataset, dataset_id)
+        clip = session.exec(select(Clip)).one()
+    assert dataset.settings["transcript_source"] == "asr"
+    assert (clip.transcript, clip.transcript_source) == ("heard words", "asr")
+    assert [w["timing"] for w in clip.transcript_words] == ["asr", "asr"]
+    # Back to the given text: restored, with its words aligned to what was heard.
+    at = _page(accounts["lead"])
+    next(s for s in at.selectbox if s.label == "Transcript source").set_value("given").run()
+    next(b for b in at.button if b.label == "Save transcript source").click().run()
+    with Session(get_engine()) as session:
+        clip = session.exec(select(Clip)).one()
+    assert (clip.transcript, clip.transcript_source) == ("given words", "manifest")
+    assert clip.transcript_words[1]["word"] == "words" and clip.transcript_words[1]["start"] == pytest.approx(0.7)
+    assert clip.transcript_words[1]["timing"] == "aligned"
+
+
+def test_only_a_lead_sets_the_transcript_source(accounts):
+    from annotation.datasets import set_transcript_source
+    from annotation.permissions import PermissionDenied
+
+    dataset_id = _dataset()
+    with Session(get_engine()) as session:
+        annotator = session.get(User, accounts["annotator"])
+        lead = session.get(User, accounts["lead"])
+    with pytest.raises(PermissionDenied):
+        set_transcript_source(actor=annotator, dataset_id=dataset_id, source="asr")
+    with pytest.raises(ValueError, match="unknown transcript source"):
+        set_transcript_source(actor=lead, dataset_id=dataset_id, source="telepathy")

@@ -140,3 +140,26 @@ def test_prediction_gives_a_clip_without_transcript_the_asr_transcript(app_db, d
         assert stored.transcript_source == "asr" and stored.language == "en"
         assert "today" in stored.transcript.lower()  # espeak speech is not always heard word for word
         assert stored.transcript_words and all(w["end"] >= w["start"] for w in stored.transcript_words)
+
+
+@pytest.mark.slow
+def test_feature_extraction_gives_a_manifest_transcript_word_times_from_the_speech(app_db, dataset):
+    from core.settings import get_settings
+    from model.inference import extract_dataset_features
+
+    data_dir = get_settings().data_dir
+    media = talking_clip(data_dir / "media" / "given", "given", "The weather is lovely today.")
+    with Session(app_db, expire_on_commit=False) as session:
+        clip = _media_clip(session, dataset_id=dataset.id, name="given", media=media, data_dir=data_dir)
+        clip.transcript, clip.transcript_source = "The weather is LOVELY today!", "manifest"
+        session.commit()
+    assert extract_dataset_features(dataset_id=dataset.id)["extracted"] == 1
+    with Session(app_db) as session:
+        stored = session.get(Clip, clip.id)
+    assert stored.transcript == "The weather is LOVELY today!" and stored.transcript_source == "manifest"
+    words = stored.transcript_words
+    assert [w["word"] for w in words] == ["The", "weather", "is", "LOVELY", "today"]
+    assert {w["timing"] for w in words} <= {"aligned", "estimated"} and words[-1]["timing"] == "aligned"
+    assert stored.meta["transcript_timing"] in ("aligned", "estimated")
+    starts = [w["start"] for w in words]
+    assert starts == sorted(starts) and 0.3 < words[-1]["start"] < 3.0
