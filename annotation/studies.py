@@ -151,7 +151,7 @@ def set_study_status(session: Session, *, user: User, study_id: int, status: str
     if status not in STATUSES:
         raise StudyError(f"status must be one of {STATUSES}")
     study = _study(session, study_id)
-    if study.created_by_id != user.id:
+    if user is None or study.created_by_id != user.id:
         require(user, Role.lead, action="opening or closing another person's study")
     else:
         require(user, Role.researcher, Role.lead, action="opening or closing studies")

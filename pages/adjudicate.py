@@ -37,8 +37,8 @@ def finish(message: str, clip_id: int) -> None:
     st.rerun()
 
 
-st.title("Adjudicate")
 user = guard("pages/adjudicate.py")
+st.title("Adjudicate")
 if flash := st.session_state.pop("adjudicate.flash", None):
     st.success(flash)
 

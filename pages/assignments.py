@@ -56,8 +56,8 @@ def assign(dataset_id: int) -> None:
 
 
 def main() -> None:
-    st.title("Assignments")
     user = guard("pages/assignments.py")
+    st.title("Assignments")
     flash = st.session_state.pop(FLASH, None)
     if flash:
         {"success": st.success, "error": st.error}[flash[0]](plain(flash[1]))

@@ -129,8 +129,8 @@ def render_editor(user, row: annotate.WorkRow) -> None:  # noqa: ANN001
 
 
 def main() -> None:
-    st.title("My work")
     user = guard("pages/my_work.py")
+    st.title("My work")
     flash = st.session_state.pop(FLASH, None)
     if flash:
         {"success": st.success, "error": st.error}[flash[0]](flash[1])
