@@ -74,14 +74,7 @@ def test_page_access(accounts, spec: PageSpec, role: str | None):  # noqa: F811
         assert not any(kind == "info" and text.startswith("Sign in to open") for kind, text in shown)
         assert len(shown) > 1, f"{spec.path} drew nothing for {role}"
         return
-    # The app's navigation does not offer the page...
-    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
-    if role is not None:
-        app.session_state["user_id"] = accounts[role]
-    app.run()
-    with pytest.raises(ValueError, match="Could not find a navigation page"):
-        app.switch_page(str(ROOT / spec.path))
-    # ...and the page itself, reached anyway, shows its refusal and draws nothing else.
+    # Reached anyway (the navigation does not offer it, see below), the page shows its refusal and nothing else.
     at = AppTest.from_file(str(ROOT / spec.path), default_timeout=90)
     if role is not None:
         at.session_state["user_id"] = accounts[role]
@@ -91,3 +84,18 @@ def test_page_access(accounts, spec: PageSpec, role: str | None):  # noqa: F811
     if role is None:
         expected.insert(0, ("info", f"Sign in to open {spec.title}."))
     assert drawn(at) == expected, f"{spec.path} drew more than its refusal for {role or 'nobody'}"
+
+
+@pytest.mark.parametrize("role", ROLES, ids=lambda role: role or "signed-out")
+def test_the_navigation_offers_exactly_the_allowed_pages(accounts, role: str | None):  # noqa: F811
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
+    if role is not None:
+        app.session_state["user_id"] = accounts[role]
+    app.run()
+    assert not app.exception
+    for spec in PAGES:
+        if may_open(spec, role):
+            app.switch_page(str(ROOT / spec.path))  # offered: no error
+        else:
+            with pytest.raises(ValueError, match="Could not find a navigation page"):
+                app.switch_page(str(ROOT / spec.path))
