@@ -48,6 +48,7 @@ from annotation.studies import (
 from core.vocabulary import PreferenceChoice, Role, StudyKind
 from db.engine import unit_of_work, with_session
 from db.models import Study, StudyItem, User
+from db.queries import audit
 from db.queries import clips as clip_queries
 from db.queries import studies as queries
 
@@ -163,6 +164,8 @@ def answer(session: Session, *, user: User, study_id: int, rank: int, choice: st
     queries.save_answer(session, study_id=study.id, clip_id=s.clip_id, rater_id=user.id,  # type: ignore[arg-type]
                         first_item_id=s.first_item_id, second_item_id=s.second_item_id, repeat=s.repeat,
                         shown_first=s.shown_first, choice=choice, preferred_item_id=preferred)
+    audit.record(session, user=user, action="answer_preference", entity="study", entity_id=study.id,
+                 detail={"rank": rank, "choice": choice, "repeat": bool(s.repeat)})
 
 
 # --- results -------------------------------------------------------------------------------------

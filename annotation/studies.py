@@ -31,6 +31,7 @@ from annotation.permissions import PermissionDenied, has_role, require
 from core.vocabulary import REASONING_RATINGS, Role, StudyKind, StudyStatus
 from db.engine import unit_of_work, with_session
 from db.models import Clip, Study, StudyItem, User
+from db.queries import audit
 from db.queries import clips as clip_queries
 from db.queries import studies as queries
 from db.queries import users as user_queries
@@ -151,7 +152,11 @@ def create_study(session: Session, *, user: User, dataset_id: int, name: str, sy
         settings["repeat_share"] = float(repeat_share)
     study = Study(name=name, description=description.strip(), dataset_id=dataset.id, created_by_id=user.id,
                   systems=systems, settings=settings, kind=kind)
-    return queries.add_study(session, study=study, items=items)
+    study = queries.add_study(session, study=study, items=items)
+    audit.record(session, user=user, action="create_study", entity="study", entity_id=study.id,
+                 detail={"name": name, "kind": kind, "dataset_id": dataset.id, "systems": systems,
+                         "clip_count": clip_count, "raters": invited})
+    return study
 
 
 @unit_of_work
@@ -160,11 +165,15 @@ def set_study_status(session: Session, *, user: User, study_id: int, status: str
     if status not in STATUSES:
         raise StudyError(f"status must be one of {STATUSES}")
     study = _study(session, study_id)
-    if study.created_by_id != user.id:
+    if user is None or study.created_by_id != user.id:
         require(user, Role.lead, action="opening or closing another person's study")
     else:
         require(user, Role.researcher, Role.lead, action="opening or closing studies")
-    return queries.set_status(session, study=study, status=status)
+    before = study.status
+    study = queries.set_status(session, study=study, status=status)
+    audit.record(session, user=user, action="set_study_status", entity="study", entity_id=study.id,
+                 detail={"status": status, "before": before})
+    return study
 
 
 def _study(session: Session, study_id: int) -> Study:
@@ -342,6 +351,8 @@ def rate(session: Session, *, user: User, item_id: int, rating: int, comment: st
                          f"({', '.join(f'{k} {v}' for k, v in REASONING_RATINGS.items())})")
     queries.save_rating(session, item_id=item_id, rater_id=user.id, rating=int(rating),  # type: ignore[arg-type]
                         comment=(comment or "").strip())
+    audit.record(session, user=user, action="rate_study", entity="studyitem", entity_id=item_id,
+                 detail={"study_id": study.id, "rating": int(rating)})
 
 
 # --- progress and results ------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import typer
@@ -449,3 +450,56 @@ def consensus_audit(dataset: str | None = typer.Option(None, "--dataset", "-d", 
                       spot.snippet)
     console.print(table)
     console.print(f"{len(found)} suspicious spot(s); re-accept those clips on the Adjudicate page to fix them.")
+
+
+def _moment(text: str | None, *, end: bool) -> datetime | None:
+    """YYYY-MM-DD (a whole day, UTC: `--until` keeps the day) or an ISO date-time (UTC unless it says otherwise)."""
+    from annotation.audit_log import day_after, day_start
+
+    if not text:
+        return None
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            return day_after(day) if end else day_start(day)
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        fail(f"not a date: {text!r} (use YYYY-MM-DD or YYYY-MM-DDTHH:MM)")
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@app.command("audit")
+def audit_command(
+    user: str | None = typer.Option(None, "--user", "-u", help="Only this username's actions."),
+    action: str | None = typer.Option(None, "--action", "-a", help="Only this action, e.g. submit_annotation."),
+    since: str | None = typer.Option(None, help="From this day or moment (YYYY-MM-DD[THH:MM], UTC)."),
+    until: str | None = typer.Option(None, help="Up to this day (inclusive) or before this moment (UTC)."),
+    limit: int = typer.Option(50, min=1, max=1000, help="Newest entries to show."),
+    json_: bool = typer.Option(False, "--json", help="One JSON object per line instead of a table."),
+) -> None:
+    """Show the audit log, newest first: who did what to which row."""
+    import json
+
+    from annotation.accounts import find_account
+    from annotation.audit_log import AuditFilter, search
+
+    user_id = None
+    if user is not None:
+        account = find_account(username=user)
+        if account is None:
+            fail(f"no user named {user!r}")
+        user_id = account.id
+    wanted = AuditFilter(user_id=user_id, action=action, since=_moment(since, end=False), until=_moment(until, end=True))
+    page = search(user=cli_actor(), wanted=wanted, limit=limit, with_total=False)
+    if json_:
+        for entry in page.entries:
+            typer.echo(json.dumps(entry.as_dict(), ensure_ascii=False, sort_keys=True, default=str))
+        return
+    from rich.text import Text
+
+    table = Table("id", "when (UTC)", "user", "action", "target", "details")
+    for entry in page.entries:  # Text cells: stored names and details are shown as typed, never as Rich markup
+        table.add_row(str(entry.id), entry.at.strftime("%Y-%m-%d %H:%M:%S"), Text(entry.actor), Text(entry.action),
+                      Text(entry.target), Text(json.dumps(entry.detail, ensure_ascii=False, sort_keys=True, default=str)))
+    console.print(table)
+    console.print(f"{len(page.entries)} entr{'y' if len(page.entries) == 1 else 'ies'}.")

@@ -51,6 +51,8 @@ PAGES: list[PageSpec] = [
              frozenset({Role.annotator, Role.researcher, Role.lead}),
              "Rating studies is for annotators, researchers and leads."),
     PageSpec("pages/admin.py", "Users", ":material/manage_accounts:", "Admin", frozenset({Role.admin})),
+    PageSpec("pages/audit.py", "Audit log", ":material/policy:", "Admin", LEADS,
+             "The audit log is for leads and admins."),
     PageSpec("pages/account.py", "My account", ":material/account_circle:", "ClueLab", ANYONE),
 ]
 

@@ -439,11 +439,11 @@ class PredictShard(SQLModel, table=True):
 class AuditLog(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     user_id: int | None = Field(default=None, foreign_key="user.id", index=True)
-    action: str = Field(max_length=64)
+    action: str = Field(max_length=64, index=True)
     entity: str = Field(default="", max_length=32)
     entity_id: int | None = None
     detail: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
-    at: datetime = _created()
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False, index=True)
 
 
 ALL_TABLES = [

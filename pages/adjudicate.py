@@ -90,8 +90,8 @@ export default function (component) {
 """)
 
 
-st.title("Adjudicate")
 user = guard("pages/adjudicate.py")
+st.title("Adjudicate")
 if message := st.session_state.pop("adjudicate.toast", None):
     st.toast(plain(message), icon=":material/check_circle:")
 

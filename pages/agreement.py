@@ -22,8 +22,8 @@ def load_report(dataset_id: int, since, until, user_ids: tuple[int, ...], resamp
                              resamples=resamples, seed=seed)
 
 
-st.title("Agreement")
 guard("pages/agreement.py")
+st.title("Agreement")
 
 datasets = {d.id: d for d in list_datasets()}
 if not datasets:

@@ -242,8 +242,8 @@ def render_task(user_id: int, task: annotate.Task) -> None:
 
 
 def main() -> None:
-    st.title("Annotate")
     user = guard("pages/annotate.py")
+    st.title("Annotate")
     datasets = annotate.datasets_for(user=user)
     dataset_id = choose_dataset(datasets)
     if dataset_id is None:

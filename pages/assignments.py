@@ -95,8 +95,8 @@ def show_coverage(user, dataset_id: int) -> None:  # noqa: ANN001
 
 
 def main() -> None:
-    st.title("Assignments")
     user = guard("pages/assignments.py")
+    st.title("Assignments")
     flash = st.session_state.pop(FLASH, None)
     if flash:
         {"success": st.success, "error": st.error}[flash[0]](plain(flash[1]))

@@ -6,8 +6,8 @@ from annotation.jobs import stale_running_jobs
 from components.jobs import jobs_table
 from components.navigation import guard
 
-st.title("Jobs")
 user = guard("pages/jobs.py")
+st.title("Jobs")
 
 # Workers recover jobs whose worker stopped (at start and every half minute or so): a job that stays stale
 # here means no worker is running.

@@ -161,8 +161,8 @@ def show_outcomes(user) -> None:  # noqa: ANN001
 
 
 def main() -> None:
-    st.title("My work")
     user = guard("pages/my_work.py")
+    st.title("My work")
     flash = st.session_state.pop(FLASH, None)
     if flash:
         {"success": st.success, "error": st.error}[flash[0]](flash[1])

@@ -19,14 +19,14 @@ from annotation.formats.common import ExportRow
 from annotation.formats.registry import export_rows
 from annotation.permissions import require
 from core.vocabulary import Role
-from db.engine import with_session
+from db.engine import with_session, write_transaction
 from db.models import (
     Clip,
     Dataset,
     User,
 )
+from db.queries import audit, model_versions
 from db.queries import exports as export_queries
-from db.queries import model_versions
 from db.queries.references import references_for_source
 
 
@@ -141,8 +141,13 @@ def export_dataset(session: Session, *, dataset: Dataset, source: str, format: s
     """Write one source of a dataset in a format; returns the files (the sidecar last)."""
     require(user, Role.lead, Role.researcher, action="export data")
     rows = gather_rows(session, dataset_id=dataset.id, source=source, split=split)  # type: ignore[arg-type]
-    return export_rows(format, rows, path, source=str(source), split=split,
-                       extra={"dataset": dataset.name, "label_set": list(dataset.label_set)})
+    files = export_rows(format, rows, path, source=str(source), split=split,
+                        extra={"dataset": dataset.name, "label_set": list(dataset.label_set)})
+    # The files are written; the log says who took which data out (an export that failed leaves no row).
+    with write_transaction(session):
+        audit.record(session, user=user, action="export", entity="dataset", entity_id=dataset.id,
+                     detail={"source": str(source), "format": format, "split": split or "all", "rows": len(rows)})
+    return files
 
 
 @dataclass(frozen=True)

@@ -62,6 +62,7 @@ def import_files(session: Session, *, dataset: Dataset, paths: list[Path], media
                  user: User, format: str | None = None, source: str | None = None) -> ImportReport:
     """`import_file` for each path (the app's imports: only from under the import roots), one report for all;
     a file no format knows, or a path outside the roots, becomes an error."""
+    require(user, Role.lead, action="importing research data")  # first: a refused caller learns nothing of paths
     total = ImportReport()
     if media_dir:
         try:

@@ -31,6 +31,7 @@ from db.engine import with_session, write_transaction
 from db.models import Annotation, Assignment, Clip, Dataset, Prediction, User, utcnow
 from db.queries import annotations as aq
 from db.queries import assignments as q
+from db.queries import audit
 from db.queries import clips as clip_queries
 from db.queries import predictions as prediction_queries
 from db.queries import progress as progress_queries
@@ -274,6 +275,8 @@ def submit(session: Session, *, user: User, clip_id: int, values: AnnotationInpu
             annotation = aq.upsert_draft(session, clip_id=clip_id, user_id=user.id, values=data)
         if annotation is None:
             raise AlreadyFinished("This clip is already submitted; edit it from “My work”.")
+        audit.record(session, user=user, action="submit_annotation", entity="annotation", entity_id=annotation.id,
+                     detail={"clip_id": clip_id, "emotion": annotation.emotion or annotation.emotion_other})
     return annotation
 
 
@@ -309,6 +312,8 @@ def skip(session: Session, *, user: User, clip_id: int, reason: str, note: str =
         assignment = q.assignment_for(session, clip_id=clip_id, user_id=user.id)
         if assignment is not None:
             q.finish(session, assignment=assignment, state=q.RELEASED)
+        audit.record(session, user=user, action="skip_clip", entity="annotation", entity_id=annotation.id,
+                     detail={"clip_id": clip_id, "reason": reason})
     return annotation
 
 
@@ -355,8 +360,13 @@ def edit_submission(session: Session, *, user: User, annotation_id: int, expecte
         problems = validate(values, dataset)
         if problems:
             raise InvalidAnnotation(problems)
+        before = AnnotationInput.from_annotation(annotation).values()
+        after = values.values()
         updated = aq.update_versioned(session, annotation_id=annotation_id, expected_version=expected_version,
-                                      values=values.values())
+                                      values=after)
+        audit.record(session, user=user, action="edit_annotation", entity="annotation", entity_id=annotation_id,
+                     detail={"clip_id": updated.clip_id, "version": updated.version,
+                             "changed": sorted(k for k in after if after.get(k) != before.get(k))})
     return updated
 
 

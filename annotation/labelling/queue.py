@@ -21,6 +21,7 @@ from db.engine import with_session, write_transaction
 from db.models import Assignment, Clip, Dataset, User, utcnow
 from db.queries import annotations as annotation_queries
 from db.queries import assignments as q
+from db.queries import audit
 from db.queries import clips as clip_queries
 from db.queries import progress as progress_queries
 from db.queries import references as reference_queries
@@ -102,6 +103,14 @@ def release(session: Session, *, user: User, clip_id: int) -> None:
 
 # --- lead controls --------------------------------------------------------------
 
+AUDIT_IDS = 50  # an audit row names at most this many clip ids (and says how many there were)
+
+
+def _few(ids: Sequence[int]) -> list[int] | dict[str, Any]:
+    ids = [int(i) for i in ids]
+    return ids if len(ids) <= AUDIT_IDS else {"first": ids[:AUDIT_IDS], "count": len(ids)}
+
+
 
 @dataclass
 class AssignResult:
@@ -154,6 +163,10 @@ def assign_clips(session: Session, *, user: User, dataset_id: int, clip_ids: Seq
                 q.upsert_lease(session, clip_id=clip_id, user_id=annotator.id, expires_at=None, now=now,
                                assigned_by_id=user.id)
                 result.assigned.append((clip_id, annotator.id))
+        audit.record(session, user=user, action="assign_clips", entity="dataset", entity_id=dataset_id,
+                     detail={"clip_ids": _few(clip_ids), "annotator_ids": list(annotator_ids),
+                             "assigned": len(result.assigned), "full": len(result.full),
+                             "already": len(result.already)})
     return result
 
 
@@ -169,15 +182,20 @@ def set_overlap(session: Session, *, user: User, dataset_id: int, overlap: int,
         raise QueueError("Overlap must be between 1 and 50.")
     with write_transaction(session):
         dataset = _dataset(session, dataset_id)
+        detail: dict[str, Any] = {"overlap": overlap}
         if clip_ids is None:
+            detail["before"] = dataset.overlap
             clip_queries.update_dataset(session, dataset=dataset, overlap=overlap)
             q.bump_queue_version(session, dataset_id=dataset_id)
             changed = 1
         else:
             clips = clip_queries.clips_in_dataset(session, dataset_id=dataset_id, clip_ids=list(clip_ids))
+            detail["clip_ids"] = _few([clip.id for clip in clips])
             for clip in clips:
                 q.set_overlap_override(session, clip=clip, overlap=overlap)
             changed = len(clips)
+        detail["changed"] = changed
+        audit.record(session, user=user, action="set_overlap", entity="dataset", entity_id=dataset_id, detail=detail)
     return changed
 
 
@@ -197,9 +215,14 @@ def set_strategy(session: Session, *, user: User, dataset_id: int, strategy: str
             if lease_minutes < 1:
                 raise QueueError("A lease lasts at least one minute.")
             changes["lease_minutes"] = lease_minutes
+        before = {"strategy": dataset.strategy, "lease_minutes": dataset.lease_minutes,
+                  "random_seed": (dataset.settings or {}).get("random_seed")}
         if random_seed is not None:
             changes["settings"] = {**(dataset.settings or {}), "random_seed": int(random_seed)}
         clip_queries.update_dataset(session, dataset=dataset, **changes)
+        audit.record(session, user=user, action="set_queue_strategy", entity="dataset", entity_id=dataset_id,
+                     detail={"strategy": strategy, "lease_minutes": dataset.lease_minutes,
+                             "random_seed": (dataset.settings or {}).get("random_seed"), "before": before})
     return dataset
 
 

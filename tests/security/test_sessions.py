@@ -72,7 +72,7 @@ def test_expired_forged_and_foreign_tokens_do_not_work(people):
     token = _token(session)
     later = utcnow() + timedelta(days=get_settings().session_days, seconds=1)
     assert sessions.resume(session, token=token, now=later) is None
-    assert sessions.resume(session, token=token[:-2] + ("A" if token[-1] != "A" else "B") + token[-1]) is None
+    assert sessions.resume(session, token=token[:-2] + ("A" if token[-2] != "A" else "B") + token[-1]) is None
     assert sessions.resume(session, token="") is None and sessions.resume(session, token=None) is None
     # A token signed with another secret (another installation) is refused before any lookup.
     other = sessions.URLSafeTimedSerializer("another-secret-" * 4, salt="cluelab.session").dumps("x" * 43)
