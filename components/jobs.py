@@ -62,14 +62,20 @@ def _draw(job_id: int, row: Job | None = None) -> bool:
     return row.state not in FINISHED
 
 
-def job_progress(job_id: int) -> None:
-    """A progress bar that refreshes itself each second until the job ends, then reruns the page."""
+def job_progress(job_id: int, on_end: Callable[[], None] | None = None) -> None:
+    """A progress bar that refreshes itself each second until the job ends, then reruns the page. `on_end`
+    runs once, the first time this session sees the job ended (e.g. to drop a cache the job made stale)."""
     finished: set[int] = st.session_state.setdefault("_finished_jobs", set())
+
+    def _ended() -> None:
+        finished.add(job_id)
+        if on_end is not None:
+            on_end()
 
     @st.fragment(run_every=POLL_SECONDS)
     def _poll() -> None:
         if not _draw(job_id):
-            finished.add(job_id)
+            _ended()
             _page_rerun()
 
     if job_id in finished:

@@ -112,7 +112,8 @@ with st.expander("Automatic acceptance"):
     if st.button("Accept every clip that passes", key="adjudicate.auto", disabled=not enabled):
         st.session_state["adjudicate.auto_job"] = enqueue("auto-accept", params={"dataset_id": dataset_id}, user=user)
     if st.session_state.get("adjudicate.auto_job"):
-        job_progress(st.session_state["adjudicate.auto_job"])
+        # When it ends, the clips it accepted leave this process's cached queue at once.
+        job_progress(st.session_state["adjudicate.auto_job"], on_end=lambda: adjudication.queue_reopened(dataset_id))
 
 queue, emotion_model = load_queue(dataset_id)
 if not queue:

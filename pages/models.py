@@ -82,6 +82,13 @@ if not versions:
 else:
     rows = [{**version_row(v), "created": when(v.created_at)} for v in versions]
     names = {f"{v.name} (#{v.id})": v for v in reversed(versions)}
+    # A version that appeared since this page last ran (a training job just ended) is chosen at once.
+    known_key = f"models.known_versions.{dataset.id}"
+    known = st.session_state.get(known_key)
+    if known is not None and (fresh := [v for v in versions if v.id not in known]):
+        newest = max(fresh, key=lambda v: v.id)
+        st.session_state["models_version"] = f"{newest.name} (#{newest.id})"
+    st.session_state[known_key] = {v.id for v in versions}
     chosen = names[st.selectbox("Version", list(names), key="models_version")]
     with actions[1]:
         if st.button("Evaluate", icon=":material/fact_check:"):

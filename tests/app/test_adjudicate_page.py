@@ -220,3 +220,24 @@ def test_captions_are_plain_words(world):
     assert "point(s)" not in captions and "majority support" not in captions
     assert "most annotators agree on" in captions
     assert "Alt+J" in captions  # the keyboard shortcuts are announced
+
+
+def test_the_queue_is_fresh_when_the_auto_accept_job_ends(world):
+    from annotation.jobs import run_job_inline
+    from db.models import Dataset
+
+    with Session(get_engine()) as session:
+        dataset = session.query(Dataset).one()
+        dataset.settings = {"auto_accept_posterior": 0.5}
+        session.add(dataset)
+        session.commit()
+    at = run_page(world["lead"])
+    assert "1 of 1 waiting" in next(m.value for m in at.markdown if "waiting" in m.value)
+    at.button(key="adjudicate.auto").click().run()
+    job_id = at.session_state["adjudicate.auto_job"]
+    assert run_job_inline(job_id).state == "done"
+    at.run()
+    assert not at.exception
+    with Session(get_engine()) as session:
+        assert current_consensus(session, clip_id=world["clip"]).auto_accepted
+    assert "No clip is waiting" in " ".join(s.value for s in at.success)

@@ -64,7 +64,7 @@ def test_lead_accepts_undoes_and_walks_the_queue_by_keyboard(browser_page):
             for aspect, text in CLUES.items():
                 assert row.clues[aspect].encode() == text.encode()
         undo = page.get_by_role("button", name="Undo")
-        assert undo.is_visible()
+        undo.wait_for(timeout=30_000)  # the toast may show before the message by the buttons
         page.screenshot(path=str(ARTIFACTS / "adjudicate-accepted.png"), full_page=True)
         undo.click()
         page.get_by_text("Undone: clip-a waits for a decision again.").first.wait_for(timeout=30_000)

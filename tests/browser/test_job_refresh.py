@@ -56,7 +56,11 @@ def test_jobs_and_models_pages_refresh_when_a_job_ends(browser_page):
         page.get_by_text(f"ingest #{job_id}: done — 1/1").wait_for(timeout=15_000)
 
         page.get_by_role("link", name="Models", exact=True).first.click()
-        page.get_by_text("No model version yet").wait_for(timeout=30_000)
+        try:
+            page.get_by_text("No model version yet").wait_for(timeout=90_000)  # the first visit loads the models
+        except Exception:
+            page.screenshot(path=str(ARTIFACTS / "models-before-job.png"), full_page=True)
+            raise
         page.get_by_role("button", name="Pre-annotate clips").click()
         page.get_by_text("predict #", exact=False).first.wait_for(timeout=15_000)
         predict_id = max(j.id for j in jobs.list_jobs(kind="predict"))
