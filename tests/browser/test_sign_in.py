@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 
 import pytest
+from playwright.sync_api import expect
 
 from cluelab.bootstrap import seed_demo
 from core.settings import get_settings
@@ -39,7 +41,8 @@ def test_demo_annotator_signs_in_and_sees_home(browser_page):
         page.get_by_role("link", name="Annotate", exact=True).first.click()
         page.get_by_text("Facial expression & body").first.wait_for(timeout=60_000)
         facial = page.get_by_role("textbox", name="Facial expression & body").first
-        assert facial.input_value().strip(), "the model's facial clue should be prefilled"
+        # The editors render inside a fragment: on a loaded machine the box can show before its value arrives.
+        expect(facial).to_have_value(re.compile(r"\S"), timeout=30_000)
         page.screenshot(path=str(ARTIFACTS / "annotate-demo.png"), full_page=True)
     finally:
         os.killpg(process.pid, signal.SIGTERM)
