@@ -55,6 +55,8 @@ bench: setup
 	$(PY) bench/annotate.py
 	$(PY) bench/serve_load.py
 	$(PY) bench/lead_pages.py
+	$(PY) bench/audit.py
+	PYTHONPATH=. $(PY) bench/transcript_alignment.py
 
 clean:
 	rm -rf $(VENV) test-artifacts .pytest_cache
