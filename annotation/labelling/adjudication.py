@@ -176,7 +176,15 @@ def _settings_float(dataset: Dataset, key: str) -> float | None:
 def propose(
     session: Session, *, clip_id: int, emotion_model: DawidSkeneResult | None = None, embed: Embed | None = None
 ) -> Proposal:
-    """The proposed consensus of one clip from its submitted annotations (read-only)."""
+    """The proposed consensus of one clip from its submitted annotations (read-only).
+
+    With the default encoder (the page) the clue merge is remembered per clip content and the next queued
+    clip's is worked out in the background."""
+    return _propose(session, clip_id=clip_id, emotion_model=emotion_model, embed=embed, ahead=embed is None)
+
+
+def _propose(session: Session, *, clip_id: int, emotion_model: DawidSkeneResult | None, embed: Embed | None,
+             ahead: bool) -> Proposal:
     clip = clip_queries.get_clip(session, clip_id=clip_id)
     if clip is None:
         raise LookupError(f"clip {clip_id} does not exist")
@@ -194,7 +202,7 @@ def propose(
         emotion = majority_vote(votes, dataset.label_set)[clip_id]
 
     similarity = float((dataset.settings or {}).get("clue_merge_similarity", DEFAULT_CLUE_SIMILARITY))
-    if embed is None:  # the page: remembered per clip content, and the next queued clip worked out ahead
+    if ahead:  # the page: remembered per clip content, and the next queued clip worked out ahead
         merged = _clue_parts(session, submitted, similarity)
         _warm_next(session, dataset_id=clip.dataset_id, clip_id=clip_id)
     else:
@@ -693,7 +701,8 @@ def auto_accept(session: Session, *, user: User, dataset_id: int, embed: Embed |
         on_total(len(waiting))
     for item in waiting:
         clip_id = item.clip.id
-        proposal = propose(session, clip_id=clip_id, emotion_model=model, embed=embed)
+        # Every waiting clip once, in order: nothing to remember or to work out ahead.
+        proposal = _propose(session, clip_id=clip_id, emotion_model=model, embed=embed, ahead=False)
         if proposal.auto_acceptable:
             accept(session, user=user, proposal=proposal, auto=True)
             accepted.append(clip_id)
