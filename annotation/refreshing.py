@@ -98,6 +98,12 @@ class RefreshingCache(Generic[T]):
             self.builds += 1
             self._entries[key] = _Entry(value, started, version, checked=time.monotonic())
 
+    def peek(self, key: Hashable) -> T | None:
+        """The value held for `key`, if any, without building or refreshing it."""
+        with self._guard:
+            entry = self._entries.get(key)
+            return entry.value if entry is not None else None
+
     def update(self, key: Hashable, change: Callable[[T], T]) -> None:
         """Change the cached value in place (a decision taken here shows at once)."""
         with self._guard:

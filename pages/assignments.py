@@ -109,7 +109,7 @@ def main() -> None:
     if st.session_state.get(DATASET) not in names:
         st.session_state[DATASET] = datasets[0].id
     dataset_id = st.selectbox("Dataset", list(names), key=DATASET, format_func=names.get)
-    report = queue.dataset_progress(user=user, dataset_id=dataset_id)
+    report = queue.cached_dataset_progress(user=user, dataset_id=dataset_id)
     dataset = next(d for d in datasets if d.id == dataset_id)
 
     ready, slots, overlap = st.columns(3)

@@ -6,7 +6,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from annotation.datasets import HELD_OUT_SPLIT, overview
+from annotation.datasets import HELD_OUT_SPLIT, list_datasets
 from annotation.formats import FORMATS
 from annotation.formats.evaluate import available_sources, openset_scores, source_labels
 from annotation.formats.export_service import export_of_job
@@ -30,12 +30,12 @@ user = guard("pages/evaluate_sources.py")
 settings = get_settings()
 st.title("Evaluate & exchange")
 
-items = overview()
+items = list_datasets()  # names only: overview() would count every annotation on each rerun
 if not items:
     st.info("No datasets yet.")
     st.stop()
 
-by_name = {item.dataset.name: item.dataset for item in items}
+by_name = {d.name: d for d in items}
 dataset = by_name[st.selectbox("Dataset", list(by_name), key="fmt_dataset")]
 sources = available_sources(dataset_id=dataset.id)
 labels = source_labels(dataset_id=dataset.id)

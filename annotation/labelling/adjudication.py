@@ -13,8 +13,9 @@ Without `auto_accept_posterior` nothing is accepted automatically.
 
 from __future__ import annotations
 
+import logging
 import threading
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -62,6 +63,7 @@ __all__ = [
     "propose", "queue_decided", "queue_reopened", "send_back", "undo_accept", "vote_label", "word_metric",
 ]
 
+_LOG = logging.getLogger(__name__)
 # Below this many clips with two or more votes, Dawid-Skene has too little to learn confusions from.
 MIN_CLIPS_FOR_DAWID_SKENE = 20
 Embed = Callable[[Sequence[str]], np.ndarray]
@@ -174,7 +176,15 @@ def _settings_float(dataset: Dataset, key: str) -> float | None:
 def propose(
     session: Session, *, clip_id: int, emotion_model: DawidSkeneResult | None = None, embed: Embed | None = None
 ) -> Proposal:
-    """The proposed consensus of one clip from its submitted annotations (read-only)."""
+    """The proposed consensus of one clip from its submitted annotations (read-only).
+
+    With the default encoder (the page) the clue merge is remembered per clip content and the next queued
+    clip's is worked out in the background."""
+    return _propose(session, clip_id=clip_id, emotion_model=emotion_model, embed=embed, ahead=embed is None)
+
+
+def _propose(session: Session, *, clip_id: int, emotion_model: DawidSkeneResult | None, embed: Embed | None,
+             ahead: bool) -> Proposal:
     clip = clip_queries.get_clip(session, clip_id=clip_id)
     if clip is None:
         raise LookupError(f"clip {clip_id} does not exist")
@@ -192,20 +202,18 @@ def propose(
         emotion = majority_vote(votes, dataset.label_set)[clip_id]
 
     similarity = float((dataset.settings or {}).get("clue_merge_similarity", DEFAULT_CLUE_SIMILARITY))
-    by_aspect = {aspect: {a.id: (a.clues or {}).get(aspect.value, "") for a in submitted} for aspect in ASPECTS}
-    if embed is None:  # one embedding call for the whole clip instead of two per aspect (~30 ms each)
-        embed = _prefetched(default_embed, [text for texts in by_aspect.values() for text in texts.values()]
-                            + [s for texts in by_aspect.values() for s in merge_sentences(texts.values())])
-    aspects = {}
-    for aspect in ASPECTS:
-        texts = by_aspect[aspect]
-        aspects[aspect] = AspectProposal(
-            aspect=aspect,
-            clues=texts,
+    if ahead:  # the page: remembered per clip content, and the next queued clip worked out ahead
+        merged = _clue_parts(session, submitted, similarity)
+        _warm_next(session, dataset_id=clip.dataset_id, clip_id=clip_id)
+    else:
+        merged = _merge_aspects(submitted, similarity, embed)
+    aspects = {
+        aspect: AspectProposal(
+            aspect=aspect, clues=texts,
             model_text=(prediction.clues or {}).get(aspect.value, "") if prediction else "",
-            merged=merge_clues(texts, embed=embed, similarity=similarity),
-            agreement=clip_similarity(list(texts.values()), embed=embed),
-        )
+            merged=merged_clue, agreement=agreement)
+        for aspect, (texts, merged_clue, agreement) in merged.items()
+    }
 
     proposal = Proposal(
         clip=clip, dataset=dataset, annotations=submitted, skipped=skipped, prediction=prediction, emotion=emotion,
@@ -218,6 +226,85 @@ def propose(
             {a.id: a.emotion_words or [] for a in submitted}, metric=proposal.word_metric)
     proposal.auto_acceptable, proposal.reasons = _auto_acceptable(proposal)
     return proposal
+
+
+_Parts = dict[Aspect, tuple[dict[int, str], MergedClue, float | None]]
+
+
+def _merge_aspects(submitted: Sequence[Annotation], similarity: float, embed: Embed | None) -> _Parts:
+    """Per aspect: the annotators' clues, their merge and their agreement."""
+    by_aspect = {aspect: {a.id: (a.clues or {}).get(aspect.value, "") for a in submitted} for aspect in ASPECTS}
+    if embed is None:  # one embedding call for the whole clip instead of two per aspect (~30 ms each)
+        embed = _prefetched(default_embed, [text for texts in by_aspect.values() for text in texts.values()]
+                            + [s for texts in by_aspect.values() for s in merge_sentences(texts.values())])
+    return {aspect: (texts, merge_clues(texts, embed=embed, similarity=similarity),
+                     clip_similarity(list(texts.values()), embed=embed))
+            for aspect, texts in by_aspect.items()}
+
+
+# The clue merge is the slow part of a proposal (sentence embeddings): remembered per clip content (its
+# submitted annotations and their clues), and worked out for the next queued clip while the lead reads
+# this one, so "Next" and every rerun of the page (an edit, a choice) find it ready.
+_PARTS_MEMO_SIZE = 512
+_parts_memo: OrderedDict[tuple, _Parts] = OrderedDict()
+_parts_busy: dict[tuple, threading.Event] = {}
+_parts_guard = threading.Lock()
+
+
+def _parts_key(session: Session, submitted: Sequence[Annotation], similarity: float) -> tuple:
+    url = session.get_bind().url.render_as_string(hide_password=True)
+    return (url, similarity, tuple((a.id, tuple(sorted((a.clues or {}).items()))) for a in submitted))
+
+
+def _clue_parts(session: Session, submitted: Sequence[Annotation], similarity: float) -> _Parts:
+    key = _parts_key(session, submitted, similarity)
+    while True:
+        with _parts_guard:
+            if key in _parts_memo:
+                _parts_memo.move_to_end(key)
+                return _parts_memo[key]
+            busy = _parts_busy.get(key)
+            if busy is None:
+                busy = _parts_busy[key] = threading.Event()
+                break
+        busy.wait(30)  # a warm-up is on it: its result, not a second computation
+    try:
+        parts = _merge_aspects(submitted, similarity, None)
+        with _parts_guard:
+            _parts_memo[key] = parts
+            while len(_parts_memo) > _PARTS_MEMO_SIZE:
+                _parts_memo.popitem(last=False)
+        return parts
+    finally:
+        with _parts_guard:
+            _parts_busy.pop(key, None)
+        busy.set()
+
+
+def _warm_next(session: Session, *, dataset_id: int, clip_id: int) -> None:
+    """Work out, in the background, the clue merge of the clip after `clip_id` in the page's cached queue."""
+    url = session.get_bind().url.render_as_string(hide_password=True)
+    cached = _queues.peek((url, dataset_id))
+    following = cached[0].after(clip_id) if cached else None
+    if following is None:
+        return
+    engine = session.get_bind()
+
+    def work() -> None:
+        try:
+            with Session(engine) as own:
+                clip = clip_queries.get_clip(own, clip_id=following)
+                dataset = clip_queries.get_dataset(own, dataset_id=clip.dataset_id) if clip else None
+                if dataset is None:
+                    return
+                similarity = float((dataset.settings or {}).get("clue_merge_similarity", DEFAULT_CLUE_SIMILARITY))
+                submitted = [a for a in queries.clip_annotations(own, clip_id=following)
+                             if a.status == AnnotationStatus.submitted.value]
+                _clue_parts(own, submitted, similarity)
+        except Exception:  # noqa: BLE001 - only a head start: the page computes it when asked
+            _LOG.exception("working out the next proposal (clip %s) failed", following)
+
+    threading.Thread(target=work, daemon=True, name="cluelab-next-proposal").start()
 
 
 def _prefetched(base: Embed, texts: Sequence[str]) -> Embed:
@@ -466,6 +553,15 @@ class AdjudicationQueue(Sequence):
     def without(self, clip_id: int) -> AdjudicationQueue:
         return AdjudicationQueue([row for row in self._rows if row[1] != clip_id])
 
+    def after(self, clip_id: int) -> int | None:
+        """The clip id that follows `clip_id` (the first after the last; None when it is not queued)."""
+        if not hasattr(self, "_position"):
+            self._position = {row[1]: i for i, row in enumerate(self._rows)}
+        i = self._position.get(clip_id)
+        if i is None or len(self._rows) < 2:
+            return None
+        return self._rows[(i + 1) % len(self._rows)][1]
+
 
 def _clue_agreements(session: Session, *, clips: dict[int, list[tuple[int, object]]], embed: Embed | None,
                      ) -> dict[int, float | None]:
@@ -644,7 +740,8 @@ def auto_accept(session: Session, *, user: User, dataset_id: int, embed: Embed |
         on_total(len(waiting))
     for item in waiting:
         clip_id = item.clip.id
-        proposal = propose(session, clip_id=clip_id, emotion_model=model, embed=embed)
+        # Every waiting clip once, in order: nothing to remember or to work out ahead.
+        proposal = _propose(session, clip_id=clip_id, emotion_model=model, embed=embed, ahead=False)
         if proposal.auto_acceptable:
             accept(session, user=user, proposal=proposal, auto=True)
             accepted.append(clip_id)

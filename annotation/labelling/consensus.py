@@ -124,6 +124,7 @@ class _LazyClips(Mapping):
     def __init__(self, clips: list, probas: np.ndarray, counts: np.ndarray, labels: list[str]):
         self._index = {clip: i for i, clip in enumerate(clips)}
         self._probas, self._counts, self._labels = probas, counts, labels
+        self._best: np.ndarray | None = None  # every clip's most likely label, found once when first asked
 
     def __getitem__(self, clip: Hashable) -> EmotionConsensus:
         i = self._index[clip]
@@ -148,9 +149,10 @@ class _LazyClips(Mapping):
         i = self._index.get(clip)
         if i is None:
             return None
-        row = self._probas[i]
-        best = int(np.argmax(row))
-        return self._labels[best], float(row[best])
+        if self._best is None:
+            self._best = np.argmax(self._probas, axis=1)
+        best = int(self._best[i])
+        return self._labels[best], float(self._probas[i, best])
 
 
 def dawid_skene(

@@ -13,11 +13,13 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from annotation.permissions import require
+from annotation.refreshing import RefreshingCache
 from core.vocabulary import AnnotationStatus, QueueStrategy, Role
-from db.engine import with_session, write_transaction
+from db.engine import session_scope, with_session, write_transaction
 from db.models import Assignment, Clip, Dataset, User, utcnow
 from db.queries import annotations as annotation_queries
 from db.queries import assignments as q
@@ -167,6 +169,7 @@ def assign_clips(session: Session, *, user: User, dataset_id: int, clip_ids: Seq
                      detail={"clip_ids": _few(clip_ids), "annotator_ids": list(annotator_ids),
                              "assigned": len(result.assigned), "full": len(result.full),
                              "already": len(result.already)})
+    progress_changed(session, dataset_id)
     return result
 
 
@@ -196,6 +199,7 @@ def set_overlap(session: Session, *, user: User, dataset_id: int, overlap: int,
             changed = len(clips)
         detail["changed"] = changed
         audit.record(session, user=user, action="set_overlap", entity="dataset", entity_id=dataset_id, detail=detail)
+    progress_changed(session, dataset_id)
     return changed
 
 
@@ -232,13 +236,55 @@ def dataset_progress(session: Session, *, user: User, dataset_id: int) -> dict[s
     require(user, Role.lead, action="see annotator progress")
     dataset = _dataset(session, dataset_id)
     return {
-        "annotators": progress_queries.annotator_progress(session, dataset_id=dataset_id),
-        "ready_clips": progress_queries.ready_clip_count(session, dataset_id=dataset_id),
-        "open_slots": progress_queries.open_slots(session, dataset=dataset),
+        **_progress_figures(session, dataset),
         "overlap": dataset.overlap,
         "strategy": dataset.strategy,
         "lease_minutes": dataset.lease_minutes,
     }
+
+
+# The dataset-wide figures read every annotation and lease of the dataset (seconds at 100k clips): the
+# Assignments page shares them per server process, rebuilt in the background once older than this; a lead's
+# own change in this process (overlap, strategy, assignments) drops them at once.
+PROGRESS_MAX_AGE = 15.0
+
+
+def _progress_for(dataset_id: int, engine: Engine) -> dict[str, Any]:
+    with session_scope(engine) as session:
+        dataset = _dataset(session, dataset_id)
+        return _progress_figures(session, dataset)
+
+
+def _progress_figures(session: Session, dataset: Dataset) -> dict[str, Any]:
+    return {
+        "annotators": progress_queries.annotator_progress(session, dataset_id=dataset.id),
+        "ready_clips": progress_queries.ready_clip_count(session, dataset_id=dataset.id),
+        "open_slots": progress_queries.open_slots(session, dataset=dataset),
+    }
+
+
+_progress: RefreshingCache[dict[str, Any]] = RefreshingCache(_progress_for, max_age=PROGRESS_MAX_AGE,
+                                                             name="dataset-progress")
+
+
+def _progress_key(session: Session, dataset_id: int) -> tuple:
+    return (session.get_bind().url.render_as_string(hide_password=True), dataset_id)
+
+
+def progress_changed(session: Session, dataset_id: int) -> None:
+    """Drop this process's shared progress figures of the dataset (after a lead's change)."""
+    _progress.forget(_progress_key(session, dataset_id))
+
+
+@with_session
+def cached_dataset_progress(session: Session, *, user: User, dataset_id: int) -> dict[str, Any]:
+    """`dataset_progress` for the Assignments page: the dataset-wide figures at most PROGRESS_MAX_AGE old
+    (only the first read in a process waits for them); the dataset's settings as they are now."""
+    require(user, Role.lead, action="see annotator progress")
+    dataset = _dataset(session, dataset_id)
+    figures = _progress.get(_progress_key(session, dataset_id), dataset_id, session.get_bind())
+    return {**figures, "overlap": dataset.overlap, "strategy": dataset.strategy,
+            "lease_minutes": dataset.lease_minutes}
 
 
 @with_session

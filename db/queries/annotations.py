@@ -64,7 +64,7 @@ def upsert_draft(session: Session, *, clip_id: int, user_id: int, values: dict[s
     `prediction_id` is kept from the first insert. None when a final (submitted or skipped) row exists.
     """
     row = Annotation(clip_id=clip_id, user_id=user_id, **_only_editable(values)).model_dump(exclude={"id"})
-    statement = insert_for(session, Annotation).values([row])
+    statement = insert_for(session, Annotation).values(row)  # a dict, not a list: cached compiled, not rebuilt per call
     changes = {name: statement.excluded[name] for name in values if name != "prediction_id"}
     changes.update(version=Annotation.__table__.c.version + 1, updated_at=statement.excluded.updated_at)
     statement = statement.on_conflict_do_update(

@@ -348,7 +348,7 @@ def upsert_lease(
     """
     values = {"clip_id": clip_id, "user_id": user_id, "state": ACTIVE, "leased_at": now, "expires_at": expires_at,
               "assigned_by_id": assigned_by_id}
-    statement = insert_for(session, Assignment).values([values])
+    statement = insert_for(session, Assignment).values(values)  # one row as a dict: SQLAlchemy caches it compiled
     changes = {"state": ACTIVE, "leased_at": now, "expires_at": expires_at}
     if assigned_by_id is not None:
         changes["assigned_by_id"] = assigned_by_id

@@ -183,3 +183,34 @@ def test_emotion_prototypes_are_embedded_once_per_process():
     assert len(batches[0]) == 4 and batches[1] == texts  # the prototypes only the first time
     assert second[0][0] == pytest.approx(first[0][0], abs=1e-5)  # float32 sums in another batch
     assert second[0][1:] == first[0][1:] == (True, "angry")
+
+
+def test_the_next_queued_clip_is_worked_out_while_the_lead_reads_this_one(monkeypatch):
+    from annotation import embeddings
+
+    init_database()
+    with Session(get_engine(), expire_on_commit=False) as session:
+        world = _world(session)
+        second = make_clip(session, session.get(Dataset, world["dataset"]), "clip-2")
+        for who, text in zip(world["annotators"], ["She smiles.", "A wide smile.", "She grins."], strict=True):
+            make_annotation(session, second, session.get(User, who), emotion="happy", clues={"facial": text})
+        session.commit()
+    queue, model = adjudication.cached_queue(world["dataset"])
+    first_id = queue[0].clip_id
+    next_id = queue.after(first_id)
+    assert {first_id, next_id} == {world["clip"], second.id} and queue.after(next_id) == first_id
+
+    calls = []
+    real = embeddings.embed
+    monkeypatch.setattr(embeddings, "embed", lambda batch: calls.append(list(batch)) or real(batch))
+    shown = propose(clip_id=first_id, emotion_model=model)
+    assert _settle(lambda: len(calls), 2) == 2  # this clip, then the next one in the background
+    assert any("He frowns." in batch for batch in calls) and any("She smiles." in batch for batch in calls)
+    again = propose(clip_id=first_id, emotion_model=model)  # a rerun of the page: nothing embedded
+    following = propose(clip_id=next_id, emotion_model=model)  # "Next": ready
+    assert len(calls) == 2
+    assert again.aspects == shown.aspects
+    from annotation.agreement.clues import default_embed
+    fresh = propose(clip_id=next_id, emotion_model=model, embed=default_embed)
+    assert {a: p.merged.text for a, p in following.aspects.items()} == {
+        a: p.merged.text for a, p in fresh.aspects.items()}

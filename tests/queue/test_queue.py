@@ -212,3 +212,25 @@ def test_a_clip_sent_back_from_adjudication_reopens_at_once(db_engine):
         send_back(session, user=lead, clip_id=clips[0].id)
         session.commit()
         assert next_clip(session, user=users[2], dataset_id=dataset.id).id == clips[0].id
+
+
+def test_assignments_page_progress_is_shared_for_a_while_and_a_leads_change_shows_at_once(db_engine):
+    from annotation.labelling import queue as queue_module
+    from annotation.labelling.queue import cached_dataset_progress
+
+    dataset, clips = make_dataset(db_engine, clips=3, overlap=1)
+    (lead,) = make_users(db_engine, ["lead"], roles=["lead"])
+    (ann,) = make_users(db_engine, ["ann"])
+    with Session(db_engine) as session:
+        first = cached_dataset_progress(session, user=lead, dataset_id=dataset.id)
+        assert first["open_slots"] == 3 and first["annotators"] == [] and first["overlap"] == 1
+        builds = queue_module._progress.builds
+        next_clip(session, user=ann, dataset_id=dataset.id)  # an annotator's lease: seen within PROGRESS_MAX_AGE
+        assert cached_dataset_progress(session, user=lead, dataset_id=dataset.id)["open_slots"] == 3
+        assert queue_module._progress.builds == builds
+        set_overlap(session, user=lead, dataset_id=dataset.id, overlap=2)  # the lead's own change: at once
+        now = cached_dataset_progress(session, user=lead, dataset_id=dataset.id)
+        assert now["overlap"] == 2 and now["open_slots"] == 5
+        assert [r["leased"] for r in now["annotators"]] == [1]
+        with pytest.raises(PermissionDenied):
+            cached_dataset_progress(session, user=ann, dataset_id=dataset.id)
