@@ -111,7 +111,7 @@ def test_admin_pages_come_first_in_an_expanded_menu(accounts):
         sections = sections_for(admin)
     assert NAV_EXPANDED is True
     assert list(sections)[:2] == ["ClueLab", "Admin"]
-    assert [spec.title for spec in sections["Admin"]] == ["Users"]
+    assert [spec.title for spec in sections["Admin"]] == ["Users", "Audit log"]
 
 
 def test_a_refused_new_account_keeps_what_was_typed(accounts):

@@ -430,14 +430,18 @@ def test_the_train_job_path_launches_processes_and_relays_their_progress(compose
 def test_train_and_predict_jobs_run_the_emotion_llm_through_the_queue(composed, app_db, dataset, lead):
     from sqlmodel import Session
 
+    from annotation.datasets import is_held_out
     from annotation.jobs import enqueue, run_job_inline
     from core.vocabulary import JobState
     from db.queries import predictions as prediction_queries
     from model.jobs import promote_and_repredict
     from tests.model.conftest import add_labelled_clips
 
-    add_labelled_clips(app_db, dataset_id=dataset.id, start=0, count=12)
+    labelled = add_labelled_clips(app_db, dataset_id=dataset.id, start=0, count=12)
     unlabelled = add_labelled_clips(app_db, dataset_id=dataset.id, start=100, count=2)
+    # Promotion re-predicts the unlabelled clips and the held-out ones (so versions compare on the same clips).
+    held_out = {clip_id for n, clip_id in enumerate(labelled) if is_held_out(f"clip-{n:04d}")}
+    assert held_out, "the fixture should hold out at least one clip"
     with Session(app_db) as session:
         from sqlmodel import select
 
@@ -452,6 +456,7 @@ def test_train_and_predict_jobs_run_the_emotion_llm_through_the_queue(composed, 
     # A tiny random model is no better than the untrained start: promoting it needs the confirmation.
     result = promote_and_repredict(version_id=trained.result["model_version_id"], user=lead, confirm=True)
     predicted = run_job_inline(result["repredict_job_id"])
-    assert predicted.state == JobState.done.value and predicted.done == 2, predicted.error
+    assert predicted.state == JobState.done.value and predicted.done == 2 + len(held_out), predicted.error
     with Session(app_db) as session:
-        assert prediction_queries.predicted_clip_ids(session, version_id=result["model_version_id"]) == set(unlabelled)
+        assert prediction_queries.predicted_clip_ids(session, version_id=result["model_version_id"]) == \
+            set(unlabelled) | held_out

@@ -70,6 +70,7 @@ ALLOWED: dict[str, frozenset[Role]] = {
     "annotation.labelling.llm_merge:propose_llm_merge": frozenset({L}),
     "annotation.labelling.outcomes:my_outcomes": frozenset({A}),
     "annotation.labelling.queue:assign_clips": frozenset({L}),
+    "annotation.labelling.queue:cached_dataset_progress": frozenset({L}),
     "annotation.labelling.queue:dataset_progress": frozenset({L}),
     "annotation.labelling.queue:list_annotators": frozenset({L}),
     "annotation.labelling.queue:next_lease": frozenset({A}),
