@@ -11,7 +11,7 @@ from sqlmodel import Session, col, func, select
 
 from core.vocabulary import AnnotationStatus, ClipStatus
 from db.models import Annotation, Clip, Consensus, Dataset, utcnow
-from db.queries.chunking import in_chunks
+from db.queries.chunking import clips_by_ids
 
 
 def list_datasets(session: Session) -> Sequence[Dataset]:
@@ -98,10 +98,7 @@ def clips_to_ingest(session: Session, *, dataset_id: int | None = None, clip_ids
         query = query.where(Clip.dataset_id == dataset_id)
     if not clip_ids:
         return session.exec(query.order_by(Clip.id)).all()
-    out: list[Clip] = []
-    for chunk in in_chunks(clip_ids):  # sorted chunks, so the clips stay in id order
-        out.extend(session.exec(query.where(col(Clip.id).in_(chunk)).order_by(Clip.id)).all())
-    return out
+    return clips_by_ids(session, query, clip_ids)
 
 
 def claim_clip(session: Session, *, clip_id: int, owner: str, stale_before: datetime,

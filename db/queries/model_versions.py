@@ -18,7 +18,7 @@ from db.models import (
     utcnow,
 )
 from db.queries import predictions
-from db.queries.chunking import in_chunks
+from db.queries.chunking import clips_by_ids, in_chunks
 
 # --- versions -------------------------------------------------------------------
 
@@ -101,10 +101,7 @@ def clips_of_dataset(session: Session, *, dataset_id: int, clip_ids: list[int] |
         query = query.where(col(Clip.id).not_in(labelled))
     if not clip_ids:
         return session.exec(query.order_by(Clip.id)).all()
-    out: list[Clip] = []
-    for chunk in in_chunks(clip_ids):  # sorted chunks, so the clips stay in id order
-        out.extend(session.exec(query.where(col(Clip.id).in_(chunk)).order_by(Clip.id)).all())
-    return out
+    return clips_by_ids(session, query, clip_ids)
 
 
 def current_consensus(session: Session, *, dataset_id: int) -> list[tuple[Consensus, Clip]]:
