@@ -71,3 +71,19 @@ def session_cookie(context, timeout: float = 15.0) -> dict:
             return found[0]
         time.sleep(0.2)
     raise AssertionError("no session cookie was set")
+
+
+def press_until_shown(page, key: str, shown, *, attempts: int = 5) -> None:  # noqa: ANN001
+    """Press an idempotent shortcut until its effect shows: right after a rerun draws a new view, the page's
+    key listener may not be mounted yet, and a key pressed in that instant reaches nothing."""
+    from playwright.sync_api import expect
+
+    for attempt in range(attempts):
+        page.keyboard.press(key)
+        try:
+            expect(shown).to_be_visible(timeout=4_000 if attempt < attempts - 1 else 15_000)
+            return
+        except AssertionError:
+            if attempt == attempts - 1:
+                raise
+

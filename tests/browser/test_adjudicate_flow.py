@@ -50,10 +50,8 @@ def test_lead_accepts_undoes_and_walks_the_queue_by_keyboard(browser_page):
         page.get_by_text("1 of 2 waiting").wait_for(timeout=60_000)
         assert page.get_by_text("clip-a", exact=True).count() >= 1
 
-        page.keyboard.press("Alt+KeyJ")
-        page.get_by_text("2 of 2 waiting").wait_for(timeout=15_000)
-        page.keyboard.press("Alt+KeyK")
-        page.get_by_text("1 of 2 waiting").wait_for(timeout=15_000)
+        move_by_key(page, "Alt+KeyJ", came_from="1 of 2 waiting", goes_to="2 of 2 waiting")
+        move_by_key(page, "Alt+KeyK", came_from="2 of 2 waiting", goes_to="1 of 2 waiting")
 
         page.get_by_role("button", name="Accept proposal").click()
         stored = page.get_by_text("Consensus stored for clip-a (revision 1).")
@@ -75,3 +73,19 @@ def test_lead_accepts_undoes_and_walks_the_queue_by_keyboard(browser_page):
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=20)
+
+
+def move_by_key(page, key: str, *, came_from: str, goes_to: str) -> None:  # noqa: ANN001
+    """Press `key` until the page moves: a key pressed in the instant before the page's listener is mounted
+    reaches nothing. Pressed again only while the page still shows where it came from (the queue wraps)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for _ in range(4):
+        if page.get_by_text(came_from).count():
+            page.keyboard.press(key)
+        try:
+            page.get_by_text(goes_to).wait_for(timeout=6_000)
+            return
+        except PlaywrightTimeout:
+            continue
+    page.get_by_text(goes_to).wait_for(timeout=15_000)

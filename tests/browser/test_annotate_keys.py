@@ -20,7 +20,7 @@ from sqlmodel import Session, select
 from db.engine import make_engine
 from db.migrate import upgrade_to_head
 from db.models import Annotation
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, free_port
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, free_port, press_until_shown
 from tests.queue.factories import make_dataset, make_users
 
 pytestmark = pytest.mark.browser
@@ -100,13 +100,10 @@ def test_three_clips_in_a_row_with_the_keyboard_only(served):
                 page.keyboard.press("Control+A")
                 page.keyboard.type(f"typed clue {number}")
                 digit = int(emotion_key[-1])
-                page.keyboard.press(emotion_key)
                 picked = page.locator(f".st-key-emo_{digit - 1} button[kind='primary']").first
-                expect(picked).to_be_visible(timeout=15_000)
+                press_until_shown(page, emotion_key, picked)
                 chosen[clip.id] = picked.inner_text().strip()
-                page.keyboard.press(rating_key)
-                expect(page.locator(f".st-key-rate_{rating} button[kind='primary']").first).to_be_visible(
-                    timeout=15_000)
+                press_until_shown(page, rating_key, page.locator(f".st-key-rate_{rating} button[kind='primary']").first)
                 page.keyboard.press("Control+Enter")
                 expect(page.get_by_text(f"Submitted {clip.name}").first).to_be_visible(timeout=30_000)
             expect(page.get_by_text("Nothing left for you in this dataset")).to_be_visible(timeout=30_000)
@@ -143,18 +140,16 @@ def test_refusals_show_in_view_and_undo_and_previous_work_in_the_browser(served)
             submit = page.get_by_role("button", name="Submit and next (Ctrl+Enter)")
             submit.scroll_into_view_if_needed()
             # Nothing chosen yet: the refusal shows where the annotator is looking (the page is long).
-            page.keyboard.press("Control+Enter")
             refusal = page.locator("[data-testid='stAlertContentError']", has_text="Not submitted yet")
+            press_until_shown(page, "Control+Enter", refusal)  # refused whatever the count: nothing chosen
             expect(refusal).to_be_in_viewport(timeout=15_000)
-            page.keyboard.press("Alt+K")
-            expect(page.locator("[data-testid='stAlertContentError']", has_text="Choose why you skip")
-                   ).to_be_in_viewport(timeout=15_000)
+            skip_refusal = page.locator("[data-testid='stAlertContentError']", has_text="Choose why you skip")
+            press_until_shown(page, "Alt+K", skip_refusal)
+            expect(skip_refusal).to_be_in_viewport(timeout=15_000)
             page.screenshot(path=str(ARTIFACTS / "annotate-refusal-in-view.png"))
 
-            page.keyboard.press("Alt+2")
-            expect(page.locator(".st-key-emo_1 button[kind='primary']").first).to_be_visible(timeout=15_000)
-            page.keyboard.press("Alt+W")
-            expect(page.locator(".st-key-rate_2 button[kind='primary']").first).to_be_visible(timeout=15_000)
+            press_until_shown(page, "Alt+2", page.locator(".st-key-emo_1 button[kind='primary']").first)
+            press_until_shown(page, "Alt+W", page.locator(".st-key-rate_2 button[kind='primary']").first)
             page.keyboard.press("Control+Enter")
             expect(page.get_by_role("heading", name=second.name)).to_be_visible(timeout=30_000)
             undo = page.get_by_role("button", name="Undo")
@@ -169,8 +164,7 @@ def test_refusals_show_in_view_and_undo_and_previous_work_in_the_browser(served)
             expect(page.get_by_role("heading", name=second.name)).to_be_visible(timeout=30_000)
             page.get_by_role("button", name="Previous clip").click()
             expect(page.get_by_role("heading", name=f"Previous: {first.name}")).to_be_visible(timeout=30_000)
-            page.keyboard.press("Alt+R")
-            expect(page.locator(".st-key-rate_4 button[kind='primary']").first).to_be_visible(timeout=15_000)
+            press_until_shown(page, "Alt+R", page.locator(".st-key-rate_4 button[kind='primary']").first)
             page.keyboard.press("Control+Enter")  # saves the change
             expect(page.get_by_text("Saved (version").first).to_be_visible(timeout=15_000)
             page.screenshot(path=str(ARTIFACTS / "annotate-previous.png"), full_page=True)
