@@ -84,6 +84,33 @@ def job_progress(job_id: int, on_end: Callable[[], None] | None = None) -> None:
         _poll()
 
 
+def job_outcome(job_id: int, *, doing: str, show_result: Callable[[Job], None], unit: str = "") -> None:
+    """A job's outcome where it was started: its progress while it runs (polled like `job_progress`), then
+    its error or the page's view of its result (`show_result`)."""
+    row = jobs.get_job(job_id)
+    if row is None:
+        return
+    active = row.state not in FINISHED
+
+    @st.fragment(run_every=POLL_SECONDS if active else None)
+    def _outcome() -> None:
+        current = jobs.get_job(job_id) if _polling() else row
+        if current is None:
+            return
+        if current.state not in FINISHED:
+            st.progress(current.progress,
+                        text=f"{doing}… {current.done}/{current.total or '?'} {unit} {plain(current.message)}")
+            return
+        if active:
+            _page_rerun()  # it ended while polled: the page reruns, draws the outcome and stops polling
+        if current.state != JobState.done.value:
+            st.error(plain(current.error or f"{doing} was {current.state}."))
+            return
+        show_result(current)
+
+    _outcome()
+
+
 def jobs_table(user: User, limit: int = 30) -> None:
     """Recent jobs; Cancel and Retry for the jobs `user` may manage (their own, or any for a lead)."""
     rows = jobs.list_jobs(limit=limit)

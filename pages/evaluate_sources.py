@@ -15,7 +15,7 @@ from annotation.formats.service import save_data_uploads
 from annotation.jobs import enqueue
 from annotation.permissions import PermissionDenied, has_role
 from components.clue_flags import show_system_quality
-from components.job_outcome import job_outcome
+from components.jobs import job_outcome
 from components.model_charts import metric_column_config, metric_figures
 from components.navigation import guard
 from components.text import plain

@@ -17,7 +17,7 @@ from annotation.studies import (
     studies_with_progress,
 )
 from annotation.study_jobs import CREATE_STUDY_KIND
-from components.job_outcome import job_outcome
+from components.jobs import job_outcome
 from components.navigation import guard
 from components.study_charts import means_with_intervals, strengths_with_intervals
 from components.text import plain
