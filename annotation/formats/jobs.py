@@ -84,11 +84,7 @@ def import_job(ctx: JobContext, *, dataset_id: int, paths: list[str], media_dir:
         ctx.check_cancelled()
         report = import_files(dataset=dataset, paths=[Path(path)], media_dir=media_dir, user=ctx.acting_user(),
                               format=format, source=source)
-        total.created += report.created
-        total.duplicates += report.duplicates
-        total.references_created += report.references_created
-        total.references_unchanged += report.references_unchanged
-        total.errors += report.errors
+        total.absorb(report)
         ctx.advance(message=f"{Path(path).name}: {report.summary()}")
     ctx.log(total.summary())
     return {"summary": total.summary(), "created": total.created, "duplicates": total.duplicates,

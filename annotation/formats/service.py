@@ -78,10 +78,5 @@ def import_files(session: Session, *, dataset: Dataset, paths: list[Path], media
         except (UnknownFormat, FileNotFoundError, ValueError) as error:
             total.errors.append(RowError(name=Path(path).name, reason=str(error)))
             continue
-        total.created += report.created
-        total.duplicates += report.duplicates
-        total.references_created += report.references_created
-        total.references_unchanged += report.references_unchanged
-        total.errors += report.errors
-        total.clip_ids += report.clip_ids
+        total.absorb(report)
     return total

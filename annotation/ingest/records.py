@@ -76,6 +76,16 @@ class ImportReport(BaseModel):
     errors: list[RowError] = Field(default_factory=list)
     clip_ids: list[int] = Field(default_factory=list)
 
+    def absorb(self, other: ImportReport) -> None:
+        """Add `other`'s counts, errors and clips to this report (one report for several files)."""
+        self.created += other.created
+        self.duplicates += other.duplicates
+        self.updated += other.updated
+        self.references_created += other.references_created
+        self.references_unchanged += other.references_unchanged
+        self.errors += other.errors
+        self.clip_ids += other.clip_ids
+
     def summary(self) -> str:
         parts = [f"{self.created} new clip(s)", f"{self.duplicates} duplicate(s) skipped"]
         if self.references_created or self.references_unchanged:
