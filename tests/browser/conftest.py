@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -26,14 +27,17 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_app(data_dir: Path, entry: str = "app.py") -> tuple[subprocess.Popen, str]:
-    """Serve `entry`: app.py as `streamlit run app.py` does, or cluelab/web.py as `cluelab serve` does."""
+def start_app(data_dir: Path, entry: str | Path = "app.py", env: dict[str, str] | None = None,
+              ) -> tuple[subprocess.Popen, str]:
+    """Serve `entry` (relative to the repository, or a test's own entry file): app.py as `streamlit run app.py`
+    does, or cluelab/web.py as `cluelab serve` does; `env` adds to the environment. Stop it with `stop_app`."""
     port = free_port()
-    env = {**os.environ, "CLUELAB_DATA_DIR": str(data_dir)}
+    environment = {**os.environ, "CLUELAB_DATA_DIR": str(data_dir), "PYTHONPATH": str(ROOT), **(env or {})}
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / entry), "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
+         "--client.toolbarMode", "viewer", "--server.fileWatcherType", "none"],
+        cwd=ROOT, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -44,6 +48,15 @@ def start_app(data_dir: Path, entry: str = "app.py") -> tuple[subprocess.Popen, 
             time.sleep(0.3)
     process.kill()
     raise RuntimeError("the app did not start within 60 s")
+
+
+def stop_app(process: subprocess.Popen) -> None:
+    """Stop a server from `start_app` and everything it started."""
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
 
 
 @pytest.fixture

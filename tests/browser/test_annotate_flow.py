@@ -9,13 +9,8 @@ the app's router does after login.
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
 import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +21,7 @@ from core.vocabulary import ASPECTS
 from db.engine import make_engine
 from db.migrate import upgrade_to_head
 from db.models import Annotation, Clip, Dataset, ModelVersion, Prediction, User
+from tests.browser.conftest import start_app, stop_app
 
 pytestmark = pytest.mark.browser
 
@@ -61,12 +57,6 @@ def peaks_of(path: Path, buckets: int = 200) -> list[float]:
                          check=True, capture_output=True).stdout
     samples = np.abs(np.frombuffer(raw, dtype=np.int16).astype(np.float32) / 32768.0)
     return [round(float(chunk.max()), 4) for chunk in np.array_split(samples, buckets)]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -122,32 +112,10 @@ def prepared(tmp_path: Path):
 @pytest.fixture
 def server(prepared):
     data_dir, entry, user_id, clip_id = prepared
-    port = free_port()
-    env = {**os.environ, "CLUELAB_DATA_DIR": str(data_dir), "PYTHONPATH": str(REPO),
-           "CLUELAB_BROWSER_USER_ID": str(user_id), "CLUELAB_BROWSER_PAGE": str(REPO / "pages" / "annotate.py")}
-    env.pop("DATABASE_URL", None)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(entry), "--server.port", str(port), "--server.headless", "true",
-         "--browser.gatherUsageStats", "false", "--client.toolbarMode", "viewer", "--server.fileWatcherType", "none"],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).status == 200:
-                break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        process.kill()
-        pytest.fail("streamlit did not start: " + process.stdout.read().decode(errors="replace")[-2000:])
+    process, url = start_app(data_dir, entry, env={
+        "CLUELAB_BROWSER_USER_ID": str(user_id), "CLUELAB_BROWSER_PAGE": str(REPO / "pages" / "annotate.py")})
     yield url, data_dir, clip_id
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    stop_app(process)
 
 
 def current_time(page) -> float:

@@ -7,11 +7,6 @@ submits, typed text in a clue box is committed before the submit.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -20,7 +15,7 @@ from sqlmodel import Session, select
 from db.engine import make_engine
 from db.migrate import upgrade_to_head
 from db.models import Annotation
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, free_port, press_until_shown
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, press_until_shown, start_app, stop_app
 from tests.queue.factories import make_dataset, make_users
 
 pytestmark = pytest.mark.browser
@@ -50,32 +45,10 @@ def served(tmp_path: Path):
     engine.dispose()
     entry = tmp_path / "entry.py"
     entry.write_text(ENTRY)
-    port = free_port()
-    env = {**os.environ, "CLUELAB_DATA_DIR": str(data_dir), "PYTHONPATH": str(REPO),
-           "CLUELAB_BROWSER_USER_ID": str(ann.id), "CLUELAB_BROWSER_PAGE": str(REPO / "pages" / "annotate.py")}
-    env.pop("DATABASE_URL", None)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(entry), "--server.port", str(port), "--server.headless", "true",
-         "--browser.gatherUsageStats", "false", "--client.toolbarMode", "viewer", "--server.fileWatcherType", "none"],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).status == 200:
-                break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        process.kill()
-        pytest.fail("streamlit did not start: " + process.stdout.read().decode(errors="replace")[-2000:])
+    process, url = start_app(data_dir, entry, env={
+        "CLUELAB_BROWSER_USER_ID": str(ann.id), "CLUELAB_BROWSER_PAGE": str(REPO / "pages" / "annotate.py")})
     yield url, data_dir, clips
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    stop_app(process)
 
 
 def test_three_clips_in_a_row_with_the_keyboard_only(served):
