@@ -46,7 +46,8 @@ function editing(node) {
 }
 
 function press(key) {
-  const target = document.querySelector('.st-key-' + CSS.escape(key) + ' button');
+  // Streamlit names a widget's container after its key with every other character made '-'.
+  const target = document.querySelector('.st-key-' + key.trim().replace(/[^a-zA-Z0-9_-]/g, '-') + ' button');
   if (target && !target.disabled) target.click();
 }
 

@@ -15,6 +15,7 @@ from components.diff_view import render_clue_comparison
 from components.jobs import job_progress
 from components.media import show_clip_media
 from components.navigation import guard
+from components.shortcuts import shortcuts
 from components.text import plain
 from components.times import when
 from core.vocabulary import ASPECTS, REASONING_RATINGS
@@ -76,20 +77,6 @@ def last_decision() -> None:
         st.error(plain(error))
 
 
-_KEYS = st.components.v2.component("cluelab_adjudicate_keys", js="""
-export default function (component) {
-  const { setTriggerValue } = component;
-  const onKey = (event) => {
-    if (!event.altKey || event.ctrlKey || event.metaKey) return;
-    if (event.code === 'KeyJ') { event.preventDefault(); setTriggerValue('step', 1); }
-    if (event.code === 'KeyK') { event.preventDefault(); setTriggerValue('step', -1); }
-  };
-  document.addEventListener('keydown', onKey);
-  return () => document.removeEventListener('keydown', onKey);
-}
-""")
-
-
 user = guard("pages/adjudicate.py")
 st.title("Adjudicate")
 if message := st.session_state.pop("adjudicate.toast", None):
@@ -122,9 +109,6 @@ if not queue:
     st.stop()
 if (goto := st.session_state.pop("adjudicate.goto", None)) is not None:
     st.session_state["adjudicate.pos"] = next((i for i, q in enumerate(queue) if q.clip_id == goto), 0)
-keys = _KEYS(key="adjudicate.keys", on_step_change=lambda: None)
-if keys is not None and getattr(keys, "step", None) in (-1, 1):
-    step(int(keys.step), len(queue))
 position = st.session_state.get("adjudicate.pos", 0) % len(queue)
 item = queue[position]
 
@@ -133,6 +117,7 @@ left.button("◀ Previous", key="adjudicate.prev", on_click=step, args=(-1, len(
 middle.markdown(f"**{plain(item.clip_name)}** · {position + 1} of {len(queue)} waiting · agreement {item.agreement:.2f}")
 right.button("Next ▶", key="adjudicate.next", on_click=step, args=(1, len(queue)), help="Alt+J")
 middle.caption("Lowest agreement first. Alt+J next clip, Alt+K previous clip.")
+shortcuts({"adjudicate.next": "alt+j", "adjudicate.prev": "alt+k"}, key="adjudicate.keys")
 
 seen_key = f"adjudicate.seen.{item.clip_id}"
 seen = st.session_state.get(seen_key, _UNSEEN)
