@@ -14,7 +14,8 @@ Each path makes the same number of new tokens per clip (generate: min = max = --
 its per-field budget fills --new-tokens on a random model, counted and printed).
 
 Run: PYTHONPATH=. python bench/llm_predict.py [--clips 16] [--batch 8] [--new-tokens 150] [--no-compile]
-     PYTHONPATH=. python bench/llm_predict.py --gpu   # the Emotion-LLaMA target shapes on a GPU
+     PYTHONPATH=. python bench/llm_predict.py --gpu [--gqa] [--batch 128] [--rows dynamic,compile]
+       --gpu: the Emotion-LLaMA target shapes (LLaMA-2-7B LM) on CUDA; --gqa: the Qwen2.5-7B LM shape instead
 """
 
 from __future__ import annotations
@@ -50,10 +51,15 @@ SHAPES = {
         "frames": 8, "prompt_tokens": 320, "new_tokens": 150, "batch": 32, "clips": 256, "dtype": "bfloat16",
     },
 }
+# The GQA LM shape (Qwen2.5-7B: 4 KV heads for 28 query heads), with the same encoders.
+SHAPES["gqa"] = {**SHAPES["gpu"], "lm_class": "qwen2",
+                 "lm": {"hidden_size": 3584, "num_hidden_layers": 28, "num_attention_heads": 28, "num_key_value_heads": 4,
+                        "intermediate_size": 18944, "vocab_size": 152064}}
 SAID = ("I really did not expect you to come back so soon and I do not know what to say about it "
         "我 今天 真的 很 生气 你 为什么 不 告诉 我 this is wonderful news for all of us")
 WORDS = SAID.split(" ")
 LABELS = ["neutral", "angry", "happy", "sad", "worried", "surprise"]
+ROWS = [f"{path}-{setting}" for path in ("generate", "cluelab") for setting in ("dynamic", "static", "compile")]
 
 
 def build_parts(shape: dict, device, dtype, workdir: Path) -> dict:  # noqa: ANN001
@@ -65,6 +71,8 @@ def build_parts(shape: dict, device, dtype, workdir: Path) -> dict:  # noqa: ANN
         CLIPVisionModel,
         LlamaConfig,
         LlamaForCausalLM,
+        Qwen2Config,
+        Qwen2ForCausalLM,
         WhisperConfig,
         WhisperFeatureExtractor,
         WhisperModel,
@@ -81,9 +89,11 @@ def build_parts(shape: dict, device, dtype, workdir: Path) -> dict:  # noqa: ANN
     torch.set_default_dtype(dtype)
     try:
         with torch.device(device):
-            model = LlamaForCausalLM(LlamaConfig(vocab_size=vocab, max_position_embeddings=4096,
-                                                 pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
-                                                 eos_token_id=tokenizer.eos_token_id, **lm))
+            config_class, model_class = ((Qwen2Config, Qwen2ForCausalLM) if shape.get("lm_class") == "qwen2"
+                                         else (LlamaConfig, LlamaForCausalLM))
+            model = model_class(config_class(vocab_size=vocab, max_position_embeddings=4096,
+                                             pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
+                                             eos_token_id=tokenizer.eos_token_id, **lm))
             vision = CLIPVisionModel(CLIPVisionConfig(**shape["vision"]))
             audio_shape = {k: v for k, v in shape["audio"].items() if k != "chunk_seconds"}
             audio = WhisperModel(WhisperConfig(decoder_layers=1, decoder_attention_heads=4, decoder_ffn_dim=64,
@@ -184,8 +194,12 @@ def main() -> int:
     parser.add_argument("--clips", type=int)
     parser.add_argument("--batch", type=int)
     parser.add_argument("--new-tokens", type=int)
+    parser.add_argument("--gqa", action="store_true", help="with --gpu: the Qwen2.5-7B (GQA) LM shape")
     parser.add_argument("--no-compile", action="store_true", help="skip the torch.compile rows")
+    parser.add_argument("--rows", default=",".join(ROWS),
+                        help=f"which rows to run, of {','.join(ROWS)} (compile: static cache + compile)")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--prepare-workers", type=int, default=4, help="ClueLab's media preparation threads")
     parser.add_argument("--repeat", type=int, default=2, help="timed passes per row (the best counts)")
     args = parser.parse_args()
     target = SHAPES["gpu"]
@@ -201,7 +215,7 @@ def main() -> int:
     if args.gpu and not torch.cuda.is_available():
         print("\n--gpu: no CUDA device here; nothing run.")
         return 1
-    shape = SHAPES["gpu" if args.gpu else "cpu"]
+    shape = SHAPES[("gqa" if args.gqa else "gpu") if args.gpu else "cpu"]
     device = torch.device("cuda" if args.gpu else "cpu")
     dtype = getattr(torch, shape["dtype"])
     torch.set_num_threads(args.threads)
@@ -210,7 +224,8 @@ def main() -> int:
     new_tokens = args.new_tokens or shape["new_tokens"]
     os.environ.update({"CLUELAB_EMOTION_LLM_BATCH_SIZE": str(batch), "CLUELAB_EMOTION_LLM_MAX_NEW_TOKENS": str(new_tokens),
                        "CLUELAB_EMOTION_LLM_FRAMES": str(shape["frames"]), "CLUELAB_EMOTION_LLM_DEVICE": device.type,
-                       "CLUELAB_EMOTION_LLM_QUERY_TOKENS": "16", "CLUELAB_EMOTION_LLM_PROJECTOR": "attention"})
+                       "CLUELAB_EMOTION_LLM_QUERY_TOKENS": "16", "CLUELAB_EMOTION_LLM_PROJECTOR": "attention",
+                       "CLUELAB_EMOTION_LLM_PREPARE_WORKERS": str(args.prepare_workers)})
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from core.settings import Settings, get_settings
     from model.emotion_llm.composed import ComposedModel
@@ -228,17 +243,34 @@ def main() -> int:
               f"prompts {min(prompt)}-{max(prompt)} tokens (mean {sum(prompt) / len(prompt):.0f}, incl. media tokens), "
               f"up to {new_tokens} new tokens")
 
+        # Media preparation alone (CPU: frames, image processor, audio features, prompt ids), one thread
+        # against the pool ClueLab uses: at large GPU batches it, not decoding, bounds the rate.
+        from concurrent.futures import ThreadPoolExecutor
+
+        for workers in sorted({1, args.prepare_workers}):
+            started = time.perf_counter()
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                list(pool.map(lambda c: host.prepare(c, LABELS, media=True), clips))
+            print(f"preparing media, {workers} thread(s): {clips_n / (time.perf_counter() - started):.1f} clips/s",
+                  flush=True)
+
         # Every row first runs the whole set once (compiles, cache shapes, first calls); then the rows take
         # turns for --repeat rounds and each keeps its best pass: on a shared box every row sees the same
         # spells of load, and the minimum is the least disturbed.
-        variants = [("dynamic cache", False, False), ("static cache", True, False)] + \
-            ([] if args.no_compile else [("static cache + compile", True, True)])
+        wanted = {row for row in args.rows.split(",") if not (args.no_compile and row.endswith("compile"))}
+        variants = [("dynamic", "dynamic cache", False, False), ("static", "static cache", True, False),
+                    ("compile", "static cache + compile", True, True)]
+        print(f"LM: {type(host.lm).__name__} {shape['lm']}", flush=True)
         runs = {}
-        for label, static, compile_ in variants:
+        for key, label, static, compile_ in variants:
+            if f"generate-{key}" not in wanted:
+                continue
             runs[f"transformers generate, {label}"] = (
                 "text only", lambda s=static, c=compile_: plain_generate(host, clips, batch=batch, new_tokens=new_tokens,
                                                                           static=s, compile_=c) + ({},))
-        for label, static, compile_ in variants:
+        for key, label, static, compile_ in variants:
+            if f"cluelab-{key}" not in wanted:
+                continue
             os.environ["CLUELAB_EMOTION_LLM_STATIC_CACHE"] = "true" if static else "false"
             os.environ["CLUELAB_EMOTION_LLM_COMPILE"] = "true" if compile_ else "false"
             variant = Settings()
@@ -249,11 +281,20 @@ def main() -> int:
             for name, (_, run) in runs.items():
                 if name in failed:
                     continue
+                if device.type == "cuda":
+                    torch.cuda.reset_peak_memory_stats()
                 try:
                     result = run()
                 except Exception as error:  # noqa: BLE001 — a row that cannot run says why, the table goes on
                     failed[name] = f"failed: {type(error).__name__}: {error}"[:80]
+                    print(f"  {name}: {failed[name]}", flush=True)
                     continue
+                peak = torch.cuda.max_memory_allocated() / 2**30 if device.type == "cuda" else 0.0
+                extra = result[2]
+                print(f"  round {round_} {name}: {result[0]:.2f} s ({clips_n / result[0]:.2f} clips/s), peak "
+                      f"{peak:.1f} GiB" + (f", retried {extra['retried']:.0f}, decode compiles "
+                                           f"{host.decode_state.compiles}, cache allocations "
+                                           f"{host.decode_state.allocations}" if extra else ""), flush=True)
                 if round_ and (name not in best or result[0] < best[name][0]):
                     best[name] = result
         rows = [(name, *(best[name][:2] if name in best else (None, 0)), failed.get(name, note))

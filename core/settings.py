@@ -105,6 +105,8 @@ class Settings(BaseSettings):
     emotion_llm_constrained: bool = Field(default=True, validation_alias="CLUELAB_EMOTION_LLM_CONSTRAINED")
     emotion_llm_static_cache: bool = Field(default=False, validation_alias="CLUELAB_EMOTION_LLM_STATIC_CACHE")
     emotion_llm_compile: bool = Field(default=False, validation_alias="CLUELAB_EMOTION_LLM_COMPILE")
+    # Threads that read and preprocess clips' media (frames, audio features, prompt ids) a batch ahead.
+    emotion_llm_prepare_workers: int = Field(default=4, ge=1, validation_alias="CLUELAB_EMOTION_LLM_PREPARE_WORKERS")
     emotion_llm_lora_r: int = Field(default=16, ge=1, validation_alias="CLUELAB_EMOTION_LLM_LORA_R")
     emotion_llm_lora_alpha: int = Field(default=32, ge=1, validation_alias="CLUELAB_EMOTION_LLM_LORA_ALPHA")
     emotion_llm_lora_targets: str = Field(default="q_proj,k_proj,v_proj,o_proj", validation_alias="CLUELAB_EMOTION_LLM_LORA_TARGETS")

@@ -16,6 +16,7 @@ from torch import nn
 
 from core.settings import Settings
 from model.base import ClipInput
+from model.emotion_llm.engine import DecodeState
 from model.emotion_llm.loading import ModelUnavailable
 
 MAX_AUDIO_SECONDS = 30.0
@@ -74,6 +75,7 @@ class AdapterHost(nn.Module):
         self.active: str | None = None
         self._projector_states: dict[str, dict[str, torch.Tensor]] = {}
         self._projectors_of: str | None = None
+        self.decode_state = DecodeState()  # static KV cache and compiled decode step, shared by every job
 
     # subclasses set: self.lm, self.projectors (nn.ModuleDict, may be empty), self.settings
     kind = ""

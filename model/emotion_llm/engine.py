@@ -70,11 +70,67 @@ def assemble(ids: list[list[int]], modal: list[dict[int, torch.Tensor]], embed: 
     return embeds, mask, table
 
 
+class DecodeState:
+    """What a static-cache (and compiled) decode keeps between batches and between predict jobs of one loaded model.
+
+    One static KV cache, reused while it is big enough and grown (never shrunk) when a batch needs
+    more, so a compiled step sees the same buffers and shapes batch after batch; and the compiled
+    step itself, for the LM it was compiled for. Kept on the loaded model: a new Predictor (a new
+    job) reuses both, where a cache per Predictor left the old buffers and graphs in device memory.
+    """
+
+    def __init__(self) -> None:
+        self.cache: Any = None
+        self.shape: tuple[int, int] | None = None  # (rows, length) of `cache`
+        self.allocations = 0
+        self.step: Any = None
+        self.step_lm: Any = None
+        self.compiles = 0
+        self.compile_backend: Any = None  # torch.compile's default (inductor) unless set (tests count graphs)
+
+    def cache_for(self, text_config: Any, rows: int, length: int, device: torch.device) -> tuple[Any, int]:
+        """A reset static cache of `rows` rows holding at least `length` positions, and its length."""
+        from transformers import StaticCache
+
+        if self.shape is not None and self.shape[0] == rows and self.shape[1] >= length:
+            self.cache.reset()
+            return self.cache, self.shape[1]
+        if self.shape is not None and self.shape[0] == rows:
+            length = max(length, self.shape[1])
+        self.cache = self.shape = None  # free the old buffers before the new ones are made
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+        self.cache = StaticCache(config=text_config, max_cache_len=length)
+        self.shape = (rows, length)
+        self.allocations += 1
+        return self.cache, length
+
+    def step_for(self, lm: Any, *, compile_decode: bool, device: torch.device) -> Any:
+        """The decode step of `lm`: its forward, compiled once per LM when asked."""
+        if not compile_decode:
+            return lm.forward
+        if self.step is None or self.step_lm is not lm:
+            options: dict[str, Any] = {"dynamic": False}
+            if self.compile_backend is not None:
+                options["backend"] = self.compile_backend
+            else:
+                options["mode"] = "reduce-overhead" if device.type == "cuda" else "default"
+            self.step, self.step_lm = torch.compile(lm.forward, **options), lm
+            self.compiles += 1
+        return self.step
+
+
 class Engine:
-    """Scores labels and decodes answers for batches of prompt embeddings with one causal LM."""
+    """Scores labels and decodes answers for batches of prompt embeddings with one causal LM.
+
+    With a static cache every batch is padded to `rows` rows (rows of no prompt, finished from the
+    start), so a compiled step sees one shape; the static cache and the compiled step live in
+    `state`, shared by every Engine of the same loaded model.
+    """
 
     def __init__(self, lm: Any, *, text_config: Any, answer: AnswerTokens, pad_id: int, ban: torch.Tensor,
-                 device: torch.device, static_cache: bool = False, compile_decode: bool = False) -> None:
+                 device: torch.device, static_cache: bool = False, compile_decode: bool = False,
+                 rows: int = 1, state: DecodeState | None = None) -> None:
         self.lm = lm
         self.text_config = text_config
         self.answer = answer
@@ -83,8 +139,8 @@ class Engine:
         self.device = device
         self.static_cache = static_cache
         self.compile_decode = compile_decode and static_cache
-        self._decode = None
-        self._static: dict[tuple[int, int], Any] = {}
+        self.rows = max(1, rows)
+        self.state = state or DecodeState()
 
     # --- the label block -------------------------------------------------------------------------
 
@@ -103,23 +159,6 @@ class Engine:
             tokens += scored[:-1]
             offsets += list(range(len(scored) - 1))
         return tokens, offsets, spans
-
-    def _new_cache(self, batch: int, length: int):
-        """A fresh dynamic cache; or a static one of this (batch, length), kept and reset between batches so
-        a compiled decode step sees the same buffers (and compiles once per shape, not per batch)."""
-        from transformers import DynamicCache, StaticCache
-
-        if not self.static_cache:
-            return DynamicCache(config=self.text_config)
-        key = (batch, length)
-        cache = self._static.get(key)
-        if cache is None:
-            if len(self._static) >= 4:  # a few shapes at most: each holds a full KV buffer
-                self._static.clear()
-            cache = self._static[key] = StaticCache(config=self.text_config, max_cache_len=length)
-        else:
-            cache.reset()
-        return cache
 
     def score_prefill(self, batch: PromptBatch, cache: Any, kv_length: int) -> torch.Tensor:
         """Label log-probabilities (B, n_labels) from one forward pass over prompt + label block; fills the cache."""
@@ -170,25 +209,38 @@ class Engine:
 
     # --- decoding ------------------------------------------------------------------------------------
 
-    def _step_fn(self):
-        if self._decode is None:
-            forward = self.lm.forward
-            if self.compile_decode:
-                mode = "reduce-overhead" if self.device.type == "cuda" else "default"
-                forward = torch.compile(forward, mode=mode, dynamic=False)
-            self._decode = forward
-        return self._decode
+    def static_length(self, prompt_length: int, max_new_tokens: int) -> int:
+        """Static cache positions for a prompt: the label block or the answer, rounded up to a bucket."""
+        answer = max(len(self._label_block()[0]), max_new_tokens + sum(len(s) for s in self.answer.skeleton) + 8)
+        return -(-(prompt_length + answer) // STATIC_BUCKET) * STATIC_BUCKET
+
+    def reserve(self, prompt_length: int, max_new_tokens: int) -> None:
+        """Make the static cache big enough for a job's longest prompt before its first batch: batches come
+        shortest first, and growing the cache midway costs a new compile (and graph) of the decode step."""
+        if self.static_cache:
+            with torch.inference_mode():  # the cache's tensors are inference tensors, reset in place
+                self.state.cache_for(self.text_config, self.rows, self.static_length(prompt_length, max_new_tokens),
+                                     self.device)
 
     def run(self, batch: PromptBatch, *, constrained: bool, max_new_tokens: int, sample: bool = False,
-            temperature: float = 0.8, seed: int = 0) -> list[RowOutput]:
+            temperature: float = 0.8, seed: int = 0, fixed_shape: bool = True) -> list[RowOutput]:
+        """Each row's label distribution and answer. `fixed_shape=False` (a retry of a few rows) takes the
+        dynamic cache and the plain forward, so an odd batch size costs no new cache or compilation."""
+        real = batch.mask.shape[0]
+        static = self.static_cache and fixed_shape
+        if static and real < self.rows:
+            batch = pad_rows(batch, self.rows)
         b, p = batch.mask.shape
         answer = self.answer
         block_len = len(self._label_block()[0])
         kv_length = p + block_len
-        if self.static_cache:  # room for the answer, rounded up so batches share a few cache shapes
-            needed = p + max(block_len, max_new_tokens + sum(len(s) for s in answer.skeleton) + 8)
-            kv_length = -(-needed // STATIC_BUCKET) * STATIC_BUCKET
-        cache = self._new_cache(b, kv_length)
+        if static:
+            cache, kv_length = self.state.cache_for(self.text_config, b, self.static_length(p, max_new_tokens),
+                                                    self.device)
+        else:
+            from transformers import DynamicCache
+
+            cache = DynamicCache(config=self.text_config)
         scores = self.score_prefill(batch, cache, kv_length)
         distribution = torch.softmax(scores, -1)
         best = distribution.argmax(-1).tolist()
@@ -200,22 +252,23 @@ class Engine:
         outputs = [RowOutput(distribution=d, label_index=k, fields=[[] for _ in range(FIELDS)] if constrained else [])
                    for d, k in zip(distribution.tolist(), best, strict=True)]
         field_no = [0] * b
-        done = [False] * b
-        feed = [forced[i].popleft() for i in range(b)]
+        done = [i >= real for i in range(b)]  # padding rows are finished before they start
+        feed = [forced[i].popleft() if i < real else self.pad_id for i in range(b)]
         lengths = batch.mask.sum(1)
         generator = torch.Generator(device=self.device).manual_seed(seed) if sample else None
         closers = torch.tensor([answer.close_id, *answer.eos_ids], device=self.device)
-        if self.static_cache:
+        if static:
             attention = torch.zeros((b, kv_length), dtype=torch.bool, device=self.device)
             attention[:, :p] = batch.mask
         else:
             attention = batch.mask
-        step_fn = self._step_fn()
+        step_fn = self.state.step_for(self.lm, compile_decode=self.compile_decode,
+                                      device=self.device) if static else self.lm.forward
         limit = max_new_tokens + sum(len(s) for s in answer.skeleton) + 8
         for step in range(limit):
             if all(done):
                 break
-            if self.static_cache:
+            if static:
                 attention[:, p + step] = True
             else:
                 attention = torch.cat([attention, torch.ones((b, 1), dtype=torch.bool, device=self.device)], 1)
@@ -262,7 +315,16 @@ class Engine:
                 else:
                     current.append(token)
                     feed[i] = token
-        return outputs
+        return outputs[:real]
+
+
+def pad_rows(batch: PromptBatch, rows: int) -> PromptBatch:
+    """The batch with rows of no prompt (all masked) appended up to `rows`."""
+    b, p, h = batch.embeds.shape
+    extra = rows - b
+    embeds = torch.cat([batch.embeds, batch.embeds.new_zeros((extra, p, h))])
+    mask = torch.cat([batch.mask, batch.mask.new_zeros((extra, p))])
+    return PromptBatch(embeds=embeds, mask=mask, lengths=[*batch.lengths, *([0] * extra)])
 
 
 def distinguishing_prefixes(answer: AnswerTokens) -> list[list[int]]:

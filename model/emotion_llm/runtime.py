@@ -94,30 +94,28 @@ class Predictor:
         ban = ban_mask(model.tokenizer, vocab, keep={self.answer.close_id, *self.answer.eos_ids})
         self.engine = Engine(model.lm, text_config=model.text_config, answer=self.answer, pad_id=model.pad_id,
                              ban=ban, device=model.device, static_cache=settings.emotion_llm_static_cache,
-                             compile_decode=settings.emotion_llm_compile)
+                             compile_decode=settings.emotion_llm_compile, rows=settings.emotion_llm_batch_size,
+                             state=model.decode_state)
         self.stats: dict[str, float] = {"clips": 0, "media_tokens": 0, "new_tokens": 0, "retried": 0, "failed": 0}
 
     # --- one batch -------------------------------------------------------------------------------------
 
-    def _prepare(self, clips: list[ClipInput]) -> list[Prepared | Exception]:
-        out: list[Prepared | Exception] = []
-        for clip in clips:
-            try:
-                out.append(self.model.prepare(clip, self.labels, media=self.media))
-            except Exception as error:  # noqa: BLE001 — a clip whose media cannot be read fails alone
-                out.append(error)
-        return out
+    def _prepare_one(self, clip: ClipInput) -> Prepared | Exception:
+        try:
+            return self.model.prepare(clip, self.labels, media=self.media)
+        except Exception as error:  # noqa: BLE001 — a clip whose media cannot be read fails alone
+            return error
 
     def _decode(self, prepared: list[Prepared], modal: list[dict[int, torch.Tensor]], *, sample: bool,
                 constrained: bool) -> list[tuple[dict | None, str | None, RowOutput]]:
         model = self.model
-        if self.engine.lm is not model.lm:  # a version's adapter wrapped the LM since
-            self.engine.lm, self.engine._decode = model.lm, None
+        self.engine.lm = model.lm  # a version's adapter may have wrapped the LM since (the step recompiles then)
         embeds, mask, _ = assemble([p.ids for p in prepared], modal, model.embed, pad_id=model.pad_id,
                                    device=model.device)
         batch = PromptBatch(embeds=embeds, mask=mask, lengths=[len(p.ids) for p in prepared])
+        # A retry (sampled, a few rows) takes the dynamic cache: its odd size would cost a new cache and compile.
         rows = self.engine.run(batch, constrained=constrained, max_new_tokens=self.settings.emotion_llm_max_new_tokens,
-                               sample=sample, seed=len(prepared))
+                               sample=sample, seed=len(prepared), fixed_shape=not sample)
         self.stats["new_tokens"] += sum(row.steps for row in rows)
         out = []
         for row in rows:
@@ -193,14 +191,22 @@ class Predictor:
         with self.model.lock:
             self.media = self.activate()
         order = self.order(clips)
+        if self.settings.emotion_llm_static_cache:  # the longest prompt comes last; size the cache for it now
+            longest = self._prepare_one(clips[order[-1]])
+            if isinstance(longest, Prepared):
+                self.engine.reserve(len(longest.ids), self.settings.emotion_llm_max_new_tokens)
         size = self.settings.emotion_llm_batch_size
         batches = [order[i:i + size] for i in range(0, len(order), size)]
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="llm-prepare") as pool:
-            pending = pool.submit(self._prepare, [clips[i] for i in batches[0]])
+        # Media are read and preprocessed on the CPU, clip by clip in several threads (image and audio
+        # work releases the GIL), one batch ahead of the device: at large batches this, not decoding, is
+        # what bounds a GPU.
+        workers = self.settings.emotion_llm_prepare_workers
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="llm-prepare") as pool:
+            pending = [pool.submit(self._prepare_one, clips[i]) for i in batches[0]]
             for n, batch in enumerate(batches):
-                prepared = pending.result()
+                prepared = [future.result() for future in pending]
                 if n + 1 < len(batches):  # the next batch's media load while this one runs
-                    pending = pool.submit(self._prepare, [clips[i] for i in batches[n + 1]])
+                    pending = [pool.submit(self._prepare_one, clips[i]) for i in batches[n + 1]]
                 good = [(i, p) for i, p in zip(batch, prepared, strict=True) if isinstance(p, Prepared)]
                 results: list[tuple[int, Any]] = [(i, p) for i, p in zip(batch, prepared, strict=True)
                                                   if not isinstance(p, Prepared)]

@@ -87,8 +87,10 @@ def test_label_scores_come_from_the_prompt_pass_and_match_separate_passes(compos
     prepared = [model.prepare(c, LABELS, media=False) for c in clips]
     embeds, mask, _ = assemble([p.ids for p in prepared], [{}, {}], model.embed, pad_id=model.pad_id,
                                device=model.device)
+    from transformers import DynamicCache
+
     with torch.inference_mode():
-        cache = engine._new_cache(2, 0)
+        cache = DynamicCache(config=engine.text_config)
         scores = engine.score_prefill(PromptBatch(embeds, mask, []), cache, mask.shape[1] +
                                       len(engine._label_block()[0]))
         for row, p in enumerate(prepared):
@@ -114,6 +116,68 @@ def test_batched_decoding_equals_one_clip_at_a_time_with_dynamic_and_static_cach
     for a, b, c in zip(alone, batched, static, strict=True):
         assert a.clues == b.clues == c.clues
         assert a.distribution == pytest.approx(b.distribution, abs=1e-4) == c.distribution
+
+
+def test_a_static_decode_keeps_one_cache_and_one_compiled_step_across_batches_jobs_and_retries(composed, monkeypatch):
+    """A compiled decode must see one shape: a short last batch, a second job and a retry of a few rows
+    made new caches and recompiles (and left old buffers on the device) before."""
+    from model.emotion_llm.runtime import forget_models, load_model
+
+    forget_models()  # a model of its own: the decode state lives on the loaded model
+    monkeypatch.setenv("CLUELAB_EMOTION_LLM_STATIC_CACHE", "true")
+    monkeypatch.setenv("CLUELAB_EMOTION_LLM_COMPILE", "true")
+    monkeypatch.setenv("CLUELAB_EMOTION_LLM_BATCH_SIZE", "2")
+    get_settings.cache_clear()
+    state = load_model(get_settings()).decode_state
+    graphs = []
+
+    def counting_backend(graph, example_inputs):  # Dynamo calls this once per graph it compiles
+        graphs.append(graph)
+        return graph.forward
+
+    state.compile_backend = counting_backend
+    rng = random.Random(5)
+    said = ["I am so happy to see you again today", "我今天真的很生气", "That is fine, I suppose, we can go",
+            "你为什么不告诉我", "What a wonderful surprise this is"]
+    clips = [ClipInput(name=f"c{i}", clip_id=i + 1, duration=1.0, transcript=text, language="zh" if i % 2 else "en",
+                       features=synthetic_features(LEARNABLE[i % 3], rng)) for i, text in enumerate(said)]
+    first = make_backend("emotion_llm", label_set=LABELS).predict(clips)  # batches of 2, 2 and 1
+    compiled = len(graphs)
+    assert compiled >= 1 and state.compiles == 1 and state.allocations == 1
+    again = make_backend("emotion_llm", label_set=LABELS).predict(clips[::-1])  # a new job on the same model
+    assert again[::-1] == first
+    monkeypatch.setenv("CLUELAB_EMOTION_LLM_CONSTRAINED", "false")  # free JSON from a random model: every row retried
+    get_settings.cache_clear()
+    retried = make_backend("emotion_llm", label_set=LABELS)
+    retried.predict_many(clips[:3])
+    assert retried._predictor.stats["retried"] == 3
+    assert (len(graphs), state.compiles, state.allocations) == (compiled, 1, 1)
+
+    monkeypatch.setenv("CLUELAB_EMOTION_LLM_CONSTRAINED", "true")
+    monkeypatch.setenv("CLUELAB_EMOTION_LLM_STATIC_CACHE", "false")
+    get_settings.cache_clear()
+    dynamic = make_backend("emotion_llm", label_set=LABELS).predict(clips)
+    for a, b in zip(first, dynamic, strict=True):  # padding rows change nothing
+        assert a.clues == b.clues and a.emotion == b.emotion
+        assert a.distribution == pytest.approx(b.distribution, abs=1e-4)
+
+
+@pytest.mark.parametrize("mode", ["composed", "multimodal"])
+def test_clips_prepared_in_several_threads_predict_as_in_one(mode, tiny_llm, llm_media, monkeypatch):
+    """Media and prompts are prepared in a thread pool a batch ahead; the tokenizer and processors are
+    shared by its threads, and nothing may differ from preparing one clip at a time."""
+    use_env(monkeypatch, composed_env(tiny_llm) if mode == "composed" else llava_env(tiny_llm["llava"]))
+    clips = [clip for _ in range(6) for clip in _clips(llm_media)]
+    clips = [clip.model_copy(update={"name": f"{clip.name}{i}", "clip_id": i + 1}) for i, clip in enumerate(clips)]
+    results = {}
+    for workers in ("1", "6"):
+        monkeypatch.setenv("CLUELAB_EMOTION_LLM_PREPARE_WORKERS", workers)
+        get_settings.cache_clear()
+        results[workers] = make_backend("emotion_llm", label_set=LABELS).predict_many(clips)
+    assert not [r for r in results["6"] if isinstance(r, Exception)]
+    for one, many in zip(results["1"], results["6"], strict=True):
+        assert (one.clip_name, one.clues, one.emotion) == (many.clip_name, many.clues, many.emotion)
+        assert one.distribution == pytest.approx(many.distribution, abs=1e-4)
 
 
 def test_malformed_answers_are_retried_once_then_the_clip_fails_with_the_reason(composed, monkeypatch):
