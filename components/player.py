@@ -234,24 +234,44 @@ TIMING_NOTES = {
 
 def _words(clip: Any) -> tuple[list[dict[str, Any]], str]:
     """The clip's timed words, each with `gap`, the transcript's text before it (punctuation, spaces), so the
-    words with their gaps and the tail read exactly as the transcript; space-separated when offsets are missing."""
+    words with their gaps and the tail read exactly as the transcript. Words stored without offsets are
+    found in the transcript in order; only words it does not hold are shown space-separated."""
     text = clip.transcript or ""
     raw = [w for w in (clip.transcript_words or []) if str(w.get("word", "")).strip()]
-    exact, at = True, 0
-    for w in raw:
-        offset = w.get("at")
-        if not isinstance(offset, int) or offset < at or text[offset:offset + len(str(w["word"]))] != str(w["word"]):
-            exact = False
-            break
-        at = offset + len(str(w["word"]))
+    offsets = _offsets(text, raw)
     words, at = [], 0
     for n, w in enumerate(raw):
         word = str(w["word"])
-        gap = text[at:w["at"]] if exact else ("" if n == 0 else " ")
-        at = (w["at"] + len(word)) if exact else at
+        if offsets is not None:
+            gap, at = text[at:offsets[n]], offsets[n] + len(word)
+        else:  # no space before punctuation ("Hello, world!", not "Hello , world !")
+            gap = "" if n == 0 or not any(ch.isalnum() for ch in word) else " "
         words.append({"word": word, "start": float(w.get("start") or 0), "end": float(w.get("end") or 0),
                       "timing": str(w.get("timing") or _default_timing(clip) or ""), "gap": gap})
-    return words, (text[at:] if exact and raw else "")
+    return words, (text[at:] if offsets is not None and raw else "")
+
+
+def _offsets(text: str, raw: list[dict[str, Any]]) -> list[int] | None:
+    """Where each word starts in the transcript: the stored offsets where they hold, else each word found
+    after the previous one; None when a word is not there."""
+    stored = [w.get("at") for w in raw]
+    at = 0
+    for w, offset in zip(raw, stored, strict=True):
+        word = str(w["word"])
+        if not isinstance(offset, int) or offset < at or text[offset:offset + len(word)] != word:
+            break
+        at = offset + len(word)
+    else:
+        return stored  # type: ignore[return-value]
+    found, at = [], 0
+    for w in raw:
+        word = str(w["word"])
+        offset = text.find(word, at)
+        if offset < 0:
+            return None
+        found.append(offset)
+        at = offset + len(word)
+    return found
 
 
 def _default_timing(clip: Any) -> str | None:

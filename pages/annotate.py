@@ -16,6 +16,7 @@ from components.navigation import guard
 from components.player import player
 from components.shortcuts import shortcuts as keyboard_shortcuts
 from components.text import plain
+from components.times import when
 from core.settings import get_settings
 
 FLASH = "annotate_flash"
@@ -185,13 +186,13 @@ def render_task(user_id: int, task: annotate.Task) -> None:
     save = lambda: autosave(user_id, clip.id)  # noqa: E731 - a widget callback
     seed_form(task)
 
-    lease = f" · yours until {task.lease_expires_at:%H:%M} UTC" if task.lease_expires_at else ""
+    lease = f" · yours until {when(task.lease_expires_at, '%H:%M %Z')}" if task.lease_expires_at else ""
     duration = f" · {clip.duration:.1f} s" if clip.duration else ""
     st.subheader(plain(clip.name))
     if st.session_state.get(f"restored_{clip.id}"):
         draft = " · draft restored"
     elif task.annotation is not None:
-        draft = f" · draft saved {task.annotation.updated_at:%H:%M:%S} UTC"
+        draft = f" · draft saved {when(task.annotation.updated_at, '%H:%M:%S %Z')}"
     else:
         draft = ""
     st.caption(f"{plain(dataset.name)}{duration}{lease}{draft}")

@@ -39,3 +39,21 @@ def test_asr_and_aligned_times_need_no_note():
     data = player_data(_clip(transcript="hi", transcript_words=words, transcript_source="asr"),
                        data_dir=Path("/nonexistent"))
     assert data["timing"] == "asr" and data["timing_note"] == ""
+
+
+def test_words_without_offsets_are_found_in_the_transcript_so_punctuation_keeps_its_place():
+    """Stored words with no offsets (older imports, the demo) once showed "gone , and"."""
+    text = "It's gone, and I can't get it back."
+    tokens = ["It's", "gone", ",", "and", "I", "can't", "get", "it", "back", "."]
+    words = [{"word": t, "start": i * 0.2, "end": i * 0.2 + 0.2} for i, t in enumerate(tokens)]
+    data = player_data(_clip(transcript=text, transcript_words=words), data_dir=Path("/nonexistent"))
+    assert "".join(w["gap"] + w["word"] for w in data["words"]) + data["words_tail"] == text
+    mandarin = [{"word": t, "start": 0.0, "end": 0.1} for t in ("我", "今天", "很", "生气", "！")]
+    data = player_data(_clip(transcript="我今天很生气！", transcript_words=mandarin), data_dir=Path("/nonexistent"))
+    assert "".join(w["gap"] + w["word"] for w in data["words"]) + data["words_tail"] == "我今天很生气！"
+
+
+def test_words_that_are_not_in_the_transcript_are_space_separated_but_punctuation_is_not():
+    words = [{"word": t, "start": 0.0, "end": 0.1} for t in ("Hello", ",", "world", "!")]
+    data = player_data(_clip(transcript="something else", transcript_words=words), data_dir=Path("/nonexistent"))
+    assert "".join(w["gap"] + w["word"] for w in data["words"]) == "Hello, world!"
