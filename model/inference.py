@@ -29,6 +29,23 @@ from model.registry import make_backend
 CHUNK = 8  # clips per commit and per batched prediction
 
 
+def dataset_and_version(session: Session, *, dataset_id: int, version_id: int | None) -> tuple[Dataset, ModelVersion]:
+    """The dataset and the version to predict it with: the one asked for, else the active version, else the
+    backend's untrained version (made on first use, hence the commit)."""
+    dataset = clip_queries.get_dataset(session, dataset_id=dataset_id)
+    if dataset is None:
+        raise ValueError(f"no dataset {dataset_id}")
+    if version_id is not None:
+        version = q.get_version(session, version_id=version_id)
+        if version is None:
+            raise ValueError(f"no model version {version_id}")
+    else:
+        version = q.active_version(session, dataset_id=dataset_id) or \
+            q.untrained_version(session, backend=get_settings().model_backend, dataset_id=dataset_id)
+    session.commit()
+    return dataset, version
+
+
 def speaker_baselines(session: Session, *, dataset_id: int, versions: dict[str, str]) -> dict[str, dict[str, Any]]:
     """Each named speaker's usual voice, from the cached voice features of their clips."""
     from model.features.voice import speaker_baseline
@@ -139,17 +156,7 @@ def predict_dataset(*, dataset_id: int, version_id: int | None = None, clip_ids:
     settings = get_settings()
     engine = get_engine()
     with Session(engine, expire_on_commit=False) as session:
-        dataset = clip_queries.get_dataset(session, dataset_id=dataset_id)
-        if dataset is None:
-            raise ValueError(f"no dataset {dataset_id}")
-        if version_id is not None:
-            version = q.get_version(session, version_id=version_id)
-            if version is None:
-                raise ValueError(f"no model version {version_id}")
-        else:
-            version = q.active_version(session, dataset_id=dataset_id) or \
-                q.untrained_version(session, backend=settings.model_backend, dataset_id=dataset_id)
-        session.commit()
+        dataset, version = dataset_and_version(session, dataset_id=dataset_id, version_id=version_id)
         clips = list(q.clips_of_dataset(session, dataset_id=dataset_id, clip_ids=clip_ids,
                                         unlabelled_only=unlabelled_only))
         if unlabelled_only and held_out:

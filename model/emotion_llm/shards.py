@@ -28,6 +28,7 @@ from db.queries import model_versions as q
 from db.queries import predictions as prediction_queries
 from db.queries import shards as shard_queries
 from model.base import ClipInput, ClipPrediction, ModelBackend
+from model.inference import dataset_and_version
 from model.progress import Progress, QuietProgress
 
 
@@ -39,20 +40,9 @@ def worker_name(tag: str = "") -> str:
 def plan_shards(*, dataset_id: int, shards: int, version_id: int | None = None, clip_ids: list[int] | None = None,
                 unlabelled_only: bool = False) -> dict[str, Any]:
     """Split the clips to predict into `shards` contiguous shards of one plan; returns the plan's summary."""
-    settings = get_settings()
     engine = get_engine()
     with Session(engine, expire_on_commit=False) as session:
-        dataset = clip_queries.get_dataset(session, dataset_id=dataset_id)
-        if dataset is None:
-            raise ValueError(f"no dataset {dataset_id}")
-        if version_id is not None:
-            version = q.get_version(session, version_id=version_id)
-            if version is None:
-                raise ValueError(f"no model version {version_id}")
-        else:
-            version = q.active_version(session, dataset_id=dataset_id) or \
-                q.untrained_version(session, backend=settings.model_backend, dataset_id=dataset_id)
-        session.commit()
+        _, version = dataset_and_version(session, dataset_id=dataset_id, version_id=version_id)
         ids = [c.id for c in q.clips_of_dataset(session, dataset_id=dataset_id, clip_ids=clip_ids,
                                                  unlabelled_only=unlabelled_only)]
     count = max(1, min(shards, len(ids))) if ids else 0
