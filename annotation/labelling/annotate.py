@@ -225,12 +225,7 @@ def save_draft(session: Session, *, user: User, clip_id: int, values: Annotation
     if existing is None:
         data["prediction_id"] = _shown_prediction_id(session, clip_id=clip_id)
     with write_transaction(session):
-        if existing is not None:
-            annotation = aq.update_draft(session, clip_id=clip_id, user_id=user.id, values=data)
-        else:
-            annotation = aq.upsert_draft(session, clip_id=clip_id, user_id=user.id, values=data)
-        if annotation is None:
-            raise AlreadyFinished("This clip is already submitted; edit it from “My work”.")
+        annotation = _write_form(session, user=user, clip_id=clip_id, data=data, existing=existing is not None)
     return annotation
 
 
@@ -269,14 +264,18 @@ def submit(session: Session, *, user: User, clip_id: int, values: AnnotationInpu
             clip = q.lock_clip(session, clip_id=clip_id)
             assignment = _hold_slot(session, user=user, clip=clip, dataset=dataset)
             q.finish(session, assignment=assignment, state=q.DONE)
-        if existing is not None:
-            annotation = aq.update_draft(session, clip_id=clip_id, user_id=user.id, values=data)
-        else:
-            annotation = aq.upsert_draft(session, clip_id=clip_id, user_id=user.id, values=data)
-        if annotation is None:
-            raise AlreadyFinished("This clip is already submitted; edit it from “My work”.")
+        annotation = _write_form(session, user=user, clip_id=clip_id, data=data, existing=existing is not None)
         audit.record(session, user=user, action="submit_annotation", entity="annotation", entity_id=annotation.id,
                      detail={"clip_id": clip_id, "emotion": annotation.emotion or annotation.emotion_other})
+    return annotation
+
+
+def _write_form(session: Session, *, user: User, clip_id: int, data: dict, existing: bool) -> Annotation:
+    """The user's row for the clip with the form's values: updated while still a draft, inserted on first save."""
+    write = aq.update_draft if existing else aq.upsert_draft
+    annotation = write(session, clip_id=clip_id, user_id=user.id, values=data)
+    if annotation is None:
+        raise AlreadyFinished("This clip is already submitted; edit it from “My work”.")
     return annotation
 
 
