@@ -324,14 +324,17 @@ def main() -> int:
         stats = next((best[n][2] for n in best if n.startswith("ClueLab")), {"media_tokens": 0})
         best = min((r[1] for r in rows if r[1] and r[0].startswith("transformers")), default=None)
 
-    print(f"\n{'path':44} {'seconds':>8} {'clips/s':>8} {'new tok/clip':>12} {'x best generate':>16}  output")
+    # "per token" scales the ratio by new tokens made per clip, for rows whose answers came out shorter.
+    print(f"\n{'path':44} {'seconds':>8} {'clips/s':>8} {'new tok/clip':>12} {'x best generate':>16} "
+          f"{'per token':>10}  output")
     for name, secs, toks, note in rows:
         if secs is None:
-            print(f"{name:44} {'-':>8} {'-':>8} {'-':>12} {'-':>16}  {note}")
+            print(f"{name:44} {'-':>8} {'-':>8} {'-':>12} {'-':>16} {'-':>10}  {note}")
             continue
         rate = clips_n / secs
         ratio = (best / secs) if best else float("nan")
-        print(f"{name:44} {secs:8.2f} {rate:8.2f} {toks / clips_n:12.0f} {ratio:16.2f}  {note}")
+        per_token = ratio * (toks / clips_n) / new_tokens
+        print(f"{name:44} {secs:8.2f} {rate:8.2f} {toks / clips_n:12.0f} {ratio:16.2f} {per_token:10.2f}  {note}")
     print(f"\nClueLab's new tokens include the JSON skeleton it feeds; media tokens per clip: "
           f"{stats['media_tokens'] / clips_n:.0f}.")
     return 0
