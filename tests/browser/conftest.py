@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -27,17 +28,26 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+# Logs of the servers started during the running test: a failing test's report ends with their tails.
+_SERVER_LOGS: list[Path] = []
+
+
 def start_app(data_dir: Path, entry: str | Path = "app.py", env: dict[str, str] | None = None,
               ) -> tuple[subprocess.Popen, str]:
     """Serve `entry` (relative to the repository, or a test's own entry file): app.py as `streamlit run app.py`
-    does, or cluelab/web.py as `cluelab serve` does; `env` adds to the environment. Stop it with `stop_app`."""
+    does, or cluelab/web.py as `cluelab serve` does; `env` adds to the environment. Stop it with `stop_app`.
+    The server's output goes to a log whose tail a failing test's report shows."""
     port = free_port()
     environment = {**os.environ, "CLUELAB_DATA_DIR": str(data_dir), "PYTHONPATH": str(ROOT), **(env or {})}
+    log_path = Path(tempfile.mkstemp(prefix=f"cluelab-server-{port}-", suffix=".log")[1])
+    _SERVER_LOGS.append(log_path)
+    log = log_path.open("wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / entry), "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
          "--client.toolbarMode", "viewer", "--server.fileWatcherType", "none"],
-        cwd=ROOT, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    log.close()  # the server holds its own copy
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -47,7 +57,32 @@ def start_app(data_dir: Path, entry: str | Path = "app.py", env: dict[str, str] 
         except OSError:
             time.sleep(0.3)
     process.kill()
-    raise RuntimeError("the app did not start within 60 s")
+    raise RuntimeError(f"the app did not start within 60 s; its output:\n{_tail(log_path)}")
+
+
+def _tail(path: Path, lines: int = 60) -> str:
+    try:
+        return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
+    except OSError as error:
+        return f"(no log: {error})"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):  # noqa: ANN001, ANN201
+    """A failing browser test's report ends with the tail of each server's output (tracebacks, warnings)."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.when == "call" and report.failed:
+        for path in _SERVER_LOGS:
+            report.sections.append((f"server output ({path.name})", _tail(path)))
+
+
+@pytest.fixture(autouse=True)
+def _forget_server_logs() -> Iterator[None]:
+    yield
+    for path in _SERVER_LOGS:
+        path.unlink(missing_ok=True)
+    _SERVER_LOGS.clear()
 
 
 def stop_app(process: subprocess.Popen) -> None:
