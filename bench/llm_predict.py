@@ -314,7 +314,8 @@ def main() -> int:
             print(f"  round {round_} {name}: {result[0]:.2f} s ({clips_n / result[0]:.2f} clips/s), peak "
                   f"{peak:.1f} GiB" + (f", retried {extra['retried']:.0f}, decode compiles "
                                        f"{host.decode_state.compiles}, cache allocations "
-                                       f"{host.decode_state.allocations}" if extra else ""), flush=True)
+                                       f"{host.decode_state.allocations}, static cache positions "
+                                       f"{(host.decode_state.shape or (0, '-'))[1]}" if extra else ""), flush=True)
             if round_ and (name not in best or result[0] < best[name][0]):
                 best[name] = result
             if device.type == "cuda" and round_ == args.repeat:

@@ -20,7 +20,9 @@ import torch
 from model.emotion_llm.prompting import AnswerTokens
 
 FIELDS = 4
-STATIC_BUCKET = 128  # static cache lengths are multiples of this
+# Static cache lengths are multiples of this. Every decode step reads the whole static cache, so it is kept
+# short; a job sizes its cache once (Engine.reserve), so a small bucket costs no extra compiles.
+STATIC_BUCKET = 32
 
 
 @dataclass
@@ -209,17 +211,29 @@ class Engine:
 
     # --- decoding ------------------------------------------------------------------------------------
 
-    def static_length(self, prompt_length: int, max_new_tokens: int) -> int:
-        """Static cache positions for a prompt: the label block or the answer, rounded up to a bucket."""
-        answer = max(len(self._label_block()[0]), max_new_tokens + sum(len(s) for s in self.answer.skeleton) + 8)
+    def max_steps(self, max_new_tokens: int, *, constrained: bool) -> int:
+        """Decode steps a row can take. Constrained: the label, its quote and the skeleton are fed, and each of
+        the four fields writes at most its budget then one closing step; free: the answer's token limit."""
+        answer = self.answer
+        limit = max_new_tokens + sum(len(s) for s in answer.skeleton) + 8
+        if not constrained:
+            return limit
+        bound = (max(len(ids) for ids in answer.label_ids) + sum(len(s) for s in answer.skeleton)
+                 + FIELDS * (answer.field_budget(max_new_tokens) + 1))
+        return min(limit, bound)
+
+    def static_length(self, prompt_length: int, max_new_tokens: int, *, constrained: bool) -> int:
+        """Static cache positions for a prompt: its label block or its answer, rounded up to a bucket."""
+        answer = max(len(self._label_block()[0]), self.max_steps(max_new_tokens, constrained=constrained))
         return -(-(prompt_length + answer) // STATIC_BUCKET) * STATIC_BUCKET
 
-    def reserve(self, prompt_length: int, max_new_tokens: int) -> None:
+    def reserve(self, prompt_length: int, max_new_tokens: int, *, constrained: bool) -> None:
         """Make the static cache big enough for a job's longest prompt before its first batch: batches come
         shortest first, and growing the cache midway costs a new compile (and graph) of the decode step."""
         if self.static_cache:
             with torch.inference_mode():  # the cache's tensors are inference tensors, reset in place
-                self.state.cache_for(self.text_config, self.rows, self.static_length(prompt_length, max_new_tokens),
+                self.state.cache_for(self.text_config, self.rows,
+                                     self.static_length(prompt_length, max_new_tokens, constrained=constrained),
                                      self.device)
 
     def run(self, batch: PromptBatch, *, constrained: bool, max_new_tokens: int, sample: bool = False,
@@ -235,8 +249,8 @@ class Engine:
         block_len = len(self._label_block()[0])
         kv_length = p + block_len
         if static:
-            cache, kv_length = self.state.cache_for(self.text_config, b, self.static_length(p, max_new_tokens),
-                                                    self.device)
+            cache, kv_length = self.state.cache_for(
+                self.text_config, b, self.static_length(p, max_new_tokens, constrained=constrained), self.device)
         else:
             from transformers import DynamicCache
 
@@ -264,8 +278,7 @@ class Engine:
             attention = batch.mask
         step_fn = self.state.step_for(self.lm, compile_decode=self.compile_decode,
                                       device=self.device) if static else self.lm.forward
-        limit = max_new_tokens + sum(len(s) for s in answer.skeleton) + 8
-        for step in range(limit):
+        for step in range(self.max_steps(max_new_tokens, constrained=constrained)):
             if all(done):
                 break
             if static:

@@ -141,16 +141,20 @@ def test_a_static_decode_keeps_one_cache_and_one_compiled_step_across_batches_jo
             "你为什么不告诉我", "What a wonderful surprise this is"]
     clips = [ClipInput(name=f"c{i}", clip_id=i + 1, duration=1.0, transcript=text, language="zh" if i % 2 else "en",
                        features=synthetic_features(LEARNABLE[i % 3], rng)) for i, text in enumerate(said)]
-    first = make_backend("emotion_llm", label_set=LABELS).predict(clips)  # batches of 2, 2 and 1
-    compiled = len(graphs)
-    assert compiled >= 1 and state.compiles == 1 and state.allocations == 1
-    again = make_backend("emotion_llm", label_set=LABELS).predict(clips[::-1])  # a new job on the same model
-    assert again[::-1] == first
-    monkeypatch.setenv("CLUELAB_EMOTION_LLM_CONSTRAINED", "false")  # free JSON from a random model: every row retried
+    # First a job of free answers (the longest a cache needs; from a random model never valid: every row is
+    # retried), then constrained jobs on the same model, whose answers fit in the cache already there.
+    monkeypatch.setenv("CLUELAB_EMOTION_LLM_CONSTRAINED", "false")
     get_settings.cache_clear()
     retried = make_backend("emotion_llm", label_set=LABELS)
-    retried.predict_many(clips[:3])
+    retried.predict_many(clips[:3])  # batches of 2 and 1
     assert retried._predictor.stats["retried"] == 3
+    compiled = len(graphs)
+    assert compiled >= 1 and state.compiles == 1 and state.allocations == 1
+    monkeypatch.setenv("CLUELAB_EMOTION_LLM_CONSTRAINED", "true")
+    get_settings.cache_clear()
+    first = make_backend("emotion_llm", label_set=LABELS).predict(clips)  # batches of 2, 2 and 1
+    again = make_backend("emotion_llm", label_set=LABELS).predict(clips[::-1])  # a new job on the same model
+    assert again[::-1] == first
     assert (len(graphs), state.compiles, state.allocations) == (compiled, 1, 1)
 
     monkeypatch.setenv("CLUELAB_EMOTION_LLM_CONSTRAINED", "true")
@@ -160,6 +164,41 @@ def test_a_static_decode_keeps_one_cache_and_one_compiled_step_across_batches_jo
     for a, b in zip(first, dynamic, strict=True):  # padding rows change nothing
         assert a.clues == b.clues and a.emotion == b.emotion
         assert a.distribution == pytest.approx(b.distribution, abs=1e-4)
+
+
+def test_the_static_cache_holds_the_longest_prompt_and_only_the_steps_an_answer_can_take(composed, monkeypatch):
+    """Every decode step reads the whole static cache: it is sized once per job for the longest prompt plus the
+    most steps a constrained answer can take (not the free-answer limit), in buckets of 32."""
+    from model.emotion_llm.engine import STATIC_BUCKET, PromptBatch, assemble
+    from model.emotion_llm.runtime import forget_models
+
+    forget_models()
+    monkeypatch.setenv("CLUELAB_EMOTION_LLM_STATIC_CACHE", "true")
+    monkeypatch.setenv("CLUELAB_EMOTION_LLM_BATCH_SIZE", "2")
+    get_settings.cache_clear()
+    settings = get_settings()
+    backend = make_backend("emotion_llm", label_set=LABELS)
+    clips = _clips({}, with_media=False) * 2
+    clips = [c.model_copy(update={"name": f"{c.name}{i}", "clip_id": i + 1, "transcript": c.transcript * (i + 1)})
+             for i, c in enumerate(clips)]
+    assert len(backend.predict(clips)) == 4
+    predictor = backend._predictor
+    engine, model = predictor.engine, predictor.model
+    steps = engine.max_steps(settings.emotion_llm_max_new_tokens, constrained=True)
+    assert steps <= settings.emotion_llm_max_new_tokens
+    assert steps < engine.max_steps(settings.emotion_llm_max_new_tokens, constrained=False)
+    prepared = [model.prepare(c, LABELS, media=False) for c in clips]
+    longest = max(len(p.ids) for p in prepared)
+    needed = longest + max(len(engine._label_block()[0]), steps)
+    assert model.decode_state.shape == (2, -(-needed // STATIC_BUCKET) * STATIC_BUCKET)
+    assert model.decode_state.allocations == 1
+
+    with torch.inference_mode():  # no row needs more steps than the cache was sized for, and every row finishes
+        embeds, mask, _ = assemble([p.ids for p in prepared], [{}] * 4, model.embed, pad_id=model.pad_id,
+                                   device=model.device)
+        rows = engine.run(PromptBatch(embeds, mask, [len(p.ids) for p in prepared]), constrained=True,
+                          max_new_tokens=settings.emotion_llm_max_new_tokens, fixed_shape=False)
+    assert all(row.steps <= steps and all(row.fields) for row in rows)
 
 
 @pytest.mark.parametrize("mode", ["composed", "multimodal"])
