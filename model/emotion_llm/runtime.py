@@ -194,8 +194,9 @@ class Predictor:
         if self.settings.emotion_llm_static_cache:  # the longest prompt comes last; size the cache for it now
             longest = self._prepare_one(clips[order[-1]])
             if isinstance(longest, Prepared):
-                self.engine.reserve(len(longest.ids), self.settings.emotion_llm_max_new_tokens,
-                                    constrained=self.settings.emotion_llm_constrained)
+                with self.model.lock:  # the cache is the model's: another job's batch may be decoding with it
+                    self.engine.reserve(len(longest.ids), self.settings.emotion_llm_max_new_tokens,
+                                        constrained=self.settings.emotion_llm_constrained)
         size = self.settings.emotion_llm_batch_size
         batches = [order[i:i + size] for i in range(0, len(order), size)]
         # Media are read and preprocessed on the CPU, clip by clip in several threads (image and audio

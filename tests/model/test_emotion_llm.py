@@ -201,6 +201,23 @@ def test_the_static_cache_holds_the_longest_prompt_and_only_the_steps_an_answer_
     assert all(row.steps <= steps and all(row.fields) for row in rows)
 
 
+def test_two_jobs_in_one_process_share_the_static_cache_without_spoiling_each_other(composed, monkeypatch):
+    """The static cache belongs to the loaded model: a job sizing or resetting it must wait for the batch
+    another job is decoding with it (the model's lock), so both get what each gets alone."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    monkeypatch.setenv("CLUELAB_EMOTION_LLM_STATIC_CACHE", "true")
+    monkeypatch.setenv("CLUELAB_EMOTION_LLM_BATCH_SIZE", "2")
+    get_settings.cache_clear()
+    clips = [c.model_copy(update={"name": f"{c.name}{i}", "clip_id": i + 1, "transcript": c.transcript * (1 + i % 3)})
+             for i, c in enumerate(_clips({}, with_media=False) * 3)]
+    alone = make_backend("emotion_llm", label_set=LABELS).predict(clips)
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        together = list(pool.map(lambda _: make_backend("emotion_llm", label_set=LABELS).predict(clips), range(3)))
+    for result in together:
+        assert [(p.clip_name, p.clues, p.emotion) for p in result] == [(p.clip_name, p.clues, p.emotion) for p in alone]
+
+
 @pytest.mark.parametrize("mode", ["composed", "multimodal"])
 def test_clips_prepared_in_several_threads_predict_as_in_one(mode, tiny_llm, llm_media, monkeypatch):
     """Media and prompts are prepared in a thread pool a batch ahead; the tokenizer and processors are
