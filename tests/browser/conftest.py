@@ -121,6 +121,15 @@ def session_cookie(context, timeout: float = 15.0) -> dict:
     raise AssertionError("no session cookie was set")
 
 
+def sign_in(page, username: str, password: str, *, url: str | None = None) -> None:  # noqa: ANN001
+    """Fill the sign-in form (opening `url` first when given) and submit it; the caller waits for what follows."""
+    if url is not None:
+        page.goto(url)
+    page.get_by_label("Username").fill(username)
+    page.get_by_role("textbox", name="Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+
+
 def press_until_shown(page, key: str, shown, *, attempts: int = 5) -> None:  # noqa: ANN001
     """Press an idempotent shortcut until its effect shows: right after a rerun draws a new view, the page's
     key listener may not be mounted yet, and a key pressed in that instant reaches nothing."""

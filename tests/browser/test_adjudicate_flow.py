@@ -16,7 +16,7 @@ from db.models import AuditLog, Dataset
 from db.queries.consensus import current_consensus
 from db.queries.users import create_user
 from tests.annotation.factories_consensus import make_annotation, make_clip
-from tests.browser.conftest import ARTIFACTS, start_app
+from tests.browser.conftest import ARTIFACTS, sign_in, start_app
 
 pytestmark = pytest.mark.browser
 PASSWORD = "violet-anchor-71-drums"
@@ -41,10 +41,7 @@ def test_lead_accepts_undoes_and_walks_the_queue_by_keyboard(browser_page):
     process, url = start_app(get_settings().data_dir)
     try:
         page = browser_page
-        page.goto(url)
-        page.get_by_label("Username").fill("lead")
-        page.get_by_role("textbox", name="Password").fill(PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
+        sign_in(page, "lead", PASSWORD, url=url)
         page.get_by_text("What to do next").wait_for(timeout=30_000)
         page.get_by_role("link", name="Adjudicate", exact=True).first.click()
         page.get_by_text("1 of 2 waiting").wait_for(timeout=60_000)

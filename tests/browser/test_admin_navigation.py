@@ -12,7 +12,7 @@ from cluelab.bootstrap import init_database
 from core.settings import get_settings
 from db.engine import get_engine
 from db.queries.users import create_user
-from tests.browser.conftest import ARTIFACTS, start_app
+from tests.browser.conftest import ARTIFACTS, sign_in, start_app
 
 pytestmark = pytest.mark.browser
 PASSWORD = "violet-anchor-71-drums"
@@ -26,10 +26,7 @@ def test_admin_sees_users_in_the_sidebar(browser_page):
     process, url = start_app(get_settings().data_dir)
     try:
         page = browser_page
-        page.goto(url)
-        page.get_by_label("Username").fill("root")
-        page.get_by_role("textbox", name="Password").fill(PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
+        sign_in(page, "root", PASSWORD, url=url)
         page.get_by_text("What to do next").wait_for(timeout=30_000)
         users = page.get_by_test_id("stSidebarNav").get_by_role("link", name="Users")
         users.wait_for(timeout=10_000)

@@ -21,15 +21,10 @@ from core.vocabulary import ASPECTS
 from db.engine import make_engine
 from db.migrate import upgrade_to_head
 from db.models import Annotation, Clip, Dataset, ModelVersion, Prediction, User
-from tests.browser.conftest import start_app, stop_app
+from tests.browser.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, ROOT, start_app, stop_app
 
 pytestmark = pytest.mark.browser
 
-REPO = Path(__file__).resolve().parents[2]
-ARTIFACTS = REPO / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]
 WORDS = [("I", 0.2, 0.4), ("really", 0.5, 0.9), ("did", 1.0, 1.3), ("not", 1.4, 1.7), ("expect", 1.8, 2.3),
          ("this", 2.4, 2.7), ("today", 2.8, 3.4)]
 
@@ -113,7 +108,7 @@ def prepared(tmp_path: Path):
 def server(prepared):
     data_dir, entry, user_id, clip_id = prepared
     process, url = start_app(data_dir, entry, env={
-        "CLUELAB_BROWSER_USER_ID": str(user_id), "CLUELAB_BROWSER_PAGE": str(REPO / "pages" / "annotate.py")})
+        "CLUELAB_BROWSER_USER_ID": str(user_id), "CLUELAB_BROWSER_PAGE": str(ROOT / "pages" / "annotate.py")})
     yield url, data_dir, clip_id
     stop_app(process)
 

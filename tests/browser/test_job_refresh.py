@@ -15,7 +15,7 @@ from core.vocabulary import JobState
 from db.engine import get_engine
 from db.models import Dataset, Job, ModelVersion, User, utcnow
 from db.queries.users import create_user
-from tests.browser.conftest import ARTIFACTS, start_app
+from tests.browser.conftest import ARTIFACTS, sign_in, start_app
 
 pytestmark = pytest.mark.browser
 PASSWORD = "violet-anchor-71-drums"
@@ -44,10 +44,7 @@ def test_jobs_and_models_pages_refresh_when_a_job_ends(browser_page):
     process, url = start_app(get_settings().data_dir)
     try:
         page = browser_page
-        page.goto(url)
-        page.get_by_label("Username").fill("lead")
-        page.get_by_role("textbox", name="Password").fill(PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
+        sign_in(page, "lead", PASSWORD, url=url)
         page.get_by_text("What to do next").wait_for(timeout=30_000)
 
         page.get_by_role("link", name="Jobs", exact=True).first.click()

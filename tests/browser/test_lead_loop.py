@@ -21,7 +21,7 @@ from db.queries import model_versions as q
 from db.queries.consensus import current_consensus
 from db.queries.users import create_user
 from tests.annotation.factories_consensus import make_annotation
-from tests.browser.conftest import ARTIFACTS, ROOT, start_app
+from tests.browser.conftest import ARTIFACTS, ROOT, sign_in, start_app
 from tests.model.conftest import add_labelled_clips, synthetic_features
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -55,10 +55,7 @@ def test_adjudicate_train_and_promote_with_the_guard(browser_page):
     process, url = start_app(get_settings().data_dir)
     page = browser_page
     try:
-        page.goto(url)
-        page.get_by_label("Username").fill("lead")
-        page.get_by_role("textbox", name="Password").fill(PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
+        sign_in(page, "lead", PASSWORD, url=url)
         page.get_by_text("What to do next").wait_for(timeout=30_000)
 
         page.get_by_role("link", name="Adjudicate", exact=True).first.click()

@@ -16,7 +16,7 @@ from cluelab.bootstrap import init_database
 from core.settings import get_settings
 from db.engine import get_engine
 from db.queries.users import create_user
-from tests.browser.conftest import ARTIFACTS, session_cookie, start_app
+from tests.browser.conftest import ARTIFACTS, session_cookie, sign_in, start_app
 
 pytestmark = pytest.mark.browser
 PASSWORD = "violet-anchor-71-drums"
@@ -41,10 +41,7 @@ def test_reload_keeps_the_user_signed_in_until_revoked(browser_page, entry):
     page = browser_page
     context = page.context
     try:
-        page.goto(url)
-        page.get_by_label("Username").fill("Ann")  # names ignore case
-        page.get_by_role("textbox", name="Password").fill(PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
+        sign_in(page, "Ann", PASSWORD, url=url)  # names ignore case
         _signed_in(page)
         cookie = session_cookie(context)
         assert cookie["sameSite"] == "Strict"
@@ -74,9 +71,7 @@ def test_reload_keeps_the_user_signed_in_until_revoked(browser_page, entry):
         _sign_in_form(page)
 
         # Deactivation revokes it too, for a browser that is signed in right now.
-        page.get_by_label("Username").fill("ann")
-        page.get_by_role("textbox", name="Password").fill(PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
+        sign_in(page, "ann", PASSWORD)
         _signed_in(page)
         fresh = session_cookie(context)
         assert fresh["value"] != cookie["value"]

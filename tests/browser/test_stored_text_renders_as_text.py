@@ -34,7 +34,7 @@ from db.models import (
     utcnow,
 )
 from db.queries.users import create_user
-from tests.browser.conftest import ARTIFACTS, CHROMIUM_ARGS, session_cookie, start_app
+from tests.browser.conftest import ARTIFACTS, CHROMIUM_ARGS, session_cookie, sign_in, start_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 PASSWORD = "violet-anchor-71-drums"
@@ -170,10 +170,7 @@ def test_every_page_shows_stored_text_as_text(tmp_path):
             for role in ("annotator", "lead", "researcher", "admin"):
                 context = browser.new_context(viewport={"width": 1400, "height": 1000})
                 page = context.new_page()
-                page.goto(url)
-                page.get_by_label("Username").fill(role)
-                page.get_by_role("textbox", name="Password").fill(PASSWORD)
-                page.get_by_role("button", name="Sign in").click()
+                sign_in(page, role, PASSWORD, url=url)
                 page.get_by_role("button", name="Sign out").wait_for(timeout=30_000)
                 session_cookie(context)  # deep links below need it
                 for spec in pages_for(users[role]):
